@@ -1,0 +1,34 @@
+// The subcommands of the carnot binary. Each returns the process exit code.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "framework/dist/comm.h"
+
+namespace carnot {
+
+struct TrainArgs {
+  std::string job;
+  std::vector<std::string> overrides;
+  std::string run_dir;  // empty: runs/<name>
+  bool overwrite = false;
+};
+
+struct SampleArgs {
+  std::string run_dir;
+  std::int64_t n = 10000;
+  std::string out;
+  std::uint64_t seed = 0;
+  bool seed_given = false;
+  bool no_ema = false;
+  double quality_gate = 0;  // > 0: exit 1 when the quality ratio exceeds it
+};
+
+int run_train(Comm& comm, const TrainArgs& args);
+int run_sample(Comm& comm, const SampleArgs& args);
+
+// Sets this rank's BLAS threads from the environment and the ranks sharing its node.
+void configure_threads(const Comm& comm);
+
+}  // namespace carnot

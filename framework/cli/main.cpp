@@ -1,0 +1,73 @@
+// carnot: one binary, subcommands train and sample.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "framework/cli/commands.h"
+#include "framework/core/error.h"
+#include "framework/dist/launcher.h"
+#include "kernels/cpu/threads.h"
+
+namespace carnot {
+
+void configure_threads(const Comm& comm) { cpu::set_threads(default_threads_per_rank(comm.local_size())); }
+
+}  // namespace carnot
+
+int main(int argc, char** argv) {
+  using namespace carnot;
+  CLI::App app{"Carnot: data-parallel training of diffusion models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "carnot 0.1.0");
+
+  TrainArgs train;
+  CLI::App* train_cmd = app.add_subcommand("train", "Train the model a job spec describes");
+  train_cmd->add_option("job", train.job, "Job spec (YAML)")->required();
+  train_cmd->add_option("--set", train.overrides, "Override a key: --set train.lr=2e-4 (YAML value)");
+  train_cmd->add_option("--run-dir", train.run_dir, "Run folder (default runs/<name>)");
+  train_cmd->add_flag("--overwrite", train.overwrite, "Replace a finished run in the run folder");
+
+  SampleArgs sample;
+  CLI::App* sample_cmd = app.add_subcommand("sample", "Draw samples from a trained run");
+  sample_cmd->add_option("--ckpt", sample.run_dir, "Run folder of a finished training run")->required();
+  sample_cmd->add_option("-n", sample.n, "Number of samples")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 30));
+  sample_cmd->add_option("--out", sample.out, "Output .npy file (float32, N × D, data units)")->required();
+  auto* seed_opt = sample_cmd->add_option("--seed", sample.seed, "Sampling seed (default: the job's seed)");
+  sample_cmd->add_flag("--no-ema", sample.no_ema, "Use the live weights instead of the EMA");
+  sample_cmd->add_option("--quality-gate", sample.quality_gate,
+                         "Exit 1 if the quality ratio (sliced W1 / data-vs-data) exceeds this")
+      ->check(CLI::PositiveNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : int(ExitCode::kUsage);
+  }
+  sample.seed_given = seed_opt->count() > 0;
+
+  std::unique_ptr<Comm> comm;
+  try {
+    comm = make_comm_from_environment();
+    configure_threads(*comm);
+    if (*train_cmd) return run_train(*comm, train);
+    return run_sample(*comm, sample);
+  } catch (const Error& e) {
+    const int code = int(e.code());
+    if (!comm || comm->size() == 1 || e.on_all_ranks()) {
+      // Every rank knows; rank 0 speaks and all exit together.
+      if (!comm || comm->rank() == 0) std::fprintf(stderr, "carnot: error: %s\n", e.what());
+      return code;
+    }
+    std::fprintf(stderr, "carnot: rank %d: error: %s\n", comm->rank(), e.what());
+    std::fflush(stderr);
+    comm->abort(code);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "carnot: %s%s: internal error: %s\n", comm ? "rank " : "",
+                 comm ? std::to_string(comm->rank()).c_str() : "", e.what());
+    std::fflush(stderr);
+    if (comm && comm->size() > 1) comm->abort(1);
+    return 1;
+  }
+}

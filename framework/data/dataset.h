@@ -1,0 +1,23 @@
+// A data source that draws point i of step s from Philox keyed by (seed, s, i, stream), so every
+// rank reads the same global stream whatever the world size.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "framework/core/philox.h"
+#include "framework/io/job_spec.h"
+
+namespace carnot {
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual std::int64_t dim() const = 0;
+  // Points [first, first + n) of `step` into out[n, dim()], standardised units.
+  virtual void fill(std::uint64_t seed, std::uint32_t step, std::uint32_t first, std::int64_t n,
+                    RngStream stream, float* out) const = 0;
+};
+
+std::unique_ptr<Dataset> make_dataset(const DataSpec& spec);
+
+}  // namespace carnot

@@ -1,0 +1,22 @@
+// DDPM ancestral sampling (Ho et al. 2020, Algorithm 2) with the posterior variance β̃_t:
+//   x_{t-1} = (x_t − β_t / sqrt(1 − ᾱ_t) ε̂(x_t, t)) / sqrt(1 − β_t) + sqrt(β̃_t) z,  z = 0 at t = 0.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+#include "framework/core/tensor.h"
+#include "framework/diffusion/schedule.h"
+
+namespace carnot {
+
+// ε̂ for x[n, dim] at times t[n] into eps[n, dim].
+using EpsPredictor = std::function<void(const Tensor& x, const float* t, const Tensor& eps)>;
+
+// Generates samples [first, first + n) into out[n, dim], in chunks of at most `chunk` rows.
+// Sample i's initial noise and every step's noise come from Philox keyed by (seed, step, i), so
+// the result does not depend on how samples are split across ranks or chunks.
+void ddpm_sample(const EpsPredictor& predict, const NoiseSchedule& schedule, std::uint64_t seed,
+                 std::uint32_t first, std::int64_t n, std::int64_t dim, std::int64_t chunk,
+                 float* out);
+
+}  // namespace carnot

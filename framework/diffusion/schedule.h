@@ -1,0 +1,21 @@
+// Discrete-time noise schedules: t = 0 .. T-1, x_t = sqrt(ᾱ_t) x_0 + sqrt(1 − ᾱ_t) ε.
+#pragma once
+#include <vector>
+
+#include "framework/io/job_spec.h"
+
+namespace carnot {
+
+struct NoiseSchedule {
+  std::vector<double> betas;           // β_t
+  std::vector<double> alphas_cumprod;  // ᾱ_t = Π_{s ≤ t} (1 − β_s)
+  int steps() const { return int(betas.size()); }
+
+  // DDPM's linear schedule, β from 1e-4 to 0.02 at T = 1000, scaled by 1000/T for other T
+  // (as improved-diffusion does) so the total noise stays comparable.
+  static NoiseSchedule linear(int steps);
+};
+
+NoiseSchedule make_schedule(const DiffusionSpec& spec);
+
+}  // namespace carnot

@@ -1,0 +1,40 @@
+// Comm: the collectives the trainer needs, over flat buffers. dist/ knows nothing of models.
+// SelfComm is the world of one process; MpiComm runs over MPI_COMM_WORLD on host buffers.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace carnot {
+
+class Comm {
+ public:
+  virtual ~Comm() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual int local_rank() const = 0;  // among the ranks on this node
+  virtual int local_size() const = 0;
+  virtual std::string backend() const = 0;
+
+  // In-place sums across ranks; every rank ends with the same values.
+  virtual void allreduce_sum(float* data, std::int64_t n) = 0;
+  virtual void allreduce_sum(double* data, std::int64_t n) = 0;
+  // Concatenates each rank's `count` floats, in rank order, into `out` on rank 0 (counts[r] is
+  // rank r's count; out may be null elsewhere).
+  virtual void gather(const float* data, std::int64_t count, const std::vector<std::int64_t>& counts,
+                      float* out) = 0;
+  virtual void broadcast(void* data, std::int64_t bytes, int root) = 0;
+  virtual void barrier() = 0;
+  // Brings every rank down with this exit code; never returns.
+  [[noreturn]] virtual void abort(int code) = 0;
+};
+
+// The world of one process, for runs without a launcher.
+std::unique_ptr<Comm> make_self_comm();
+
+// The communicator the launcher set up: MPI when started by mpirun, srun or another PMI launcher,
+// else a world of one. Initialises MPI when needed (and finalises it when the Comm is destroyed).
+std::unique_ptr<Comm> make_comm_from_environment();
+
+}  // namespace carnot

@@ -1,0 +1,124 @@
+// Comm over MPI_COMM_WORLD. MPI errors are returned, not fatal, so each call's failure becomes a
+// carnot::Error naming the rank and the call.
+#include <mpi.h>
+
+#include <climits>
+#include <cstdlib>
+
+#include "framework/core/error.h"
+#include "framework/dist/comm.h"
+#include "framework/dist/launcher.h"
+
+namespace carnot {
+
+namespace {
+
+std::string mpi_error_string(int code) {
+  char buf[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(code, buf, &len);
+  return std::string(buf, std::size_t(len));
+}
+
+int world_rank() {
+  int r = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+}  // namespace
+
+#define CARNOT_MPI_CHECK(call)                                                                \
+  do {                                                                                        \
+    const int carnot_mpi_rc = (call);                                                         \
+    if (carnot_mpi_rc != MPI_SUCCESS)                                                         \
+      throw ::carnot::Error(::carnot::str_cat("rank ", world_rank(), ": ", #call, " failed: ", \
+                                              mpi_error_string(carnot_mpi_rc)));              \
+  } while (0)
+
+namespace {
+
+int checked_int(std::int64_t n, const char* what) {
+  CARNOT_CHECK(n >= 0 && n <= INT_MAX, what, " of ", n, " elements exceeds MPI's int count");
+  return int(n);
+}
+
+class MpiComm final : public Comm {
+ public:
+  explicit MpiComm(const LaunchEnv& env) {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) {
+      int provided = 0;
+      if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        throw Error("MPI_Init_thread failed (launched by " + env.launcher + ")");
+      owns_mpi_ = true;
+    }
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    CARNOT_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+    CARNOT_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
+    if (env.size > 0 && env.size != size_)
+      throw Error(str_cat("rank ", rank_, ": the ", env.launcher, " launcher announced ", env.size,
+                          " ranks but MPI_COMM_WORLD has ", size_,
+                          " (is this binary linked against another MPI than the launcher's?)"));
+    CARNOT_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_,
+                                         MPI_INFO_NULL, &node_));
+    CARNOT_MPI_CHECK(MPI_Comm_rank(node_, &local_rank_));
+    CARNOT_MPI_CHECK(MPI_Comm_size(node_, &local_size_));
+  }
+  ~MpiComm() override {
+    MPI_Comm_free(&node_);
+    if (owns_mpi_) MPI_Finalize();
+  }
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
+  int local_size() const override { return local_size_; }
+  std::string backend() const override { return "mpi"; }
+
+  void allreduce_sum(float* data, std::int64_t n) override {
+    CARNOT_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, checked_int(n, "all-reduce"), MPI_FLOAT,
+                                   MPI_SUM, MPI_COMM_WORLD));
+  }
+  void allreduce_sum(double* data, std::int64_t n) override {
+    CARNOT_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, checked_int(n, "all-reduce"), MPI_DOUBLE,
+                                   MPI_SUM, MPI_COMM_WORLD));
+  }
+  void gather(const float* data, std::int64_t count, const std::vector<std::int64_t>& counts,
+              float* out) override {
+    CARNOT_CHECK(int(counts.size()) == size_, "gather needs one count per rank");
+    std::vector<int> c(counts.size()), displ(counts.size());
+    std::int64_t at = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      c[r] = checked_int(counts[r], "gather");
+      displ[r] = checked_int(at, "gather");
+      at += counts[r];
+    }
+    CARNOT_MPI_CHECK(MPI_Gatherv(data, checked_int(count, "gather"), MPI_FLOAT, out, c.data(),
+                                 displ.data(), MPI_FLOAT, 0, MPI_COMM_WORLD));
+  }
+  void broadcast(void* data, std::int64_t bytes, int root) override {
+    CARNOT_MPI_CHECK(MPI_Bcast(data, checked_int(bytes, "broadcast"), MPI_BYTE, root, MPI_COMM_WORLD));
+  }
+  void barrier() override { CARNOT_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+  [[noreturn]] void abort(int code) override {
+    MPI_Abort(MPI_COMM_WORLD, code);
+    std::_Exit(code);
+  }
+
+ private:
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
+  MPI_Comm node_ = MPI_COMM_NULL;
+  bool owns_mpi_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Comm> make_comm_from_environment() {
+  const LaunchEnv env = detect_launch_env();
+  if (!env.multi_process()) return make_self_comm();
+  return std::make_unique<MpiComm>(env);
+}
+
+}  // namespace carnot

@@ -1,0 +1,67 @@
+// The job spec: a typed, validated view of job.yaml. Only this file and job_spec.cpp touch YAML.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace carnot {
+
+struct DataSpec {
+  std::string kind = "swissroll";
+  double noise = 0.5;  // standard deviation of the noise added to the roll, in raw units
+};
+
+struct ModelSpec {
+  std::string kind = "mlp";
+  std::int64_t hidden = 128;
+  std::int64_t depth = 4;
+  std::int64_t time_embed = 32;
+};
+
+struct DiffusionSpec {
+  std::string schedule = "linear";
+  std::int64_t steps = 1000;
+  std::string objective = "eps";
+};
+
+struct OptimizerSpec {
+  std::string kind = "adamw";
+  double lr = 1e-3;
+  double weight_decay = 0.0;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double grad_clip = 1.0;  // max global gradient norm; 0 turns clipping off
+};
+
+struct TrainSpec {
+  std::int64_t global_batch = 256;
+  std::int64_t steps = 5000;
+  double ema = 0.999;
+};
+
+struct LogSpec {
+  std::int64_t every = 50;
+};
+
+struct JobSpec {
+  std::string name;
+  std::uint64_t seed = 0;
+  DataSpec data;
+  ModelSpec model;
+  DiffusionSpec diffusion;
+  OptimizerSpec optimizer;
+  TrainSpec train;
+  LogSpec log;
+};
+
+// Parses and validates a job spec, applying `--set key.path=value` overrides (values in YAML
+// syntax). Any problem throws UsageError naming the file, line, column and key path, or the
+// override it came from.
+JobSpec load_job_spec(const std::string& path, const std::vector<std::string>& overrides = {});
+JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_name,
+                       const std::vector<std::string>& overrides = {});
+
+// The resolved spec, every key with its value, as YAML that parse_job_spec reads back.
+std::string job_spec_to_yaml(const JobSpec& spec);
+
+}  // namespace carnot

@@ -1,0 +1,39 @@
+#include "framework/nn/linear.h"
+
+#include <cmath>
+
+namespace carnot {
+
+// PyTorch's default initialisation: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
+Linear::Linear(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t in,
+               std::int64_t out)
+    : ops_(ops), store_(store), in_(in), out_(out) {
+  const double bound = 1.0 / std::sqrt(double(in));
+  weight_ = store.add(name + ".weight", Shape{out, in}, ParamInit::uniform(bound));
+  bias_ = store.add(name + ".bias", Shape{out}, ParamInit::uniform(bound));
+}
+
+void Linear::forward(const Tensor& x, const Tensor& y) const {
+  const std::int64_t n = x.dim(0);
+  CARNOT_CHECK(x.dim(1) == in_ && y.dim(0) == n && y.dim(1) == out_, "Linear(", in_, "→", out_,
+               ") got x ", x.shape().str(), " and y ", y.shape().str());
+  const DType dt = store_.dtype();
+  ops_.gemm(dt, false, true, n, out_, in_, 1.0, x.raw(), in_, store_.value(weight_).raw(), in_,
+            0.0, y.raw(), out_);
+  ops_.add_bias(dt, n, out_, store_.value(bias_).raw(), y.raw());
+}
+
+void Linear::backward(const Tensor& x, const Tensor& dy, const Tensor& dx) const {
+  const std::int64_t n = x.dim(0);
+  const DType dt = store_.dtype();
+  if (n == 0) return;
+  // dW[out, in] += dy[n, out]^T x[n, in]
+  ops_.gemm(dt, true, false, out_, in_, n, 1.0, dy.raw(), out_, x.raw(), in_, 1.0,
+            store_.grad(weight_).raw(), in_);
+  ops_.bias_grad(dt, n, out_, dy.raw(), store_.grad(bias_).raw());
+  if (dx.raw() != nullptr)  // dx[n, in] = dy[n, out] W[out, in]
+    ops_.gemm(dt, false, false, n, in_, out_, 1.0, dy.raw(), out_, store_.value(weight_).raw(),
+              in_, 0.0, dx.raw(), in_);
+}
+
+}  // namespace carnot

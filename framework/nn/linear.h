@@ -1,0 +1,30 @@
+// Linear layer y = x W^T + b with W stored [out, in] as PyTorch's nn.Linear.
+#pragma once
+#include <string>
+
+#include "framework/nn/parameters.h"
+#include "kernels/ops.h"
+
+namespace carnot {
+
+class Linear {
+ public:
+  Linear(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t in,
+         std::int64_t out);
+
+  std::int64_t in_features() const { return in_; }
+  std::int64_t out_features() const { return out_; }
+
+  // y[n, out] = x[n, in] W^T + b.
+  void forward(const Tensor& x, const Tensor& y) const;
+  // Accumulates dW += dy^T x and db += sum_rows dy; if dx is non-empty, overwrites dx = dy W.
+  void backward(const Tensor& x, const Tensor& dy, const Tensor& dx) const;
+
+ private:
+  Ops& ops_;
+  ParameterStore& store_;
+  std::int64_t in_, out_;
+  ParamHandle weight_, bias_;
+};
+
+}  // namespace carnot

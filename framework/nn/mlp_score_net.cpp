@@ -1,0 +1,87 @@
+#include "framework/nn/mlp_score_net.h"
+
+namespace carnot {
+
+MlpScoreNet::MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
+                         std::uint64_t seed)
+    : config_(config),
+      dtype_(dtype),
+      ops_(ops),
+      max_batch_(max_batch),
+      store_(dtype),
+      time_embed_(ops, store_, "t_embedder", config.time_embed, config.hidden, max_batch),
+      input_(ops, store_, "input_proj", config.data_dim, config.hidden) {
+  const Shape hidden{max_batch, config.hidden};
+  for (std::int64_t k = 0; k < config.depth; ++k) {
+    const std::string name = "blocks." + std::to_string(k);
+    blocks_.push_back(std::unique_ptr<Block>(
+        new Block{Linear(ops, store_, name + ".fc1", config.hidden, config.hidden),
+                  Linear(ops, store_, name + ".fc2", config.hidden, config.hidden),
+                  Buffer(dtype, hidden), Buffer(dtype, hidden), Buffer(dtype, hidden),
+                  Buffer(dtype, hidden), Buffer(dtype, hidden)}));
+  }
+  output_ = std::make_unique<Linear>(ops, store_, "final_layer", config.hidden, config.data_dim);
+  temb_ = Buffer(dtype, hidden);
+  h0_ = Buffer(dtype, hidden);
+  final_act_ = Buffer(dtype, hidden);
+  grad_h_ = Buffer(dtype, hidden);
+  grad_a_ = Buffer(dtype, hidden);
+  grad_b_ = Buffer(dtype, hidden);
+  grad_temb_ = Buffer(dtype, hidden);
+  store_.finalize(seed);
+}
+
+void MlpScoreNet::forward(const Tensor& x, const float* t, const Tensor& out) {
+  const std::int64_t n = x.dim(0);
+  CARNOT_CHECK(n <= max_batch_, "batch of ", n, " rows exceeds the planned ", max_batch_);
+  CARNOT_CHECK(x.dtype() == dtype_ && out.dtype() == dtype_, "MLP of ", dtype_name(dtype_),
+               " got input ", dtype_name(x.dtype()));
+  x_ = x;
+  const Tensor temb = temb_.tensor().rows(0, n);
+  time_embed_.forward(t, n, temb);
+  Tensor h = h0_.tensor().rows(0, n);
+  input_.forward(x, h);
+  for (auto& b : blocks_) {
+    const Tensor pre1 = b->pre1.tensor().rows(0, n), act1 = b->act1.tensor().rows(0, n),
+                 pre2 = b->pre2.tensor().rows(0, n), act2 = b->act2.tensor().rows(0, n),
+                 next = b->out.tensor().rows(0, n);
+    ops_.add(dtype_, h.numel(), h.raw(), temb.raw(), pre1.raw());
+    ops_.silu_forward(dtype_, pre1.numel(), pre1.raw(), act1.raw());
+    b->fc1.forward(act1, pre2);
+    ops_.silu_forward(dtype_, pre2.numel(), pre2.raw(), act2.raw());
+    b->fc2.forward(act2, next);
+    ops_.accumulate(dtype_, next.numel(), h.raw(), next.raw());
+    h = next;
+  }
+  const Tensor act = final_act_.tensor().rows(0, n);
+  ops_.silu_forward(dtype_, h.numel(), h.raw(), act.raw());
+  output_->forward(act, out);
+}
+
+void MlpScoreNet::backward(const Tensor& dout) {
+  const std::int64_t n = x_.dim(0);
+  const Tensor dh = grad_h_.tensor().rows(0, n), da = grad_a_.tensor().rows(0, n),
+               db = grad_b_.tensor().rows(0, n), dtemb = grad_temb_.tensor().rows(0, n);
+  const Tensor h_last = blocks_.empty() ? h0_.tensor().rows(0, n)
+                                        : blocks_.back()->out.tensor().rows(0, n);
+  // out = final_layer(SiLU(h_L))
+  output_->backward(final_act_.tensor().rows(0, n), dout, dh);
+  ops_.silu_backward(dtype_, dh.numel(), h_last.raw(), dh.raw(), dh.raw());
+  ops_.fill_zero(dtype_, dtemb.numel(), dtemb.raw());
+  // h_{k+1} = h_k + fc2(SiLU(fc1(SiLU(h_k + temb)))); dh holds dL/dh_{k+1} on entry.
+  for (auto it = blocks_.rbegin(); it != blocks_.rend(); ++it) {
+    Block& b = **it;
+    const Tensor pre1 = b.pre1.tensor().rows(0, n), act1 = b.act1.tensor().rows(0, n),
+                 pre2 = b.pre2.tensor().rows(0, n), act2 = b.act2.tensor().rows(0, n);
+    b.fc2.backward(act2, dh, da);
+    ops_.silu_backward(dtype_, da.numel(), pre2.raw(), da.raw(), da.raw());
+    b.fc1.backward(act1, da, db);
+    ops_.silu_backward(dtype_, db.numel(), pre1.raw(), db.raw(), db.raw());
+    ops_.accumulate(dtype_, db.numel(), db.raw(), dh.raw());    // residual path
+    ops_.accumulate(dtype_, db.numel(), db.raw(), dtemb.raw());  // time embedding path
+  }
+  input_.backward(x_, dh, Tensor());
+  time_embed_.backward(dtemb);
+}
+
+}  // namespace carnot

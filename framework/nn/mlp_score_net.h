@@ -1,0 +1,57 @@
+// The MLP score network for low-dimensional data (Swiss roll, mixtures):
+//   temb = TimeEmbedding(t);  h = Linear(x)
+//   depth × residual block:  h += fc2(SiLU(fc1(SiLU(h + temb))))
+//   out = Linear(SiLU(h))
+// Explicit forward and backward; activations for max_batch rows are allocated at construction.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "framework/nn/linear.h"
+#include "framework/nn/time_embedding.h"
+
+namespace carnot {
+
+struct MlpConfig {
+  std::int64_t data_dim = 2;
+  std::int64_t hidden = 128;
+  std::int64_t depth = 4;
+  std::int64_t time_embed = 32;
+};
+
+class MlpScoreNet {
+ public:
+  MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
+              std::uint64_t seed);
+
+  // out[n, D] = net(x[n, D], t[n]); n ≤ max_batch. x must stay unchanged until backward.
+  void forward(const Tensor& x, const float* t, const Tensor& out);
+  // Accumulates every parameter's gradient from dout[n, D] (grads are not zeroed here).
+  void backward(const Tensor& dout);
+
+  ParameterStore& params() { return store_; }
+  const ParameterStore& params() const { return store_; }
+  const MlpConfig& config() const { return config_; }
+  std::int64_t max_batch() const { return max_batch_; }
+
+ private:
+  struct Block {
+    Linear fc1, fc2;
+    Buffer pre1, act1, pre2, act2, out;  // h + temb, SiLU, fc1(.), SiLU, h_next
+  };
+
+  MlpConfig config_;
+  DType dtype_;
+  Ops& ops_;
+  std::int64_t max_batch_;
+  ParameterStore store_;
+  TimeEmbedding time_embed_;
+  Linear input_;
+  std::vector<std::unique_ptr<Block>> blocks_;
+  std::unique_ptr<Linear> output_;  // built after the blocks: registration is forward order
+  Buffer temb_, h0_, final_act_;
+  Buffer grad_h_, grad_a_, grad_b_, grad_temb_;
+  Tensor x_;  // forward's input, for the input layer's backward
+};
+
+}  // namespace carnot

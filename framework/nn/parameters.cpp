@@ -1,0 +1,69 @@
+#include "framework/nn/parameters.h"
+
+#include "framework/core/random.h"
+
+namespace carnot {
+
+namespace {
+constexpr std::int64_t kAlign = 16;  // elements: 64 bytes in fp32
+}
+
+ParamHandle ParameterStore::add(std::string name, Shape shape, ParamInit init) {
+  CARNOT_CHECK(!finalized_, "parameter '", name, "' registered after the store was finalized");
+  for (const ParamInfo& p : params_)
+    CARNOT_CHECK(p.name != name, "parameter '", name, "' registered twice");
+  params_.push_back(ParamInfo{std::move(name), shape, init, 0});
+  return ParamHandle{int(params_.size()) - 1};
+}
+
+void ParameterStore::finalize(std::uint64_t seed) {
+  CARNOT_CHECK(!finalized_, "parameter store finalized twice");
+  // Reverse registration order: the last layer's gradient comes first in the flat buffer.
+  std::int64_t offset = 0;
+  for (auto it = params_.rbegin(); it != params_.rend(); ++it) {
+    it->offset = offset;
+    offset += (it->shape.numel() + kAlign - 1) / kAlign * kAlign;
+  }
+  values_ = Buffer(dtype_, Shape{offset});
+  grads_ = Buffer(dtype_, Shape{offset});
+  finalized_ = true;
+
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const ParamInfo& p = params_[i];
+    if (p.init.kind != ParamInit::Kind::kUniform) continue;
+    Tensor v = value(ParamHandle{int(i)});
+    for (std::int64_t j = 0; j < p.shape.numel(); j += 4) {
+      const Philox4x32 r = philox_draw(seed, 0, std::uint32_t(i), RngStream::kInit,
+                                       std::uint32_t(j / 4));
+      for (int q = 0; q < 4 && j + q < p.shape.numel(); ++q) {
+        const double x = (2.0 * uniform_open01(r.v[q]) - 1.0) * p.init.bound;
+        if (dtype_ == DType::F64)
+          v.data<double>()[j + q] = x;
+        else
+          v.data<float>()[j + q] = float(x);
+      }
+    }
+  }
+}
+
+std::int64_t ParameterStore::count() const {
+  std::int64_t n = 0;
+  for (const ParamInfo& p : params_) n += p.shape.numel();
+  return n;
+}
+
+Tensor ParameterStore::value(const ParamInfo& p) const {
+  CARNOT_CHECK(finalized_, "parameter '", p.name, "' read before finalize()");
+  return Tensor(static_cast<char*>(values_.tensor().raw()) + p.offset * dtype_size(dtype_),
+                dtype_, p.shape);
+}
+
+Tensor ParameterStore::view(const Buffer& b, ParamHandle h) const {
+  CARNOT_CHECK(finalized_ && h.index >= 0 && h.index < int(params_.size()),
+               "invalid parameter handle ", h.index);
+  const ParamInfo& p = params_[h.index];
+  return Tensor(static_cast<char*>(b.tensor().raw()) + p.offset * dtype_size(dtype_), dtype_,
+                p.shape);
+}
+
+}  // namespace carnot

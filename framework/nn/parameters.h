@@ -1,0 +1,63 @@
+// ParameterStore: every parameter of a model lives in one flat buffer and every gradient in
+// another, laid out in reverse order of registration (the order backward produces gradients,
+// which is the order gradient buckets are reduced in). Modules register during construction;
+// finalize() allocates and initialises once.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "framework/core/tensor.h"
+
+namespace carnot {
+
+struct ParamInit {
+  enum class Kind { kUniform, kZero };
+  Kind kind = Kind::kZero;
+  double bound = 0;  // kUniform: U(-bound, bound)
+
+  static ParamInit uniform(double bound) { return {Kind::kUniform, bound}; }
+  static ParamInit zero() { return {Kind::kZero, 0}; }
+};
+
+struct ParamHandle {
+  int index = -1;
+};
+
+struct ParamInfo {
+  std::string name;  // e.g. "blocks.0.fc1.weight"
+  Shape shape;
+  ParamInit init;
+  std::int64_t offset = 0;  // elements from the start of the flat buffers
+};
+
+class ParameterStore {
+ public:
+  explicit ParameterStore(DType dtype) : dtype_(dtype) {}
+  ParameterStore(const ParameterStore&) = delete;
+  ParameterStore& operator=(const ParameterStore&) = delete;
+
+  ParamHandle add(std::string name, Shape shape, ParamInit init);
+  // Allocates the flat buffers and draws every initial value from Philox keyed by seed.
+  void finalize(std::uint64_t seed);
+
+  DType dtype() const { return dtype_; }
+  bool finalized() const { return finalized_; }
+  const std::vector<ParamInfo>& params() const { return params_; }
+  std::int64_t count() const;  // parameters, without alignment padding
+  Tensor value(ParamHandle h) const { return view(values_, h); }
+  Tensor grad(ParamHandle h) const { return view(grads_, h); }
+  Tensor values() const { return values_.tensor(); }  // flat, padding included
+  Tensor grads() const { return grads_.tensor(); }
+  Tensor value(const ParamInfo& p) const;
+
+ private:
+  Tensor view(const Buffer& b, ParamHandle h) const;
+
+  DType dtype_;
+  std::vector<ParamInfo> params_;
+  Buffer values_, grads_;
+  bool finalized_ = false;
+};
+
+}  // namespace carnot

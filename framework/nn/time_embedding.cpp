@@ -1,0 +1,40 @@
+#include "framework/nn/time_embedding.h"
+
+namespace carnot {
+
+namespace {
+constexpr double kMaxPeriod = 10000.0;
+}
+
+TimeEmbedding::TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name,
+                             std::int64_t frequency_dim, std::int64_t out_dim,
+                             std::int64_t max_batch)
+    : ops_(ops),
+      dtype_(store.dtype()),
+      frequency_dim_(frequency_dim),
+      fc1_(ops, store, name + ".mlp.0", frequency_dim, out_dim),
+      fc2_(ops, store, name + ".mlp.2", out_dim, out_dim),
+      features_(dtype_, Shape{max_batch, frequency_dim}),
+      pre_act_(dtype_, Shape{max_batch, out_dim}),
+      act_(dtype_, Shape{max_batch, out_dim}),
+      scratch_(dtype_, Shape{max_batch, out_dim}) {}
+
+void TimeEmbedding::forward(const float* t, std::int64_t n, const Tensor& out) {
+  n_ = n;
+  const Tensor features = features_.tensor().rows(0, n), pre = pre_act_.tensor().rows(0, n),
+               act = act_.tensor().rows(0, n);
+  ops_.timestep_embedding(dtype_, n, frequency_dim_, t, kMaxPeriod, features.raw());
+  fc1_.forward(features, pre);
+  ops_.silu_forward(dtype_, pre.numel(), pre.raw(), act.raw());
+  fc2_.forward(act, out);
+}
+
+void TimeEmbedding::backward(const Tensor& dout) {
+  const Tensor features = features_.tensor().rows(0, n_), pre = pre_act_.tensor().rows(0, n_),
+               act = act_.tensor().rows(0, n_), d = scratch_.tensor().rows(0, n_);
+  fc2_.backward(act, dout, d);
+  ops_.silu_backward(dtype_, d.numel(), pre.raw(), d.raw(), d.raw());
+  fc1_.backward(features, d, Tensor());
+}
+
+}  // namespace carnot

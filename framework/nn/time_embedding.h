@@ -1,0 +1,27 @@
+// Time embedding: sinusoidal features of t, then Linear → SiLU → Linear (DiT's TimestepEmbedder).
+#pragma once
+#include <string>
+
+#include "framework/nn/linear.h"
+
+namespace carnot {
+
+class TimeEmbedding {
+ public:
+  TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name,
+                std::int64_t frequency_dim, std::int64_t out_dim, std::int64_t max_batch);
+
+  // out[n, out_dim] from times t[n] (in the model's time units).
+  void forward(const float* t, std::int64_t n, const Tensor& out);
+  // Accumulates parameter gradients from dout[n, out_dim]; t itself gets no gradient.
+  void backward(const Tensor& dout);
+
+ private:
+  Ops& ops_;
+  DType dtype_;
+  std::int64_t frequency_dim_, n_ = 0;
+  Linear fc1_, fc2_;
+  Buffer features_, pre_act_, act_, scratch_;  // saved for backward
+};
+
+}  // namespace carnot

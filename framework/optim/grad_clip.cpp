@@ -1,0 +1,14 @@
+#include "framework/optim/grad_clip.h"
+
+#include <cmath>
+
+namespace carnot {
+
+double clip_grad_norm(Ops& ops, const Tensor& grads, double max_norm) {
+  const double norm = std::sqrt(ops.sum_squares(grads.dtype(), grads.numel(), grads.raw()));
+  if (max_norm > 0 && norm > max_norm)
+    ops.scale(grads.dtype(), grads.numel(), max_norm / (norm + 1e-6), grads.raw());
+  return norm;
+}
+
+}  // namespace carnot

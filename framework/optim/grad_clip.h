@@ -1,0 +1,12 @@
+// Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_): scale all gradients by
+// max_norm / (norm + 1e-6) when the norm exceeds max_norm.
+#pragma once
+#include "framework/core/tensor.h"
+#include "kernels/ops.h"
+
+namespace carnot {
+
+// Returns the norm before clipping. max_norm = 0 only measures.
+double clip_grad_norm(Ops& ops, const Tensor& grads, double max_norm);
+
+}  // namespace carnot

@@ -1,0 +1,18 @@
+// Model weights as safetensors: one tensor per parameter, named as the model registered it, with
+// the model's hyper-parameters in __metadata__.
+#pragma once
+#include <string>
+
+#include "framework/core/tensor.h"
+#include "framework/io/job_spec.h"
+#include "framework/nn/parameters.h"
+
+namespace carnot {
+
+// Writes the parameters of `store`'s layout taken from `flat` (the live weights or the EMA copy).
+void save_weights(const std::string& path, const ParameterStore& store, const Tensor& flat,
+                  const ModelSpec& model);
+// Reads weights into store's parameters; every tensor must be present with the right shape.
+void load_weights(const std::string& path, ParameterStore& store);
+
+}  // namespace carnot

@@ -1,0 +1,42 @@
+#include "framework/train/run_folder.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "framework/core/error.h"
+#include "framework/io/file_util.h"
+
+namespace carnot {
+
+namespace fs = std::filesystem;
+
+RunFolder::RunFolder(std::string path, bool overwrite) : path_(std::move(path)) {
+  std::error_code ec;
+  if (fs::exists(path_ + "/final", ec) && !overwrite)
+    throw UsageError("run folder '" + path_ + "' already holds a finished run (final/); pass "
+                     "--overwrite to replace it or --run-dir to choose another folder");
+  fs::create_directories(path_ + "/final", ec);
+  if (ec) throw Error("cannot create run folder '" + path_ + "': " + ec.message());
+  log_.open(path_ + "/log.txt", std::ios::trunc);
+  metrics_.open(path_ + "/metrics.jsonl", std::ios::trunc);
+  if (!log_ || !metrics_) throw Error("cannot write log files in '" + path_ + "'");
+}
+
+void RunFolder::write_spec(const std::string& yaml) const {
+  write_file_atomically(path_ + "/job.yaml", yaml);
+}
+
+void RunFolder::log(const std::string& line) {
+  std::cout << line << std::endl;
+  log_ << line << '\n';
+  log_.flush();
+}
+
+void RunFolder::metrics(const nlohmann::json& record) {
+  metrics_ << record.dump() << '\n';
+  metrics_.flush();
+  if (!metrics_) throw Error("cannot append to '" + path_ + "/metrics.jsonl' (disk full?)");
+}
+
+}  // namespace carnot

@@ -1,0 +1,142 @@
+#include "framework/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "framework/diffusion/eps_objective.h"
+#include "framework/optim/grad_clip.h"
+
+namespace carnot {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string format_duration(double s) {
+  char buf[32];
+  const long total = long(std::llround(s));
+  if (total >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", total / 3600, total / 60 % 60);
+  else if (total >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", total / 60, total % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+}  // namespace
+
+Slice batch_slice(std::int64_t batch, int rank, int world) {
+  const std::int64_t base = batch / world, extra = batch % world;
+  return Slice{rank * base + std::min<std::int64_t>(rank, extra), base + (rank < extra ? 1 : 0)};
+}
+
+Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops)
+    : spec_(spec),
+      comm_(comm),
+      ops_(ops),
+      slice_(batch_slice(spec.train.global_batch, comm.rank(), comm.size())),
+      data_(make_dataset(spec.data)),
+      schedule_(make_schedule(spec.diffusion)) {
+  const std::int64_t dim = data_->dim();
+  const std::int64_t rows = std::max<std::int64_t>(1, slice_.count);
+  const MlpConfig config{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed};
+  model_ = std::make_unique<MlpScoreNet>(config, DType::F32, ops, rows, spec.seed);
+  const Tensor params = model_->params().values();
+  optimizer_ = std::make_unique<AdamW>(ops, spec.optimizer, params.numel());
+  ema_ = std::make_unique<Ema>(ops, params, spec.train.ema);
+  x0_ = Buffer(DType::F32, Shape{rows, dim});
+  t_ = Buffer(DType::F32, Shape{rows});
+  eps_ = Buffer(DType::F32, Shape{rows, dim});
+  x_t_ = Buffer(DType::F32, Shape{rows, dim});
+  pred_ = Buffer(DType::F32, Shape{rows, dim});
+  dpred_ = Buffer(DType::F32, Shape{rows, dim});
+  losses_.reserve(std::size_t(spec.train.steps));
+}
+
+double Trainer::step(std::uint32_t s, double* grad_norm) {
+  const std::int64_t n = slice_.count, dim = data_->dim();
+  const std::uint32_t first = std::uint32_t(slice_.begin);
+  const Tensor grads = model_->params().grads();
+  ops_.fill_zero(DType::F32, grads.numel(), grads.raw());
+  double loss_sum = 0;
+  if (n > 0) {
+    data_->fill(spec_.seed, s, first, n, RngStream::kData, x0_.data<float>());
+    eps_objective_inputs(schedule_, spec_.seed, s, first, n, dim, x0_.data<float>(),
+                         t_.data<float>(), eps_.data<float>(), x_t_.data<float>());
+    const Tensor x_t = x_t_.tensor().rows(0, n), pred = pred_.tensor().rows(0, n),
+                 dpred = dpred_.tensor().rows(0, n);
+    model_->forward(x_t, t_.data<float>(), pred);
+    // Normalised by the global batch, so the all-reduced sum is the global mean's gradient.
+    loss_sum = ops_.mse_loss(DType::F32, n, dim, pred.raw(), eps_.tensor().raw(),
+                             1.0 / double(spec_.train.global_batch), dpred.raw());
+    model_->backward(dpred);
+  }
+  comm_.allreduce_sum(grads.data<float>(), grads.numel());
+  comm_.allreduce_sum(&loss_sum, 1);
+  *grad_norm = clip_grad_norm(ops_, grads, spec_.optimizer.grad_clip);
+  const Tensor params = model_->params().values();
+  optimizer_->step(params, grads);
+  ema_->update(params);
+  return loss_sum / double(spec_.train.global_batch);
+}
+
+void Trainer::run(RunFolder* folder) {
+  const bool report = folder != nullptr && comm_.rank() == 0;
+  const std::int64_t total = spec_.train.steps, every = spec_.log.every;
+  if (report) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "carnot: training '%s': %lld parameters, %lld steps of global batch %lld over "
+                  "%d rank(s) (%s)",
+                  spec_.name.c_str(), (long long)model_->params().count(), (long long)total,
+                  (long long)spec_.train.global_batch, comm_.size(), comm_.backend().c_str());
+    folder->log(line);
+  }
+  const auto start = Clock::now();
+  auto interval_start = start;
+  double interval_loss = 0;
+  std::int64_t interval_steps = 0;
+  for (std::int64_t s = 0; s < total; ++s) {
+    double grad_norm = 0;
+    const double loss = step(std::uint32_t(s), &grad_norm);
+    if (!std::isfinite(loss))
+      throw Error(str_cat("rank ", comm_.rank(), ": the loss is ", loss, " at step ", s + 1,
+                          " (lower optimizer.lr or set optimizer.grad_clip)"));
+    losses_.push_back(loss);
+    interval_loss += loss;
+    ++interval_steps;
+    if ((s + 1) % every != 0 && s + 1 != total) continue;
+    const double elapsed = seconds_since(start), dt = seconds_since(interval_start);
+    const double samples_per_s = double(interval_steps * spec_.train.global_batch) / dt;
+    const double mean_loss = interval_loss / double(interval_steps);
+    const double eta = elapsed / double(s + 1) * double(total - s - 1);
+    if (report) {
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "step %*lld/%lld  loss %.5f  lr %.2e  grad_norm %.3f  %.0f samples/s  "
+                    "elapsed %s  eta %s",
+                    int(std::to_string(total).size()), (long long)(s + 1), (long long)total,
+                    mean_loss, optimizer_->lr(), grad_norm, samples_per_s,
+                    format_duration(elapsed).c_str(), format_duration(eta).c_str());
+      folder->log(line);
+      folder->metrics({{"step", s + 1},
+                       {"loss", mean_loss},
+                       {"last_loss", loss},
+                       {"lr", optimizer_->lr()},
+                       {"grad_norm", grad_norm},
+                       {"samples_per_s", samples_per_s},
+                       {"elapsed_s", elapsed}});
+    }
+    interval_start = Clock::now();
+    interval_loss = 0;
+    interval_steps = 0;
+  }
+}
+
+}  // namespace carnot

@@ -1,0 +1,57 @@
+// Trainer: builds the model, diffusion, optimizer and EMA from a job spec and runs the
+// data-parallel step loop over a Comm.
+//
+// step s: global batch [s·B, (s+1)·B) → this rank's contiguous slice (the first B mod R ranks take
+// one more) → data, t and ε from Philox keyed by global sample index → forward → loss (sum over
+// the slice / B) → backward → all-reduce of the flat gradient → clip → AdamW → EMA.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "framework/data/dataset.h"
+#include "framework/diffusion/schedule.h"
+#include "framework/dist/comm.h"
+#include "framework/io/job_spec.h"
+#include "framework/nn/mlp_score_net.h"
+#include "framework/optim/adamw.h"
+#include "framework/optim/ema.h"
+#include "framework/train/run_folder.h"
+
+namespace carnot {
+
+// The half-open range of a batch that rank `rank` of `world` takes.
+struct Slice {
+  std::int64_t begin = 0, count = 0;
+};
+Slice batch_slice(std::int64_t batch, int rank, int world);
+
+class Trainer {
+ public:
+  Trainer(const JobSpec& spec, Comm& comm, Ops& ops);
+
+  // Runs train.steps steps. On rank 0, logs to `folder` when given (null: quiet, for tests).
+  void run(RunFolder* folder);
+
+  // The global loss of every step taken.
+  const std::vector<double>& losses() const { return losses_; }
+  const MlpScoreNet& model() const { return *model_; }
+  const Ema& ema() const { return *ema_; }
+
+ private:
+  double step(std::uint32_t s, double* grad_norm);
+
+  JobSpec spec_;
+  Comm& comm_;
+  Ops& ops_;
+  Slice slice_;
+  std::unique_ptr<Dataset> data_;
+  NoiseSchedule schedule_;
+  std::unique_ptr<MlpScoreNet> model_;
+  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<Ema> ema_;
+  Buffer x0_, t_, eps_, x_t_, pred_, dpred_;
+  std::vector<double> losses_;
+};
+
+}  // namespace carnot

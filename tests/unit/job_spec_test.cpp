@@ -1,0 +1,155 @@
+// Every kind of bad job spec gets its own message naming file, line, column and key.
+#include <gtest/gtest.h>
+
+#include "framework/core/error.h"
+#include "framework/io/job_spec.h"
+
+namespace carnot {
+namespace {
+
+const char* kGood = R"(name: swissroll
+seed: 0
+data:      {kind: swissroll, noise: 0.5}
+model:     {kind: mlp, hidden: 128, depth: 4, time_embed: 32}
+diffusion: {schedule: linear, steps: 1000, objective: eps}
+optimizer: {kind: adamw, lr: 1.0e-3, weight_decay: 0.0, betas: [0.9, 0.999], grad_clip: 1.0}
+train:     {global_batch: 256, steps: 5000, ema: 0.999}
+log:       {every: 50}
+)";
+
+// The message of the UsageError that parsing throws (fails the test if none).
+std::string error_of(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  try {
+    parse_job_spec(yaml, "job.yaml", overrides);
+  } catch (const UsageError& e) {
+    EXPECT_EQ(e.code(), ExitCode::kUsage);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error for:\n" << yaml;
+  return "";
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  const auto at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return s.replace(at, from.size(), to);
+}
+
+TEST(JobSpec, ParsesTheExampleSpec) {
+  const JobSpec s = parse_job_spec(kGood, "job.yaml");
+  EXPECT_EQ(s.name, "swissroll");
+  EXPECT_DOUBLE_EQ(s.data.noise, 0.5);
+  EXPECT_EQ(s.model.hidden, 128);
+  EXPECT_EQ(s.diffusion.steps, 1000);
+  EXPECT_DOUBLE_EQ(s.optimizer.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(s.optimizer.beta2, 0.999);
+  EXPECT_EQ(s.train.global_batch, 256);
+  EXPECT_EQ(s.log.every, 50);
+}
+
+TEST(JobSpec, MisspelledKeyNamesLineColumnAndSuggestion) {
+  const std::string msg = error_of(replace(kGood, "noise: 0.5", "nosie: 0.5"));
+  EXPECT_NE(msg.find("job.yaml:3:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key 'data.nosie'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean 'data.noise'"), std::string::npos) << msg;
+}
+
+TEST(JobSpec, MisspelledSectionNamesLine) {
+  const std::string msg = error_of(replace(kGood, "train:", "trian:"));
+  EXPECT_NE(msg.find("job.yaml:7:1: unknown key 'trian' (did you mean 'train'?)"), std::string::npos) << msg;
+}
+
+TEST(JobSpec, UnknownKeyWithoutNearMatchListsAllowedKeys) {
+  const std::string msg = error_of(replace(kGood, "log:       {every: 50}", "log:       {colour: red}"));
+  EXPECT_NE(msg.find("job.yaml:8:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("allowed keys here: every"), std::string::npos) << msg;
+}
+
+TEST(JobSpec, WrongTypeNamesKeyAndValue) {
+  const std::string msg = error_of(replace(kGood, "lr: 1.0e-3", "lr: fast"));
+  EXPECT_NE(msg.find("job.yaml:6:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("optimizer.lr: expected a number, got 'fast'"), std::string::npos) << msg;
+}
+
+TEST(JobSpec, NonIntegerWhereIntegerExpected) {
+  const std::string msg = error_of(replace(kGood, "steps: 5000", "steps: 5000.5"));
+  EXPECT_NE(msg.find("job.yaml:7:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("train.steps: expected an integer, got '5000.5'"), std::string::npos) << msg;
+  EXPECT_EQ(parse_job_spec(replace(kGood, "steps: 5000", "steps: 5e3"), "j").train.steps, 5000);
+}
+
+TEST(JobSpec, OutOfRangeNamesBound) {
+  const std::string msg = error_of(replace(kGood, "global_batch: 256", "global_batch: 0"));
+  EXPECT_NE(msg.find("job.yaml:7:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("train.global_batch: must be in [1, 16777216], got 0"), std::string::npos) << msg;
+  const std::string lr = error_of(replace(kGood, "lr: 1.0e-3", "lr: -1"));
+  EXPECT_NE(lr.find("optimizer.lr: must be > 0, got -1"), std::string::npos) << lr;
+}
+
+TEST(JobSpec, UnknownChoiceListsChoices) {
+  const std::string msg = error_of(replace(kGood, "schedule: linear", "schedule: cosine"));
+  EXPECT_NE(msg.find("job.yaml:5:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("diffusion.schedule: 'cosine' is not one of: linear"), std::string::npos) << msg;
+}
+
+TEST(JobSpec, YamlSyntaxErrorNamesLine) {
+  const std::string msg = error_of(replace(kGood, "model:     {kind: mlp,", "model:     {kind: [mlp,"));
+  EXPECT_NE(msg.find("job.yaml:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not valid YAML"), std::string::npos) << msg;
+}
+
+TEST(JobSpec, DuplicateKeyIsRefused) {
+  const std::string msg = error_of(std::string(kGood) + "seed: 3\n");
+  EXPECT_NE(msg.find("job.yaml:9:1: key 'seed' appears twice"), std::string::npos) << msg;
+}
+
+TEST(JobSpec, BetasMustBeAPairInRange) {
+  const std::string pair = error_of(replace(kGood, "betas: [0.9, 0.999]", "betas: [0.9]"));
+  EXPECT_NE(pair.find("optimizer.betas: expected a list of two numbers"), std::string::npos) << pair;
+  const std::string range = error_of(replace(kGood, "betas: [0.9, 0.999]", "betas: [0.9, 1.5]"));
+  EXPECT_NE(range.find("optimizer.betas[1]: must be in [0, 1), got 1.5"), std::string::npos) << range;
+}
+
+TEST(JobSpec, SectionMustBeAMapping) {
+  const std::string msg = error_of(replace(kGood, "log:       {every: 50}", "log: 50"));
+  EXPECT_NE(msg.find("job.yaml:8:6: log: expected a mapping of keys, got '50'"), std::string::npos) << msg;
+}
+
+TEST(JobSpec, MissingNameIsRefused) {
+  const std::string msg = error_of(replace(kGood, "name: swissroll\n", ""));
+  EXPECT_NE(msg.find("missing key 'name'"), std::string::npos) << msg;
+  const std::string bad = error_of(replace(kGood, "name: swissroll", "name: ../etc"));
+  EXPECT_NE(bad.find("job.yaml:1:7: name: must be"), std::string::npos) << bad;
+}
+
+TEST(JobSpec, OverridesApplyWithYamlValues) {
+  const JobSpec s = parse_job_spec(kGood, "job.yaml",
+                                   {"train.steps=300", "optimizer.betas=[0.5, 0.6]", "seed=9"});
+  EXPECT_EQ(s.train.steps, 300);
+  EXPECT_DOUBLE_EQ(s.optimizer.beta1, 0.5);
+  EXPECT_DOUBLE_EQ(s.optimizer.beta2, 0.6);
+  EXPECT_EQ(s.seed, 9u);
+}
+
+TEST(JobSpec, BadOverridesNameTheOverride) {
+  const std::string unknown = error_of(kGood, {"train.stpes=3"});
+  EXPECT_NE(unknown.find("--set 'train.stpes=3': unknown key 'train.stpes' (did you mean 'train.steps'?)"),
+            std::string::npos) << unknown;
+  const std::string type = error_of(kGood, {"data.noise=abc"});
+  EXPECT_NE(type.find("--set 'data.noise=abc': data.noise: expected a number, got 'abc'"),
+            std::string::npos) << type;
+  EXPECT_NE(error_of(kGood, {"train.steps"}).find("expected key.path=value"), std::string::npos);
+  EXPECT_NE(error_of(kGood, {"train.steps="}).find("no value given"), std::string::npos);
+  EXPECT_NE(error_of(kGood, {"seed.x=1"}).find("'seed' is a value, not a section"), std::string::npos);
+}
+
+TEST(JobSpec, ResolvedSpecRoundTrips) {
+  JobSpec s = parse_job_spec(kGood, "job.yaml", {"optimizer.lr=2.5e-4", "data.noise=0.1"});
+  const JobSpec back = parse_job_spec(job_spec_to_yaml(s), "resolved.yaml");
+  EXPECT_EQ(job_spec_to_yaml(back), job_spec_to_yaml(s));
+  EXPECT_DOUBLE_EQ(back.optimizer.lr, 2.5e-4);
+  EXPECT_DOUBLE_EQ(back.data.noise, 0.1);
+}
+
+}  // namespace
+}  // namespace carnot

@@ -1,0 +1,140 @@
+// CPU kernels against float64 references and finite differences.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/ops.h"
+#include "tests/unit/test_support.h"
+
+namespace carnot {
+namespace {
+
+std::vector<double> randn(std::mt19937_64& rng, std::size_t n) {
+  std::normal_distribution<double> d;
+  std::vector<double> v(n);
+  for (double& x : v) x = d(rng);
+  return v;
+}
+
+TEST(Kernels, GemmMatchesFloat64ReferenceForAllTransposes) {
+  std::mt19937_64 rng(test::fresh_seed("Kernels.Gemm"));
+  const std::int64_t m = 7, n = 5, k = 33;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      const auto a = randn(rng, m * k), b = randn(rng, k * n), c0 = randn(rng, m * n);
+      std::vector<double> ref(c0);
+      for (std::int64_t i = 0; i < m; ++i)
+        for (std::int64_t j = 0; j < n; ++j) {
+          double s = 0;
+          for (std::int64_t p = 0; p < k; ++p)
+            s += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+          ref[i * n + j] = 0.5 * s + 2.0 * c0[i * n + j];
+        }
+      std::vector<double> c64(c0);
+      cpu_ops().gemm(DType::F64, ta, tb, m, n, k, 0.5, a.data(), ta ? m : k, b.data(), tb ? k : n,
+                     2.0, c64.data(), n);
+      for (std::size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(c64[i], ref[i], 1e-12 * k);
+      std::vector<float> a32(a.begin(), a.end()), b32(b.begin(), b.end()), c32(c0.begin(), c0.end());
+      cpu_ops().gemm(DType::F32, ta, tb, m, n, k, 0.5, a32.data(), ta ? m : k, b32.data(),
+                     tb ? k : n, 2.0, c32.data(), n);
+      EXPECT_LT(test::rel_error(c32, ref, ref.size()), 1e-5) << "ta=" << ta << " tb=" << tb;
+    }
+}
+
+TEST(Kernels, SiluBackwardMatchesFiniteDifferences) {
+  std::mt19937_64 rng(test::fresh_seed("Kernels.Silu"));
+  auto x = randn(rng, 64);
+  for (double& v : x) v *= 3;
+  const auto dy = randn(rng, 64);
+  std::vector<double> dx(64), yp(1), ym(1);
+  cpu_ops().silu_backward(DType::F64, 64, x.data(), dy.data(), dx.data());
+  const double h = 1e-6;
+  for (int i = 0; i < 64; ++i) {
+    double xp = x[i] + h, xm = x[i] - h;
+    cpu_ops().silu_forward(DType::F64, 1, &xp, yp.data());
+    cpu_ops().silu_forward(DType::F64, 1, &xm, ym.data());
+    EXPECT_NEAR(dx[i], dy[i] * (yp[0] - ym[0]) / (2 * h), 1e-8 * (1 + std::fabs(dx[i])));
+  }
+}
+
+TEST(Kernels, MseLossGradientMatchesFiniteDifferences) {
+  std::mt19937_64 rng(test::fresh_seed("Kernels.MseLoss"));
+  const int rows = 4, cols = 3;
+  auto p = randn(rng, rows * cols);
+  const auto y = randn(rng, rows * cols);
+  std::vector<double> g(rows * cols);
+  const double scale = 0.25;
+  const double loss = cpu_ops().mse_loss(DType::F64, rows, cols, p.data(), y.data(), scale, g.data());
+  double direct = 0;
+  for (int i = 0; i < rows * cols; ++i) direct += (p[i] - y[i]) * (p[i] - y[i]) / cols;
+  EXPECT_NEAR(loss, direct, 1e-12);
+  for (int i = 0; i < rows * cols; ++i) {
+    const double h = 1e-6, keep = p[i];
+    p[i] = keep + h;
+    const double lp = cpu_ops().mse_loss(DType::F64, rows, cols, p.data(), y.data(), 1, nullptr);
+    p[i] = keep - h;
+    const double lm = cpu_ops().mse_loss(DType::F64, rows, cols, p.data(), y.data(), 1, nullptr);
+    p[i] = keep;
+    EXPECT_NEAR(g[i], scale * (lp - lm) / (2 * h), 1e-8);
+  }
+}
+
+TEST(Kernels, BiasGradSumsRows) {
+  std::mt19937_64 rng(test::fresh_seed("Kernels.BiasGrad"));
+  const auto dy = randn(rng, 6 * 4);
+  std::vector<double> db(4, 1.0);
+  cpu_ops().bias_grad(DType::F64, 6, 4, dy.data(), db.data());
+  for (int c = 0; c < 4; ++c) {
+    double s = 1.0;
+    for (int r = 0; r < 6; ++r) s += dy[r * 4 + c];
+    EXPECT_NEAR(db[c], s, 1e-13);
+  }
+}
+
+TEST(Kernels, TimestepEmbeddingIsCosThenSin) {
+  const float t[2] = {0.0f, 417.0f};
+  std::vector<double> out(2 * 8);
+  cpu_ops().timestep_embedding(DType::F64, 2, 8, t, 10000.0, out.data());
+  for (int r = 0; r < 2; ++r)
+    for (int k = 0; k < 4; ++k) {
+      const double f = std::pow(10000.0, -k / 4.0);
+      EXPECT_NEAR(out[r * 8 + k], std::cos(t[r] * f), 1e-12);
+      EXPECT_NEAR(out[r * 8 + 4 + k], std::sin(t[r] * f), 1e-12);
+    }
+}
+
+// One AdamW step against PyTorch's formula evaluated in float64.
+TEST(Kernels, AdamWMatchesReferenceFormula) {
+  std::mt19937_64 rng(test::fresh_seed("Kernels.AdamW"));
+  const int n = 257;
+  const auto p0 = randn(rng, n), g1 = randn(rng, n), g2 = randn(rng, n);
+  const double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+  std::vector<double> p(p0), m(n), v(n);
+  for (int step = 1; step <= 2; ++step) {
+    const auto& g = step == 1 ? g1 : g2;
+    for (int i = 0; i < n; ++i) {
+      p[i] *= 1 - lr * wd;
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      const double mhat = m[i] / (1 - std::pow(b1, step)), vhat = v[i] / (1 - std::pow(b2, step));
+      p[i] -= lr * mhat / (std::sqrt(vhat) + eps);
+    }
+  }
+  std::vector<float> p32(p0.begin(), p0.end()), m32(n), v32(n);
+  for (int step = 1; step <= 2; ++step) {
+    std::vector<float> g(n);
+    for (int i = 0; i < n; ++i) g[i] = float(step == 1 ? g1[i] : g2[i]);
+    cpu_ops().adamw_step(n, p32.data(), g.data(), m32.data(), v32.data(), lr, b1, b2, eps, wd, step);
+  }
+  EXPECT_LT(test::rel_error(p32, p, n), 1e-6);
+}
+
+TEST(Kernels, EmaUpdateBlends) {
+  std::vector<float> p = {1, 2, 3}, e = {0, 0, 0};
+  cpu_ops().ema_update(3, 0.75f, p.data(), e.data());
+  for (int i = 0; i < 3; ++i) EXPECT_FLOAT_EQ(e[i], 0.25f * p[i]);
+}
+
+}  // namespace
+}  // namespace carnot

@@ -1,0 +1,23 @@
+// Helpers for tests: fresh seeds that are logged, and relative errors.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace carnot::test {
+
+// A fresh random seed, printed so that a failure can be replayed (CARNOT_TEST_SEED overrides).
+std::uint64_t fresh_seed(const char* what);
+
+// ‖a − b‖ / ‖b‖.
+template <class A, class B> double rel_error(const A& a, const B& b, std::size_t n) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double d = double(a[i]) - double(b[i]);
+    num += d * d;
+    den += double(b[i]) * double(b[i]);
+  }
+  return std::sqrt(num) / std::sqrt(den);
+}
+
+}  // namespace carnot::test
