@@ -1,6 +1,7 @@
 // Elementwise kernels: bias, SiLU, sums and scaling.
 #include <cmath>
 
+#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/kernels.h"
 
 namespace carnot::cpu {
@@ -17,13 +18,13 @@ template <class T> void bias_grad(std::int64_t rows, std::int64_t cols, const T*
 }
 
 template <class T> void silu_forward(std::int64_t n, const T* x, T* y) {
-  for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] / (T(1) + std::exp(-x[i]));
+  for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid(x[i]);
 }
 
 // d/dx [x s(x)] = s(x) (1 + x (1 - s(x))).
 template <class T> void silu_backward(std::int64_t n, const T* x, const T* dy, T* dx) {
   for (std::int64_t i = 0; i < n; ++i) {
-    const T s = T(1) / (T(1) + std::exp(-x[i]));
+    const T s = sigmoid(x[i]);
     dx[i] = dy[i] * s * (T(1) + x[i] * (T(1) - s));
   }
 }

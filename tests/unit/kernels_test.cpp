@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "kernels/cpu/fast_math.h"
 #include "kernels/ops.h"
 #include "tests/unit/test_support.h"
 
@@ -56,6 +57,39 @@ TEST(Kernels, SiluBackwardMatchesFiniteDifferences) {
     cpu_ops().silu_forward(DType::F64, 1, &xm, ym.data());
     EXPECT_NEAR(dx[i], dy[i] * (yp[0] - ym[0]) / (2 * h), 1e-8 * (1 + std::fabs(dx[i])));
   }
+}
+
+// The float path's exp_fast against libm's exp in float64, over the whole range SiLU meets.
+TEST(Kernels, ExpFastMatchesFloat64Exp) {
+  std::vector<double> got, want;
+  for (double x = -87.0; x <= 88.0; x += 0.0137) {
+    got.push_back(cpu::exp_fast(float(x)));
+    want.push_back(std::exp(double(float(x))));
+  }
+  EXPECT_LT(test::rel_error(got, want, got.size()), 2e-7);
+  // Relative error per point, reported rather than bounded (a float64 bound would not apply).
+  double worst = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] / want[i] - 1));
+  std::printf("exp_fast: worst relative error %.3g over [-87, 88]\n", worst);
+  for (float x : {-1000.0f, -100.0f, 100.0f, 1000.0f}) {
+    const float s = cpu::sigmoid(x);
+    EXPECT_TRUE(std::isfinite(s) && s >= 0.0f && s <= 1.0f) << x;
+  }
+}
+
+TEST(Kernels, SiluFloatMatchesFloat64) {
+  std::mt19937_64 rng(test::fresh_seed("Kernels.SiluFloat"));
+  auto x = randn(rng, 4096);
+  for (double& v : x) v *= 6;
+  const auto dy = randn(rng, 4096);
+  std::vector<double> y64(4096), dx64(4096);
+  cpu_ops().silu_forward(DType::F64, 4096, x.data(), y64.data());
+  cpu_ops().silu_backward(DType::F64, 4096, x.data(), dy.data(), dx64.data());
+  std::vector<float> x32(x.begin(), x.end()), dy32(dy.begin(), dy.end()), y32(4096), dx32(4096);
+  cpu_ops().silu_forward(DType::F32, 4096, x32.data(), y32.data());
+  cpu_ops().silu_backward(DType::F32, 4096, x32.data(), dy32.data(), dx32.data());
+  EXPECT_LT(test::rel_error(y32, y64, 4096), 1e-6);
+  EXPECT_LT(test::rel_error(dx32, dx64, 4096), 1e-6);
 }
 
 TEST(Kernels, MseLossGradientMatchesFiniteDifferences) {
