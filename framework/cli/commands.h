@@ -26,6 +26,11 @@ struct SampleArgs {
 };
 
 int run_train(Comm& comm, const TrainArgs& args);
+// Rank 0 reads the job spec and every rank parses the same text, so a bad spec fails on all
+// ranks alike (the error is marked as raised on all ranks).
+struct JobSpec;
+JobSpec load_spec_on_all_ranks(Comm& comm, const std::string& path,
+                               const std::vector<std::string>& overrides);
 int run_sample(Comm& comm, const SampleArgs& args);
 
 // Sets this rank's BLAS threads from the environment and the ranks sharing its node.

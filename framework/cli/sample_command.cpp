@@ -18,9 +18,6 @@
 
 namespace carnot {
 
-JobSpec load_spec_on_all_ranks(Comm& comm, const std::string& path,
-                               const std::vector<std::string>& overrides);
-
 int run_sample(Comm& comm, const SampleArgs& args) {
   namespace fs = std::filesystem;
   const std::string weights = args.run_dir + "/final/" + (args.no_ema ? "model" : "ema") +

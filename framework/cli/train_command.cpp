@@ -12,8 +12,6 @@
 
 namespace carnot {
 
-// Rank 0 reads the spec and every rank parses the same text, so a bad spec fails on all ranks
-// alike.
 JobSpec load_spec_on_all_ranks(Comm& comm, const std::string& path,
                                const std::vector<std::string>& overrides) {
   std::string text;

@@ -153,111 +153,115 @@ std::string fmt(double v) {
   return std::string(buf, ptr);
 }
 
-// Reads `key` of `map` with fn(node, path) if present.
-template <class Fn>
-void with_key(const YAML::Node& map, const std::string& section, const char* key, Fn&& fn) {
-  const YAML::Node v = map[key];
-  const std::string path = join_path(section, key);
-  if (v.IsDefined()) fn(v, path);
-}
+// An allowed interval of values, printed as the user reads it: "> 0", "in [0, 1)".
+struct Range {
+  double lo = -HUGE_VAL, hi = HUGE_VAL;
+  bool lo_open = false, hi_open = false;
+  bool contains(double v) const {
+    return (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+  }
+  std::string str() const {
+    if (hi == HUGE_VAL) return (lo_open ? "> " : "≥ ") + fmt(lo);
+    return "in " + std::string(lo_open ? "(" : "[") + fmt(lo) + ", " + fmt(hi) + (hi_open ? ")" : "]");
+  }
+};
+Range at_least(double lo) { return {lo, HUGE_VAL, false, false}; }
+Range above(double lo) { return {lo, HUGE_VAL, true, false}; }
+Range closed(double lo, double hi) { return {lo, hi, false, false}; }
+Range half_open(double lo, double hi) { return {lo, hi, false, true}; }
+
+// One section of the spec: checks its keys, then reads each present key into a typed field.
+class Section {
+ public:
+  Section(const SpecReader& r, const YAML::Node& node, std::string name,
+          const std::vector<std::string>& keys)
+      : r_(r), node_(node), name_(std::move(name)) {
+    r.expect_keys(node, name_, keys);
+  }
+
+  // Calls fn(value node, key path) when the key is present.
+  template <class Fn> void key(const char* key, Fn&& fn) const {
+    const YAML::Node v = node_[key];
+    if (v.IsDefined()) fn(v, join_path(name_, key));
+  }
+  void integer(const char* k, std::int64_t& out, Range range, const std::string& why = "") const {
+    key(k, [&](const YAML::Node& v, const std::string& p) {
+      out = r_.integer(v, p);
+      r_.require(range.contains(double(out)), v, p,
+                 "must be " + range.str() + why + ", got " + std::to_string(out));
+    });
+  }
+  void number(const char* k, double& out, Range range, const std::string& why = "") const {
+    key(k, [&](const YAML::Node& v, const std::string& p) {
+      out = r_.number(v, p);
+      r_.require(range.contains(out), v, p, "must be " + range.str() + why + ", got " + fmt(out));
+    });
+  }
+  void choice(const char* k, std::string& out, const std::vector<std::string>& allowed) const {
+    key(k, [&](const YAML::Node& v, const std::string& p) { out = r_.choice(v, p, allowed); });
+  }
+
+ private:
+  const SpecReader& r_;
+  const YAML::Node& node_;
+  std::string name_;
+};
 
 void read_data(const SpecReader& r, const YAML::Node& n, DataSpec& d) {
-  r.expect_keys(n, "data", {"kind", "noise"});
-  with_key(n, "data", "kind", [&](auto& v, auto& p) { d.kind = r.choice(v, p, {"swissroll"}); });
-  with_key(n, "data", "noise", [&](auto& v, auto& p) {
-    d.noise = r.number(v, p);
-    r.require(d.noise >= 0, v, p, "must be ≥ 0, got " + fmt(d.noise));
-  });
+  const Section s(r, n, "data", {"kind", "noise"});
+  s.choice("kind", d.kind, {"swissroll"});
+  s.number("noise", d.noise, at_least(0));
 }
 
 void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
-  r.expect_keys(n, "model", {"kind", "hidden", "depth", "time_embed"});
-  with_key(n, "model", "kind", [&](auto& v, auto& p) { m.kind = r.choice(v, p, {"mlp"}); });
-  with_key(n, "model", "hidden", [&](auto& v, auto& p) {
-    m.hidden = r.integer(v, p);
-    r.require(m.hidden >= 1 && m.hidden <= 65536, v, p,
-              "must be in [1, 65536], got " + std::to_string(m.hidden));
-  });
-  with_key(n, "model", "depth", [&](auto& v, auto& p) {
-    m.depth = r.integer(v, p);
-    r.require(m.depth >= 0 && m.depth <= 1024, v, p,
-              "must be in [0, 1024], got " + std::to_string(m.depth));
-  });
-  with_key(n, "model", "time_embed", [&](auto& v, auto& p) {
-    m.time_embed = r.integer(v, p);
-    r.require(m.time_embed >= 2 && m.time_embed % 2 == 0 && m.time_embed <= 65536, v, p,
-              "must be an even number in [2, 65536], got " + std::to_string(m.time_embed));
+  const Section s(r, n, "model", {"kind", "hidden", "depth", "time_embed"});
+  s.choice("kind", m.kind, {"mlp"});
+  s.integer("hidden", m.hidden, closed(1, 65536));
+  s.integer("depth", m.depth, closed(0, 1024));
+  s.integer("time_embed", m.time_embed, closed(2, 65536));
+  s.key("time_embed", [&](const YAML::Node& v, const std::string& p) {
+    r.require(m.time_embed % 2 == 0, v, p, "must be even (cos and sin halves), got " +
+                                               std::to_string(m.time_embed));
   });
 }
 
 void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) {
-  r.expect_keys(n, "diffusion", {"schedule", "steps", "objective"});
-  with_key(n, "diffusion", "schedule",
-           [&](auto& v, auto& p) { d.schedule = r.choice(v, p, {"linear"}); });
-  with_key(n, "diffusion", "steps", [&](auto& v, auto& p) {
-    d.steps = r.integer(v, p);
-    // The linear schedule scales DDPM's β range by 1000/T; β_T = 20/T must stay below 1.
-    r.require(d.steps >= 21 && d.steps <= 100000, v, p,
-              "must be in [21, 100000] (the linear schedule's last β is 20/steps), got " +
-                  std::to_string(d.steps));
-  });
-  with_key(n, "diffusion", "objective",
-           [&](auto& v, auto& p) { d.objective = r.choice(v, p, {"eps"}); });
+  const Section s(r, n, "diffusion", {"schedule", "steps", "objective"});
+  s.choice("schedule", d.schedule, {"linear"});
+  // The linear schedule scales DDPM's β range by 1000/T; β_T = 20/T must stay below 1.
+  s.integer("steps", d.steps, closed(21, 100000), " (the linear schedule's last β is 20/steps)");
+  s.choice("objective", d.objective, {"eps"});
 }
 
 void read_optimizer(const SpecReader& r, const YAML::Node& n, OptimizerSpec& o) {
-  r.expect_keys(n, "optimizer", {"kind", "lr", "weight_decay", "betas", "eps", "grad_clip"});
-  with_key(n, "optimizer", "kind", [&](auto& v, auto& p) { o.kind = r.choice(v, p, {"adamw"}); });
-  with_key(n, "optimizer", "lr", [&](auto& v, auto& p) {
-    o.lr = r.number(v, p);
-    r.require(o.lr > 0, v, p, "must be > 0, got " + fmt(o.lr));
-  });
-  with_key(n, "optimizer", "weight_decay", [&](auto& v, auto& p) {
-    o.weight_decay = r.number(v, p);
-    r.require(o.weight_decay >= 0, v, p, "must be ≥ 0, got " + fmt(o.weight_decay));
-  });
-  with_key(n, "optimizer", "betas", [&](auto& v, auto& p) {
+  const Section s(r, n, "optimizer", {"kind", "lr", "weight_decay", "betas", "eps", "grad_clip"});
+  s.choice("kind", o.kind, {"adamw"});
+  s.number("lr", o.lr, above(0));
+  s.number("weight_decay", o.weight_decay, at_least(0));
+  s.key("betas", [&](const YAML::Node& v, const std::string& p) {
     r.require(v.IsSequence() && v.size() == 2, v, p,
               "expected a list of two numbers [beta1, beta2], got " + node_kind(v));
-    o.beta1 = r.number(v[0], p + "[0]");
-    o.beta2 = r.number(v[1], p + "[1]");
-    r.require(o.beta1 >= 0 && o.beta1 < 1, v[0], p + "[0]", "must be in [0, 1), got " + fmt(o.beta1));
-    r.require(o.beta2 >= 0 && o.beta2 < 1, v[1], p + "[1]", "must be in [0, 1), got " + fmt(o.beta2));
+    double* beta[2] = {&o.beta1, &o.beta2};
+    for (int i = 0; i < 2; ++i) {
+      const std::string pi = p + "[" + std::to_string(i) + "]";
+      *beta[i] = r.number(v[i], pi);
+      r.require(half_open(0, 1).contains(*beta[i]), v[i], pi, "must be in [0, 1), got " + fmt(*beta[i]));
+    }
   });
-  with_key(n, "optimizer", "eps", [&](auto& v, auto& p) {
-    o.eps = r.number(v, p);
-    r.require(o.eps > 0, v, p, "must be > 0, got " + fmt(o.eps));
-  });
-  with_key(n, "optimizer", "grad_clip", [&](auto& v, auto& p) {
-    o.grad_clip = r.number(v, p);
-    r.require(o.grad_clip >= 0, v, p, "must be ≥ 0 (0 turns clipping off), got " + fmt(o.grad_clip));
-  });
+  s.number("eps", o.eps, above(0));
+  s.number("grad_clip", o.grad_clip, at_least(0), " (0 turns clipping off)");
 }
 
 void read_train(const SpecReader& r, const YAML::Node& n, TrainSpec& t) {
-  r.expect_keys(n, "train", {"global_batch", "steps", "ema"});
-  with_key(n, "train", "global_batch", [&](auto& v, auto& p) {
-    t.global_batch = r.integer(v, p);
-    r.require(t.global_batch >= 1 && t.global_batch <= (std::int64_t(1) << 24), v, p,
-              "must be in [1, 16777216], got " + std::to_string(t.global_batch));
-  });
-  with_key(n, "train", "steps", [&](auto& v, auto& p) {
-    t.steps = r.integer(v, p);
-    r.require(t.steps >= 1 && t.steps <= 2000000000, v, p,
-              "must be in [1, 2e9], got " + std::to_string(t.steps));
-  });
-  with_key(n, "train", "ema", [&](auto& v, auto& p) {
-    t.ema = r.number(v, p);
-    r.require(t.ema >= 0 && t.ema < 1, v, p, "must be in [0, 1), got " + fmt(t.ema));
-  });
+  const Section s(r, n, "train", {"global_batch", "steps", "ema"});
+  s.integer("global_batch", t.global_batch, closed(1, 1 << 24));
+  s.integer("steps", t.steps, closed(1, 2e9));
+  s.number("ema", t.ema, half_open(0, 1));
 }
 
 void read_log(const SpecReader& r, const YAML::Node& n, LogSpec& l) {
-  r.expect_keys(n, "log", {"every"});
-  with_key(n, "log", "every", [&](auto& v, auto& p) {
-    l.every = r.integer(v, p);
-    r.require(l.every >= 1, v, p, "must be ≥ 1, got " + std::to_string(l.every));
-  });
+  const Section s(r, n, "log", {"every"});
+  s.integer("every", l.every, at_least(1));
 }
 
 // Applies `key.path=value` to the document; returns the path it set.
@@ -313,33 +317,30 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
   for (const std::string& o : overrides) overridden[apply_override(root, o)] = o;
 
   const SpecReader r(source_name, overridden);
-  r.expect_keys(root, "",
-                {"name", "seed", "data", "model", "diffusion", "optimizer", "train", "log"});
-  JobSpec spec;
   const YAML::Node& top = root;
-  with_key(top, "", "name", [&](auto& v, auto& p) {
+  const Section s(r, top, "",
+                  {"name", "seed", "data", "model", "diffusion", "optimizer", "train", "log"});
+  JobSpec spec;
+  if (!top["name"].IsDefined())
+    throw UsageError(source_name + ": missing key 'name' (it names the run folder)");
+  s.key("name", [&](const YAML::Node& v, const std::string& p) {
     spec.name = r.scalar(v, p, "a name");
-    const bool ok = !spec.name.empty() && spec.name.size() <= 128 &&
+    const bool ok = !spec.name.empty() && spec.name.size() <= 128 && spec.name[0] != '.' &&
                     std::all_of(spec.name.begin(), spec.name.end(), [](char c) {
                       return std::isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
-                    }) &&
-                    spec.name[0] != '.';
+                    });
     r.require(ok, v, p, "must be 1-128 letters, digits, '_', '-' or '.', not starting with '.' "
               "(it names the run folder), got '" + spec.name + "'");
   });
-  if (!top["name"].IsDefined())
-    throw UsageError(source_name + ": missing key 'name' (it names the run folder)");
-  with_key(top, "", "seed", [&](auto& v, auto& p) {
-    const std::int64_t s = r.integer(v, p);
-    r.require(s >= 0, v, p, "must be ≥ 0, got " + std::to_string(s));
-    spec.seed = std::uint64_t(s);
-  });
-  with_key(top, "", "data", [&](auto& v, auto&) { read_data(r, v, spec.data); });
-  with_key(top, "", "model", [&](auto& v, auto&) { read_model(r, v, spec.model); });
-  with_key(top, "", "diffusion", [&](auto& v, auto&) { read_diffusion(r, v, spec.diffusion); });
-  with_key(top, "", "optimizer", [&](auto& v, auto&) { read_optimizer(r, v, spec.optimizer); });
-  with_key(top, "", "train", [&](auto& v, auto&) { read_train(r, v, spec.train); });
-  with_key(top, "", "log", [&](auto& v, auto&) { read_log(r, v, spec.log); });
+  std::int64_t seed = 0;
+  s.integer("seed", seed, closed(0, 9.0e15));
+  spec.seed = std::uint64_t(seed);
+  s.key("data", [&](const YAML::Node& v, const std::string&) { read_data(r, v, spec.data); });
+  s.key("model", [&](const YAML::Node& v, const std::string&) { read_model(r, v, spec.model); });
+  s.key("diffusion", [&](const YAML::Node& v, const std::string&) { read_diffusion(r, v, spec.diffusion); });
+  s.key("optimizer", [&](const YAML::Node& v, const std::string&) { read_optimizer(r, v, spec.optimizer); });
+  s.key("train", [&](const YAML::Node& v, const std::string&) { read_train(r, v, spec.train); });
+  s.key("log", [&](const YAML::Node& v, const std::string&) { read_log(r, v, spec.log); });
   return spec;
 }
 

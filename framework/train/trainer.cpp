@@ -105,9 +105,12 @@ void Trainer::run(RunFolder* folder) {
   for (std::int64_t s = 0; s < total; ++s) {
     double grad_norm = 0;
     const double loss = step(std::uint32_t(s), &grad_norm);
-    if (!std::isfinite(loss))
-      throw Error(str_cat("rank ", comm_.rank(), ": the loss is ", loss, " at step ", s + 1,
-                          " (lower optimizer.lr or set optimizer.grad_clip)"));
+    if (!std::isfinite(loss)) {  // the all-reduced loss: every rank stops here together
+      Error e(str_cat("the loss is ", loss, " at step ", s + 1,
+                      " (lower optimizer.lr or set optimizer.grad_clip)"));
+      e.mark_on_all_ranks();
+      throw e;
+    }
     losses_.push_back(loss);
     interval_loss += loss;
     ++interval_steps;
