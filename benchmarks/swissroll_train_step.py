@@ -102,7 +102,8 @@ def torch_throughput(steps, every, threads, batch=256, hidden=128, depth=4, temb
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
             with torch.no_grad():
-                torch._foreach_lerp_(ema, list(net.parameters()), 1 - 0.999)
+                torch._foreach_mul_(ema, 0.999)
+                torch._foreach_add_(ema, list(net.parameters()), alpha=1 - 0.999)
         rates.append(every * batch / (time.perf_counter() - start))
     return statistics.median(rates[1:]), torch.__version__
 
