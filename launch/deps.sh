@@ -7,7 +7,7 @@ carnot_packages=(
   build-essential cmake ninja-build ccache pkg-config
   openmpi-bin libopenmpi-dev
   libyaml-cpp-dev libopenblas-dev
-  libgtest-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libcli11-dev nlohmann-json3-dev libxxhash-dev libpng-dev
 )
 
 missing=()

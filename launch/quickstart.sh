@@ -12,6 +12,6 @@ cmake --build build --target carnot
 ranks=${CARNOT_RANKS:-2}
 # Ranks share the cores (each takes cores/ranks BLAS threads), so no binding to one core each.
 mpirun -np "$ranks" --oversubscribe --bind-to none ./build/carnot train configs/swissroll.yaml \
-  --run-dir runs/quickstart --overwrite
+  --run-dir runs/quickstart
 mpirun -np "$ranks" --oversubscribe --bind-to none ./build/carnot sample --ckpt runs/quickstart \
   -n 10000 --out runs/quickstart/samples.npy --quality-gate 2

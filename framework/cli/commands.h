@@ -12,11 +12,11 @@ struct TrainArgs {
   std::string job;
   std::vector<std::string> overrides;
   std::string run_dir;  // empty: runs/<name>
-  bool overwrite = false;
+  std::string resume = "auto";  // auto | never | a checkpoint folder
 };
 
 struct SampleArgs {
-  std::string run_dir;
+  std::string ckpt;  // a run folder (its newest good checkpoint) or a checkpoint folder
   std::int64_t n = 10000;
   std::string out;
   std::uint64_t seed = 0;
@@ -32,6 +32,10 @@ struct JobSpec;
 JobSpec load_spec_on_all_ranks(Comm& comm, const std::string& path,
                                const std::vector<std::string>& overrides);
 int run_sample(Comm& comm, const SampleArgs& args);
+
+// The checkpoint folder that --ckpt names: itself if it holds state.json, else the newest good
+// checkpoint of the run folder. Throws UsageError saying what is missing.
+std::string resolve_checkpoint(const std::string& ckpt);
 
 // Sets this rank's BLAS threads from the environment and the ranks sharing its node.
 void configure_threads(const Comm& comm);

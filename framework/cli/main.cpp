@@ -26,11 +26,13 @@ int main(int argc, char** argv) {
   train_cmd->add_option("job", train.job, "Job spec (YAML)")->required();
   train_cmd->add_option("--set", train.overrides, "Override a key: --set train.lr=2e-4 (YAML value)");
   train_cmd->add_option("--run-dir", train.run_dir, "Run folder (default runs/<name>)");
-  train_cmd->add_flag("--overwrite", train.overwrite, "Replace a finished run in the run folder");
+  train_cmd->add_option("--resume", train.resume,
+                        "auto: continue from the newest good checkpoint (default); never: refuse "
+                        "a non-empty run folder; or a checkpoint folder to start from");
 
   SampleArgs sample;
   CLI::App* sample_cmd = app.add_subcommand("sample", "Draw samples from a trained run");
-  sample_cmd->add_option("--ckpt", sample.run_dir, "Run folder of a finished training run")->required();
+  sample_cmd->add_option("--ckpt", sample.ckpt, "Run folder (its newest checkpoint) or checkpoint folder")->required();
   sample_cmd->add_option("-n", sample.n, "Number of samples")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 30));
   sample_cmd->add_option("--out", sample.out, "Output .npy file (float32, N × D, data units)")->required();
   auto* seed_opt = sample_cmd->add_option("--seed", sample.seed, "Sampling seed (default: the job's seed)");

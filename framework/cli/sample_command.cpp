@@ -13,25 +13,36 @@
 #include "framework/io/job_spec.h"
 #include "framework/io/npy.h"
 #include "framework/nn/mlp_score_net.h"
+#include "framework/train/checkpoint.h"
 #include "framework/train/model_weights.h"
 #include "framework/train/trainer.h"
 
 namespace carnot {
 
-int run_sample(Comm& comm, const SampleArgs& args) {
+std::string resolve_checkpoint(const std::string& ckpt) {
   namespace fs = std::filesystem;
-  const std::string weights = args.run_dir + "/final/" + (args.no_ema ? "model" : "ema") +
-                              ".safetensors";
-  run_on_root_and_agree(comm, [&] {
-    if (!fs::is_directory(args.run_dir))
-      throw UsageError("--ckpt '" + args.run_dir + "' is not a run folder");
-    if (!fs::exists(args.run_dir + "/job.yaml"))
-      throw UsageError("--ckpt '" + args.run_dir + "' has no job.yaml: is it a run folder?");
-    if (!fs::exists(weights))
-      throw UsageError("run folder '" + args.run_dir + "' has no " + weights +
-                       " (did training finish?)");
-  });
-  const JobSpec spec = load_spec_on_all_ranks(comm, args.run_dir + "/job.yaml", {});
+  if (!fs::is_directory(ckpt))
+    throw UsageError("--ckpt '" + ckpt + "' is not a run folder or checkpoint folder");
+  std::string dir = ckpt;
+  if (!fs::exists(ckpt + "/state.json")) {
+    std::vector<std::string> skipped;
+    const auto good = newest_good_checkpoint(ckpt, &skipped);
+    for (const std::string& s : skipped) std::fprintf(stderr, "carnot: skipping checkpoint %s\n", s.c_str());
+    if (!good)
+      throw UsageError("--ckpt '" + ckpt + "' holds no checkpoint that verifies (did training run?)");
+    dir = *good;
+  }
+  const std::string problem = verify_checkpoint(dir);
+  if (!problem.empty()) throw UsageError("checkpoint '" + dir + "' does not verify: " + problem);
+  return dir;
+}
+
+int run_sample(Comm& comm, const SampleArgs& args) {
+  std::string dir;
+  run_on_root_and_agree(comm, [&] { dir = resolve_checkpoint(args.ckpt); });
+  dir = broadcast_string(comm, dir);
+  const std::string weights = dir + (args.no_ema ? "/model" : "/ema") + ".safetensors";
+  const JobSpec spec = load_spec_on_all_ranks(comm, dir + "/job.yaml", {});
   const std::uint64_t seed = args.seed_given ? args.seed : spec.seed;
   const auto data = make_dataset(spec.data);
   const std::int64_t dim = data->dim();
@@ -41,7 +52,7 @@ int run_sample(Comm& comm, const SampleArgs& args) {
   const MlpConfig config{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed};
   MlpScoreNet model(config, DType::F32, cpu_ops(), chunk, spec.seed);
   // Rank 0 reads the weights; every rank receives them.
-  run_on_root_and_agree(comm, [&] { load_weights(weights, model.params()); });
+  run_on_root_and_agree(comm, [&] { load_weights(weights, model.params(), model.params().values()); });
   const Tensor params = model.params().values();
   comm.broadcast(params.raw(), std::int64_t(params.bytes()), 0);
 
@@ -58,9 +69,9 @@ int run_sample(Comm& comm, const SampleArgs& args) {
   int code = 0;
   run_on_root_and_agree(comm, [&] {
     write_npy(args.out, DType::F32, {args.n, dim}, all.data());
-    std::printf("carnot: %lld samples (%s weights, seed %llu, %d DDPM steps) written to %s\n",
-                (long long)args.n, args.no_ema ? "live" : "EMA", (unsigned long long)seed,
-                schedule.steps(), args.out.c_str());
+    std::printf("carnot: %lld samples (%s weights of %s, seed %llu, %d DDPM steps) written to %s\n",
+                (long long)args.n, args.no_ema ? "live" : "EMA", dir.c_str(),
+                (unsigned long long)seed, schedule.steps(), args.out.c_str());
     const SampleQuality q = sample_quality(*data, all.data(), args.n, seed);
     const bool pass = args.quality_gate <= 0 || q.ratio() <= args.quality_gate;
     std::string verdict;

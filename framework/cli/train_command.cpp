@@ -1,4 +1,5 @@
-// carnot train JOB.yaml [--set k=v]... [--run-dir DIR] [--overwrite]
+// carnot train JOB.yaml [--set k=v]... [--run-dir DIR] [--resume auto|never|CHECKPOINT]
+#include <filesystem>
 #include <memory>
 
 #include "framework/cli/commands.h"
@@ -6,11 +7,13 @@
 #include "framework/dist/agree.h"
 #include "framework/io/file_util.h"
 #include "framework/io/job_spec.h"
-#include "framework/train/model_weights.h"
+#include "framework/train/checkpoint.h"
 #include "framework/train/trainer.h"
 #include "kernels/cpu/threads.h"
 
 namespace carnot {
+
+namespace fs = std::filesystem;
 
 JobSpec load_spec_on_all_ranks(Comm& comm, const std::string& path,
                                const std::vector<std::string>& overrides) {
@@ -31,29 +34,99 @@ JobSpec load_spec_on_all_ranks(Comm& comm, const std::string& path,
   }
 }
 
+namespace {
+
+// Refuses to continue a run whose saved spec differs in anything that changes the training.
+void check_spec_compatible(const std::string& saved_path, const JobSpec& now) {
+  if (!fs::exists(saved_path)) return;
+  const std::vector<std::string> diffs = resume_incompatibilities(load_job_spec(saved_path), now);
+  if (diffs.empty()) return;
+  std::string msg = "cannot resume: the job spec differs from " + saved_path + " in";
+  for (const std::string& d : diffs) msg += "\n  " + d;
+  throw UsageError(msg + "\n(only train.steps, log.* and checkpoint.* may change; use another "
+                         "--run-dir, or --resume never in an empty folder, for a new run)");
+}
+
+bool folder_has_files(const std::string& dir) {
+  std::error_code ec;
+  return fs::exists(dir, ec) && !fs::is_empty(dir, ec);
+}
+
+// Rank 0's choice of what to resume from ("" for a fresh start), with the lines to log.
+std::string choose_resume(const TrainArgs& args, const std::string& dir, const JobSpec& spec,
+                          std::vector<std::string>& notes) {
+  if (args.resume == "never") {
+    if (folder_has_files(dir))
+      throw UsageError("--resume never: run folder '" + dir + "' is not empty (use --resume auto "
+                       "to continue it, or another --run-dir)");
+    return "";
+  }
+  if (args.resume != "auto") {
+    const std::string problem = verify_checkpoint(args.resume);
+    if (!problem.empty())
+      throw UsageError("--resume " + args.resume + ": not a usable checkpoint: " + problem);
+    check_spec_compatible(args.resume + "/job.yaml", spec);
+    return args.resume;
+  }
+  check_spec_compatible(dir + "/job.yaml", spec);
+  std::vector<std::string> skipped;
+  const auto good = newest_good_checkpoint(dir, &skipped);
+  for (const std::string& s : skipped) notes.push_back("carnot: skipping checkpoint " + s);
+  if (!good && has_checkpoints(dir))
+    throw Error("no checkpoint in '" + dir + "/checkpoints' verifies (see above); move them away "
+                "to start afresh");
+  return good ? *good : "";
+}
+
+}  // namespace
+
 int run_train(Comm& comm, const TrainArgs& args) {
   const JobSpec spec = load_spec_on_all_ranks(comm, args.job, args.overrides);
   const std::string dir = args.run_dir.empty() ? "runs/" + spec.name : args.run_dir;
   std::unique_ptr<RunFolder> folder;
+  std::string resume_from;
+  std::vector<std::string> notes;
   run_on_root_and_agree(comm, [&] {
-    folder = std::make_unique<RunFolder>(dir, args.overwrite);
+    resume_from = choose_resume(args, dir, spec, notes);
+    folder = std::make_unique<RunFolder>(dir);
     folder->write_spec(job_spec_to_yaml(spec));
   });
-  if (folder)
+  resume_from = broadcast_string(comm, resume_from);
+  if (folder) {
+    for (const std::string& n : notes) folder->log(n);
     folder->log(str_cat("carnot: ", comm.size(), " rank(s) × ", cpu::threads(),
                         " BLAS thread(s); run folder ", dir));
+  }
 
   Trainer trainer(spec, comm, cpu_ops());
-  trainer.run(folder.get());
+  if (!resume_from.empty()) {
+    run_on_root_and_agree(comm, [&] { load_checkpoint(resume_from, trainer); });
+    // Every rank continues from rank 0's restored state.
+    std::int64_t step = trainer.step();
+    comm.broadcast(&step, sizeof step, 0);
+    for (const Tensor& t : {trainer.params().values(), trainer.ema_weights(),
+                            trainer.optimizer().exp_avg(), trainer.optimizer().exp_avg_sq()})
+      comm.broadcast(t.raw(), std::int64_t(t.bytes()), 0);
+    trainer.set_step(step);
+    if (folder) folder->log(str_cat("carnot: resuming from ", resume_from, " at step ", step));
+  }
+  if (trainer.step() >= spec.train.steps) {
+    if (folder)
+      folder->log(str_cat("carnot: the run is already at step ", trainer.step(), " of ",
+                          spec.train.steps, "; nothing to train"));
+    return 0;
+  }
 
-  run_on_root_and_agree(comm, [&] {
-    const ParameterStore& store = trainer.model().params();
-    save_weights(folder->final_dir() + "/model.safetensors", store, store.values(), spec.model);
-    save_weights(folder->final_dir() + "/ema.safetensors", store, trainer.ema().weights(),
-                 spec.model);
-    folder->log(str_cat("carnot: final loss ", std::to_string(trainer.losses().back()), "; weights in ",
-                        folder->final_dir(), "/{model,ema}.safetensors"));
+  Checkpointer checkpointer(dir, spec.checkpoint.keep);
+  trainer.run(folder.get(), [&](std::int64_t step) {
+    run_on_root_and_agree(comm, [&] {
+      const std::string saved = checkpointer.save(trainer, comm.size());
+      folder->log(str_cat("carnot: checkpoint ", saved, " (step ", step, ")"));
+    });
   });
+  if (folder)
+    folder->log(str_cat("carnot: final loss ", std::to_string(trainer.losses().back()), " at step ",
+                        trainer.step()));
   return 0;
 }
 

@@ -1,5 +1,8 @@
 #include "framework/diffusion/schedule.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "framework/core/error.h"
 
 namespace carnot {
@@ -18,8 +21,28 @@ NoiseSchedule NoiseSchedule::linear(int steps) {
   return s;
 }
 
+NoiseSchedule NoiseSchedule::cosine(int steps) {
+  CARNOT_CHECK(steps >= 2, "the cosine schedule needs at least 2 steps, got ", steps);
+  constexpr double kS = 0.008, kHalfPi = 1.5707963267948966;
+  auto f = [&](double t) {
+    const double c = std::cos((t / steps + kS) / (1 + kS) * kHalfPi);
+    return c * c;
+  };
+  NoiseSchedule s;
+  double cumprod = 1.0;
+  for (int t = 0; t < steps; ++t) {
+    // β_t = 1 − ᾱ(t+1)/ᾱ(t) in improved-diffusion's indexing (t = 0 is the first noising step).
+    const double beta = std::min(1.0 - f(t + 1) / f(t), 0.999);
+    cumprod *= 1.0 - beta;
+    s.betas.push_back(beta);
+    s.alphas_cumprod.push_back(cumprod);
+  }
+  return s;
+}
+
 NoiseSchedule make_schedule(const DiffusionSpec& spec) {
   if (spec.schedule == "linear") return NoiseSchedule::linear(int(spec.steps));
+  if (spec.schedule == "cosine") return NoiseSchedule::cosine(int(spec.steps));
   throw Error("unknown diffusion.schedule '" + spec.schedule + "'");
 }
 

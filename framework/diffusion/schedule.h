@@ -14,6 +14,9 @@ struct NoiseSchedule {
   // DDPM's linear schedule, β from 1e-4 to 0.02 at T = 1000, scaled by 1000/T for other T
   // (as improved-diffusion does) so the total noise stays comparable.
   static NoiseSchedule linear(int steps);
+  // Improved DDPM's cosine schedule (Nichol & Dhariwal 2021): ᾱ(t) = f(t)/f(0),
+  // f(t) = cos²((t/T + s)/(1 + s) · π/2), s = 0.008, β clipped at 0.999.
+  static NoiseSchedule cosine(int steps);
 };
 
 NoiseSchedule make_schedule(const DiffusionSpec& spec);

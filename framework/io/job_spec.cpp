@@ -227,9 +227,14 @@ void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
 
 void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) {
   const Section s(r, n, "diffusion", {"schedule", "steps", "objective"});
-  s.choice("schedule", d.schedule, {"linear"});
+  s.choice("schedule", d.schedule, {"linear", "cosine"});
+  s.integer("steps", d.steps, closed(2, 100000));
   // The linear schedule scales DDPM's β range by 1000/T; β_T = 20/T must stay below 1.
-  s.integer("steps", d.steps, closed(21, 100000), " (the linear schedule's last β is 20/steps)");
+  s.key("steps", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.schedule != "linear" || d.steps >= 21, v, p,
+              "the linear schedule needs at least 21 steps (its last β is 20/steps), got " +
+                  std::to_string(d.steps));
+  });
   s.choice("objective", d.objective, {"eps"});
 }
 
@@ -262,6 +267,12 @@ void read_train(const SpecReader& r, const YAML::Node& n, TrainSpec& t) {
 void read_log(const SpecReader& r, const YAML::Node& n, LogSpec& l) {
   const Section s(r, n, "log", {"every"});
   s.integer("every", l.every, at_least(1));
+}
+
+void read_checkpoint(const SpecReader& r, const YAML::Node& n, CheckpointSpec& c) {
+  const Section s(r, n, "checkpoint", {"every", "keep"});
+  s.integer("every", c.every, at_least(1));
+  s.integer("keep", c.keep, closed(1, 1000000));
 }
 
 // Applies `key.path=value` to the document; returns the path it set.
@@ -319,7 +330,8 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
   const SpecReader r(source_name, overridden);
   const YAML::Node& top = root;
   const Section s(r, top, "",
-                  {"name", "seed", "data", "model", "diffusion", "optimizer", "train", "log"});
+                  {"name", "seed", "data", "model", "diffusion", "optimizer", "train", "log",
+                   "checkpoint"});
   JobSpec spec;
   if (!top["name"].IsDefined())
     throw UsageError(source_name + ": missing key 'name' (it names the run folder)");
@@ -341,6 +353,7 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
   s.key("optimizer", [&](const YAML::Node& v, const std::string&) { read_optimizer(r, v, spec.optimizer); });
   s.key("train", [&](const YAML::Node& v, const std::string&) { read_train(r, v, spec.train); });
   s.key("log", [&](const YAML::Node& v, const std::string&) { read_log(r, v, spec.log); });
+  s.key("checkpoint", [&](const YAML::Node& v, const std::string&) { read_checkpoint(r, v, spec.checkpoint); });
   return spec;
 }
 
@@ -384,8 +397,43 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "ema" << YAML::Value << num(s.train.ema) << YAML::EndMap;
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "every" << YAML::Value << s.log.every << YAML::EndMap;
+  out << YAML::Key << "checkpoint" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "every" << YAML::Value << s.checkpoint.every;
+  out << YAML::Key << "keep" << YAML::Value << s.checkpoint.keep << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
+
+namespace {
+
+// Every leaf of a YAML tree as "a.b.c" -> its scalar text (lists as flow text).
+void flatten(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
+  if (n.IsMap()) {
+    for (const auto& kv : n) flatten(kv.second, join_path(path, kv.first.Scalar()), out);
+  } else if (n.IsSequence()) {
+    YAML::Emitter e;
+    e << YAML::Flow << n;
+    out[path] = e.c_str();
+  } else {
+    out[path] = n.Scalar();
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> resume_incompatibilities(const JobSpec& saved, const JobSpec& now) {
+  std::map<std::string, std::string> a, b;
+  flatten(YAML::Load(job_spec_to_yaml(saved)), "", a);
+  flatten(YAML::Load(job_spec_to_yaml(now)), "", b);
+  std::vector<std::string> diffs;
+  for (const auto& [key, value] : b) {
+    if (key == "train.steps" || key.rfind("log.", 0) == 0 || key.rfind("checkpoint.", 0) == 0)
+      continue;
+    const auto it = a.find(key);
+    const std::string old = it == a.end() ? "(absent)" : it->second;
+    if (old != value) diffs.push_back(key + ": " + old + " -> " + value);
+  }
+  return diffs;
 }
 
 }  // namespace carnot

@@ -43,6 +43,11 @@ struct LogSpec {
   std::int64_t every = 50;
 };
 
+struct CheckpointSpec {
+  std::int64_t every = 1000;  // steps between checkpoints (and one at the end)
+  std::int64_t keep = 3;      // newest checkpoints kept
+};
+
 struct JobSpec {
   std::string name;
   std::uint64_t seed = 0;
@@ -52,6 +57,7 @@ struct JobSpec {
   OptimizerSpec optimizer;
   TrainSpec train;
   LogSpec log;
+  CheckpointSpec checkpoint;
 };
 
 // Parses and validates a job spec, applying `--set key.path=value` overrides (values in YAML
@@ -63,5 +69,9 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
 
 // The resolved spec, every key with its value, as YAML that parse_job_spec reads back.
 std::string job_spec_to_yaml(const JobSpec& spec);
+
+// Keys whose values differ between two specs ("optimizer.lr: 0.001 -> 0.0002"), leaving out
+// those a resumed run may change: train.steps, log.* and checkpoint.*.
+std::vector<std::string> resume_incompatibilities(const JobSpec& saved, const JobSpec& now);
 
 }  // namespace carnot

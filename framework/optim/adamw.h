@@ -15,6 +15,11 @@ class AdamW {
   // One step on params given grads (both flat, n elements); counts steps from 1.
   void step(const Tensor& params, const Tensor& grads);
   std::int64_t steps_taken() const { return step_; }
+  // The moments, flat in the parameter layout, and the step count: a checkpoint saves and
+  // restores exactly these.
+  Tensor exp_avg() const { return m_.tensor(); }
+  Tensor exp_avg_sq() const { return v_.tensor(); }
+  void set_steps_taken(std::int64_t step) { step_ = step; }
   double lr() const { return spec_.lr; }
 
  private:

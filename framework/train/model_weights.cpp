@@ -28,14 +28,16 @@ void save_weights(const std::string& path, const ParameterStore& store, const Te
   write_safetensors(path, tensors, metadata);
 }
 
-void load_weights(const std::string& path, ParameterStore& store) {
+void load_weights(const std::string& path, const ParameterStore& store, const Tensor& flat) {
+  CARNOT_CHECK(flat.numel() == store.values().numel(), "weights buffer does not match the model");
   const SafetensorsFile file = read_safetensors(path);
   for (const ParamInfo& p : store.params()) {
     const SafetensorsTensor* t = nullptr;
     for (const SafetensorsTensor& c : file.tensors)
       if (c.name == p.name) t = &c;
     if (!t) throw Error("'" + path + "' has no tensor '" + p.name + "' (does the job spec match?)");
-    const Tensor dst = store.value(p);
+    const Tensor dst(static_cast<char*>(flat.raw()) + p.offset * dtype_size(store.dtype()),
+                     store.dtype(), p.shape);
     std::string shape = "[";
     for (std::int64_t d : t->shape) shape += (shape.size() > 1 ? ", " : "") + std::to_string(d);
     shape += "]";

@@ -12,7 +12,8 @@ namespace carnot {
 // Writes the parameters of `store`'s layout taken from `flat` (the live weights or the EMA copy).
 void save_weights(const std::string& path, const ParameterStore& store, const Tensor& flat,
                   const ModelSpec& model);
-// Reads weights into store's parameters; every tensor must be present with the right shape.
-void load_weights(const std::string& path, ParameterStore& store);
+// Reads weights into `flat` (store's live values, or a copy such as the EMA, in store's layout);
+// every tensor must be present with the right shape.
+void load_weights(const std::string& path, const ParameterStore& store, const Tensor& flat);
 
 }  // namespace carnot

@@ -11,15 +11,12 @@ namespace carnot {
 
 namespace fs = std::filesystem;
 
-RunFolder::RunFolder(std::string path, bool overwrite) : path_(std::move(path)) {
+RunFolder::RunFolder(std::string path) : path_(std::move(path)) {
   std::error_code ec;
-  if (fs::exists(path_ + "/final", ec) && !overwrite)
-    throw UsageError("run folder '" + path_ + "' already holds a finished run (final/); pass "
-                     "--overwrite to replace it or --run-dir to choose another folder");
-  fs::create_directories(path_ + "/final", ec);
+  fs::create_directories(path_ + "/checkpoints", ec);
   if (ec) throw Error("cannot create run folder '" + path_ + "': " + ec.message());
-  log_.open(path_ + "/log.txt", std::ios::trunc);
-  metrics_.open(path_ + "/metrics.jsonl", std::ios::trunc);
+  log_.open(path_ + "/log.txt", std::ios::app);
+  metrics_.open(path_ + "/metrics.jsonl", std::ios::app);
   if (!log_ || !metrics_) throw Error("cannot write log files in '" + path_ + "'");
 }
 

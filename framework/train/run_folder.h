@@ -1,5 +1,5 @@
-// The run folder runs/<name>/: job.yaml (resolved spec), log.txt, metrics.jsonl and final/ with
-// the weights. Only rank 0 writes here.
+// The run folder runs/<name>/: job.yaml (resolved spec), log.txt, metrics.jsonl and checkpoints/.
+// Only rank 0 writes here; a resumed run appends to the logs.
 #pragma once
 #include <fstream>
 #include <string>
@@ -10,11 +10,10 @@ namespace carnot {
 
 class RunFolder {
  public:
-  // Creates the folder. A folder that already holds a finished run is refused unless overwrite.
-  RunFolder(std::string path, bool overwrite);
+  // Creates the folder if needed and opens the logs for appending.
+  explicit RunFolder(std::string path);
 
   const std::string& path() const { return path_; }
-  std::string final_dir() const { return path_ + "/final"; }
   void write_spec(const std::string& yaml) const;
   // A line to stdout and log.txt.
   void log(const std::string& line);

@@ -86,15 +86,23 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   return loss_sum / double(spec_.train.global_batch);
 }
 
-void Trainer::run(RunFolder* folder) {
+void Trainer::set_step(std::int64_t step) {
+  CARNOT_CHECK(step >= 0, "negative step ", step);
+  step_ = step;
+  optimizer_->set_steps_taken(step);
+}
+
+void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
   const bool report = folder != nullptr && comm_.rank() == 0;
   const std::int64_t total = spec_.train.steps, every = spec_.log.every;
+  const std::int64_t first = step_;
   if (report) {
     char line[256];
     std::snprintf(line, sizeof line,
-                  "carnot: training '%s': %lld parameters, %lld steps of global batch %lld over "
-                  "%d rank(s) (%s)",
-                  spec_.name.c_str(), (long long)model_->params().count(), (long long)total,
+                  "carnot: training '%s': %lld parameters, steps %lld to %lld of global batch %lld "
+                  "over %d rank(s) (%s)",
+                  spec_.name.c_str(), (long long)model_->params().count(), (long long)first + 1,
+                  (long long)total,
                   (long long)spec_.train.global_batch, comm_.size(), comm_.backend().c_str());
     folder->log(line);
   }
@@ -102,9 +110,10 @@ void Trainer::run(RunFolder* folder) {
   auto interval_start = start;
   double interval_loss = 0;
   std::int64_t interval_steps = 0;
-  for (std::int64_t s = 0; s < total; ++s) {
+  for (std::int64_t s = first; s < total; ++s) {
     double grad_norm = 0;
     const double loss = step(std::uint32_t(s), &grad_norm);
+    step_ = s + 1;
     if (!std::isfinite(loss)) {  // the all-reduced loss: every rank stops here together
       Error e(str_cat("the loss is ", loss, " at step ", s + 1,
                       " (lower optimizer.lr or set optimizer.grad_clip)"));
@@ -114,11 +123,15 @@ void Trainer::run(RunFolder* folder) {
     losses_.push_back(loss);
     interval_loss += loss;
     ++interval_steps;
-    if ((s + 1) % every != 0 && s + 1 != total) continue;
+    const bool save = checkpoint && ((s + 1) % spec_.checkpoint.every == 0 || s + 1 == total);
+    if ((s + 1) % every != 0 && s + 1 != total) {
+      if (save) checkpoint(s + 1);
+      continue;
+    }
     const double elapsed = seconds_since(start), dt = seconds_since(interval_start);
     const double samples_per_s = double(interval_steps * spec_.train.global_batch) / dt;
     const double mean_loss = interval_loss / double(interval_steps);
-    const double eta = elapsed / double(s + 1) * double(total - s - 1);
+    const double eta = elapsed / double(s + 1 - first) * double(total - s - 1);
     if (report) {
       char line[256];
       std::snprintf(line, sizeof line,
@@ -136,6 +149,7 @@ void Trainer::run(RunFolder* folder) {
                        {"samples_per_s", samples_per_s},
                        {"elapsed_s", elapsed}});
     }
+    if (save) checkpoint(s + 1);
     interval_start = Clock::now();
     interval_loss = 0;
     interval_steps = 0;

@@ -6,6 +6,7 @@
 // the slice / B) → backward → all-reduce of the flat gradient → clip → AdamW → EMA.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -30,8 +31,21 @@ class Trainer {
  public:
   Trainer(const JobSpec& spec, Comm& comm, Ops& ops);
 
-  // Runs train.steps steps. On rank 0, logs to `folder` when given (null: quiet, for tests).
-  void run(RunFolder* folder);
+  // Called with the number of steps completed every checkpoint.every steps and at the end.
+  using CheckpointFn = std::function<void(std::int64_t step)>;
+
+  // Runs from the current step up to train.steps. On rank 0, logs to `folder` when given (null:
+  // quiet, for tests).
+  void run(RunFolder* folder, const CheckpointFn& checkpoint = nullptr);
+
+  // Steps completed; set_step after restoring the state below moves the run there.
+  std::int64_t step() const { return step_; }
+  void set_step(std::int64_t step);
+  // The state a checkpoint holds, as views into the trainer's buffers (writable, for restore).
+  ParameterStore& params() { return model_->params(); }
+  Tensor ema_weights() const { return ema_->weights(); }
+  const AdamW& optimizer() const { return *optimizer_; }
+  const JobSpec& spec() const { return spec_; }
 
   // The global loss of every step taken.
   const std::vector<double>& losses() const { return losses_; }
@@ -52,6 +66,7 @@ class Trainer {
   std::unique_ptr<Ema> ema_;
   Buffer x0_, t_, eps_, x_t_, pred_, dpred_;
   std::vector<double> losses_;
+  std::int64_t step_ = 0;
 };
 
 }  // namespace carnot

@@ -11,7 +11,8 @@ b=$(last_metric np2/metrics.jsonl last_loss)
 echo "loss at step 300: 1 rank $a, 2 ranks $b"
 awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; r = d / a;
   printf "relative difference %.3g (bound 1e-5)\n", r; exit !(r <= 1e-5) }' || fail "losses differ"
-for f in job.yaml log.txt metrics.jsonl final/model.safetensors final/ema.safetensors; do
+for f in job.yaml log.txt metrics.jsonl checkpoints/latest checkpoints/step_000000300/model.safetensors \
+         checkpoints/step_000000300/ema.safetensors checkpoints/step_000000300/state.json; do
   [ -s "np2/$f" ] || fail "run folder lacks $f"
 done
 echo "PASS"

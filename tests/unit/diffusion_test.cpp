@@ -112,3 +112,22 @@ TEST(DdpmSampler, SamplesDoNotDependOnSplitOrChunk) {
 
 }  // namespace
 }  // namespace carnot
+
+namespace carnot {
+namespace {
+
+// Improved DDPM's cosine schedule: ᾱ_t = f(t+1)/f(0) exactly where no β was clipped.
+TEST(Schedule, CosineMatchesClosedForm) {
+  const int T = 1000;
+  const NoiseSchedule s = NoiseSchedule::cosine(T);
+  auto f = [&](double t) {
+    const double c = std::cos((t / T + 0.008) / 1.008 * M_PI / 2);
+    return c * c;
+  };
+  for (int t : {0, 10, 500, 900}) EXPECT_NEAR(s.alphas_cumprod[t], f(t + 1) / f(0), 1e-12) << t;
+  for (double b : s.betas) EXPECT_TRUE(b > 0 && b <= 0.999);
+  EXPECT_DOUBLE_EQ(s.betas.back(), 0.999);  // the last step is clipped
+}
+
+}  // namespace
+}  // namespace carnot

@@ -87,9 +87,9 @@ TEST(JobSpec, OutOfRangeNamesBound) {
 }
 
 TEST(JobSpec, UnknownChoiceListsChoices) {
-  const std::string msg = error_of(replace(kGood, "schedule: linear", "schedule: cosine"));
+  const std::string msg = error_of(replace(kGood, "schedule: linear", "schedule: sigmoid"));
   EXPECT_NE(msg.find("job.yaml:5:"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("diffusion.schedule: 'cosine' is not one of: linear"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("diffusion.schedule: 'sigmoid' is not one of: linear, cosine"), std::string::npos) << msg;
 }
 
 TEST(JobSpec, YamlSyntaxErrorNamesLine) {
