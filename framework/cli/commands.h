@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/device.h"
 #include "framework/dist/comm.h"
 
 namespace carnot {
@@ -25,7 +26,7 @@ struct SampleArgs {
   double quality_gate = 0;  // > 0: exit 1 when the quality ratio exceeds it
 };
 
-int run_train(Comm& comm, const TrainArgs& args);
+int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args);
 // Rank 0 reads the job spec and every rank parses the same text, so a bad spec fails on all
 // ranks alike (the error is marked as raised on all ranks).
 struct JobSpec;

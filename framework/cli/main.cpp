@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+
+#include "framework/core/device.h"
 #include <iostream>
 
 #include "framework/cli/commands.h"
@@ -30,6 +32,10 @@ int main(int argc, char** argv) {
                         "auto: continue from the newest good checkpoint (default); never: refuse "
                         "a non-empty run folder; or a checkpoint folder to start from");
 
+  std::string device_mode = "auto";
+  app.add_option("--device", device_mode, "auto (a usable GPU, else the CPU), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+
   SampleArgs sample;
   CLI::App* sample_cmd = app.add_subcommand("sample", "Draw samples from a trained run");
   sample_cmd->add_option("--ckpt", sample.ckpt, "Run folder (its newest checkpoint) or checkpoint folder")->required();
@@ -53,7 +59,13 @@ int main(int argc, char** argv) {
   try {
     comm = make_comm_from_environment();
     configure_threads(*comm);
-    if (*train_cmd) return run_train(*comm, train);
+    const DeviceChoice device = choose_device(device_mode, comm->local_rank());
+    if (comm->rank() == 0)
+      std::printf("carnot: device: %s%s\n", device.description.c_str(),
+                  device.gpu ? "; q_sample runs there, the other ops on the CPU until the CUDA "
+                               "backend is complete"
+                             : "");
+    if (*train_cmd) return run_train(*comm, device, train);
     return run_sample(*comm, sample);
   } catch (const Error& e) {
     const int code = int(e.code());

@@ -80,7 +80,7 @@ std::string choose_resume(const TrainArgs& args, const std::string& dir, const J
 
 }  // namespace
 
-int run_train(Comm& comm, const TrainArgs& args) {
+int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
   const JobSpec spec = load_spec_on_all_ranks(comm, args.job, args.overrides);
   const std::string dir = args.run_dir.empty() ? "runs/" + spec.name : args.run_dir;
   std::unique_ptr<RunFolder> folder;
@@ -98,7 +98,7 @@ int run_train(Comm& comm, const TrainArgs& args) {
                         " BLAS thread(s); run folder ", dir));
   }
 
-  Trainer trainer(spec, comm, cpu_ops());
+  Trainer trainer(spec, comm, cpu_ops(), device);
   if (!resume_from.empty()) {
     run_on_root_and_agree(comm, [&] { load_checkpoint(resume_from, trainer); });
     // Every rank continues from rank 0's restored state.

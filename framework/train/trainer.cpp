@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 
-#include "framework/diffusion/eps_objective.h"
 #include "framework/optim/grad_clip.h"
 
 namespace carnot {
@@ -36,7 +35,7 @@ Slice batch_slice(std::int64_t batch, int rank, int world) {
   return Slice{rank * base + std::min<std::int64_t>(rank, extra), base + (rank < extra ? 1 : 0)};
 }
 
-Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops)
+Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& device)
     : spec_(spec),
       comm_(comm),
       ops_(ops),
@@ -47,6 +46,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops)
   const std::int64_t rows = std::max<std::int64_t>(1, slice_.count);
   const MlpConfig config{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed};
   model_ = std::make_unique<MlpScoreNet>(config, DType::F32, ops, rows, spec.seed);
+  eps_inputs_ = make_eps_objective_inputs(schedule_, device, rows, dim);
   const Tensor params = model_->params().values();
   optimizer_ = std::make_unique<AdamW>(ops, spec.optimizer, params.numel());
   ema_ = std::make_unique<Ema>(ops, params, spec.train.ema);
@@ -67,8 +67,8 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   double loss_sum = 0;
   if (n > 0) {
     data_->fill(spec_.seed, s, first, n, RngStream::kData, x0_.data<float>());
-    eps_objective_inputs(schedule_, spec_.seed, s, first, n, dim, x0_.data<float>(),
-                         t_.data<float>(), eps_.data<float>(), x_t_.data<float>());
+    eps_inputs_->make(spec_.seed, s, first, n, x0_.data<float>(), t_.data<float>(),
+                      eps_.data<float>(), x_t_.data<float>());
     const Tensor x_t = x_t_.tensor().rows(0, n), pred = pred_.tensor().rows(0, n),
                  dpred = dpred_.tensor().rows(0, n);
     model_->forward(x_t, t_.data<float>(), pred);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "framework/data/dataset.h"
+#include "framework/diffusion/eps_objective.h"
 #include "framework/diffusion/schedule.h"
 #include "framework/dist/comm.h"
 #include "framework/io/job_spec.h"
@@ -29,7 +30,8 @@ Slice batch_slice(std::int64_t batch, int rank, int world);
 
 class Trainer {
  public:
-  Trainer(const JobSpec& spec, Comm& comm, Ops& ops);
+  // device: where the ops that have a GPU version run (today the ε objective's inputs).
+  Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& device = {});
 
   // Called with the number of steps completed every checkpoint.every steps and at the end.
   using CheckpointFn = std::function<void(std::int64_t step)>;
@@ -61,6 +63,7 @@ class Trainer {
   Slice slice_;
   std::unique_ptr<Dataset> data_;
   NoiseSchedule schedule_;
+  std::unique_ptr<EpsObjectiveInputs> eps_inputs_;
   std::unique_ptr<MlpScoreNet> model_;
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<Ema> ema_;

@@ -1,0 +1,57 @@
+#include "kernels/cuda/cuda_check.cuh"
+#include "kernels/cuda/cuda_runtime.h"
+
+namespace carnot::cuda {
+
+int device_count_or_zero() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky error of a missing driver
+    return 0;
+  }
+  return n;
+}
+
+bool device_usable(int index, std::string* what, std::string* why) {
+  int n = 0;
+  const cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    *why = std::string(err == cudaErrorInsufficientDriver ? "no CUDA driver, or one too old for this build"
+                       : err == cudaErrorNoDevice          ? "no CUDA device"
+                                                           : "CUDA unavailable") +
+           " (" + cudaGetErrorName(err) + ")";
+    return false;
+  }
+  if (index >= n) {
+    *why = "GPU " + std::to_string(index) + " requested but " + std::to_string(n) + " visible";
+    return false;
+  }
+  cudaDeviceProp p{};
+  if (cudaGetDeviceProperties(&p, index) != cudaSuccess) {
+    cudaGetLastError();
+    *why = "cannot read the properties of GPU " + std::to_string(index);
+    return false;
+  }
+  *what = "GPU " + std::to_string(index) + " (" + p.name + ", sm_" + std::to_string(p.major) +
+          std::to_string(p.minor) + ", " + std::to_string(p.totalGlobalMem >> 30) + " GiB)";
+  return true;
+}
+
+void set_device(int index) { CARNOT_CUDA_CHECK(cudaSetDevice(index)); }
+
+void* malloc_device(std::size_t bytes) {
+  void* p = nullptr;
+  CARNOT_CUDA_CHECK(cudaMalloc(&p, bytes == 0 ? 1 : bytes));
+  return p;
+}
+void free_device(void* p) { cudaFree(p); }
+void copy_to_device(void* dst, const void* src, std::size_t bytes) {
+  CARNOT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+}
+void copy_to_host(void* dst, const void* src, std::size_t bytes) {
+  CARNOT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+}
+void synchronize() { CARNOT_CUDA_CHECK(cudaDeviceSynchronize()); }
+
+}  // namespace carnot::cuda

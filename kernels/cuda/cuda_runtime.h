@@ -1,0 +1,22 @@
+// The few CUDA runtime services the framework needs, behind a plain C++ header (no CUDA types),
+// so framework code compiles without nvcc. Every call is checked; failures throw std::runtime_error
+// naming the call, the CUDA error and a hint.
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace carnot::cuda {
+
+// Whether GPU `index` can run kernels. On false, `why` says why (no device, a driver too old for
+// this toolkit, no driver at all); on true, `what` describes the device.
+bool device_usable(int index, std::string* what, std::string* why);
+void set_device(int index);
+int device_count_or_zero();
+
+void* malloc_device(std::size_t bytes);
+void free_device(void* p);
+void copy_to_device(void* dst, const void* src, std::size_t bytes);
+void copy_to_host(void* dst, const void* src, std::size_t bytes);
+void synchronize();
+
+}  // namespace carnot::cuda
