@@ -26,7 +26,19 @@ struct SampleArgs {
   double quality_gate = 0;  // > 0: exit 1 when the quality ratio exceeds it
 };
 
+struct ValidateArgs {
+  std::string job;
+  std::vector<std::string> overrides;
+  int ranks = 0;  // 0: the world size of this launch
+};
+
+struct InspectArgs {
+  std::string path;
+};
+
 int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args);
+int run_validate(Comm& comm, const ValidateArgs& args);
+int run_inspect(const InspectArgs& args);
 // Rank 0 reads the job spec and every rank parses the same text, so a bad spec fails on all
 // ranks alike (the error is marked as raised on all ranks).
 struct JobSpec;

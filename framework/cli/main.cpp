@@ -47,6 +47,17 @@ int main(int argc, char** argv) {
                          "Exit 1 if the quality ratio (sliced W1 / data-vs-data) exceeds this")
       ->check(CLI::PositiveNumber);
 
+  ValidateArgs validate;
+  CLI::App* validate_cmd = app.add_subcommand("validate", "Check a job spec and print its plan");
+  validate_cmd->add_option("job", validate.job, "Job spec (YAML)")->required();
+  validate_cmd->add_option("--set", validate.overrides, "Override a key (YAML value)");
+  validate_cmd->add_option("--ranks", validate.ranks, "Plan for this many ranks (default: this launch's)")
+      ->check(CLI::PositiveNumber);
+
+  InspectArgs inspect;
+  CLI::App* inspect_cmd = app.add_subcommand("inspect", "Show a run's checkpoints, a checkpoint or a safetensors file");
+  inspect_cmd->add_option("path", inspect.path, "Run folder, checkpoint folder or .safetensors file")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -57,7 +68,9 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<Comm> comm;
   try {
+    if (*inspect_cmd) return run_inspect(inspect);  // reads files only: no MPI, no device
     comm = make_comm_from_environment();
+    if (*validate_cmd) return run_validate(*comm, validate);
     configure_threads(*comm);
     const DeviceChoice device = choose_device(device_mode, comm->local_rank());
     if (comm->rank() == 0)

@@ -2,6 +2,27 @@
 
 namespace carnot {
 
+MlpPlan plan_mlp(const MlpConfig& c, std::int64_t rows) {
+  const std::int64_t H = c.hidden, D = c.data_dim, E = c.time_embed;
+  auto linear = [](std::int64_t in, std::int64_t out) { return in * out + out; };
+  MlpPlan p;
+  p.parameters = linear(E, H) + linear(H, H) + linear(D, H) + c.depth * 2 * linear(H, H) + linear(H, D);
+  p.forward_flops_per_sample = 2 * (E * H + H * H + D * H + c.depth * 2 * H * H + H * D);
+  // Time embedding: features [E] + 3 × [H]; per block 5 × [H]; model: temb, h0, final SiLU and
+  // four gradient scratch buffers, all [H].
+  p.activation_elements = rows * (E + 3 * H + c.depth * 5 * H + 7 * H);
+  return p;
+}
+
+std::int64_t MlpScoreNet::activation_elements() const {
+  std::int64_t n = time_embed_.activation_elements();
+  for (const auto& b : blocks_)
+    n += b->pre1.numel() + b->act1.numel() + b->pre2.numel() + b->act2.numel() + b->out.numel();
+  for (const Buffer* buf : {&temb_, &h0_, &final_act_, &grad_h_, &grad_a_, &grad_b_, &grad_temb_})
+    n += buf->numel();
+  return n;
+}
+
 MlpScoreNet::MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
                          std::uint64_t seed)
     : config_(config),

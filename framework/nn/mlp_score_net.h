@@ -19,6 +19,14 @@ struct MlpConfig {
   std::int64_t time_embed = 32;
 };
 
+// What a model of this config costs, computed without building it (for `carnot validate`).
+struct MlpPlan {
+  std::int64_t parameters = 0;
+  std::int64_t activation_elements = 0;  // saved for backward plus scratch, for `rows` rows
+  std::int64_t forward_flops_per_sample = 0;  // 2 per multiply-add of every Linear
+};
+MlpPlan plan_mlp(const MlpConfig& config, std::int64_t rows);
+
 class MlpScoreNet {
  public:
   MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
@@ -33,6 +41,8 @@ class MlpScoreNet {
   const ParameterStore& params() const { return store_; }
   const MlpConfig& config() const { return config_; }
   std::int64_t max_batch() const { return max_batch_; }
+  // Elements of every activation and scratch buffer this model allocated.
+  std::int64_t activation_elements() const;
 
  private:
   struct Block {

@@ -15,6 +15,9 @@ class TimeEmbedding {
   void forward(const float* t, std::int64_t n, const Tensor& out);
   // Accumulates parameter gradients from dout[n, out_dim]; t itself gets no gradient.
   void backward(const Tensor& dout);
+  std::int64_t activation_elements() const {
+    return features_.numel() + pre_act_.numel() + act_.numel() + scratch_.numel();
+  }
 
  private:
   Ops& ops_;

@@ -137,3 +137,24 @@ TEST(Parameters, FlatLayoutIsReverseRegistrationOrder) {
 
 }  // namespace
 }  // namespace carnot
+
+namespace carnot {
+namespace {
+
+// `carnot validate` plans without building the model; the plan must match what building allocates.
+TEST(Parameters, PlanMatchesTheBuiltModel) {
+  for (const MlpConfig c : {MlpConfig{2, 128, 4, 32}, MlpConfig{3, 16, 0, 8}, MlpConfig{2, 64, 7, 16}}) {
+    const std::int64_t rows = 37;
+    MlpScoreNet net(c, DType::F32, cpu_ops(), rows, 1);
+    const MlpPlan plan = plan_mlp(c, rows);
+    EXPECT_EQ(plan.parameters, net.params().count());
+    EXPECT_EQ(plan.activation_elements, net.activation_elements());
+    std::int64_t macs = 0;  // forward multiply-adds: every weight once per sample
+    for (const ParamInfo& p : net.params().params())
+      if (p.shape.rank() == 2) macs += p.shape.numel();
+    EXPECT_EQ(plan.forward_flops_per_sample, 2 * macs);
+  }
+}
+
+}  // namespace
+}  // namespace carnot

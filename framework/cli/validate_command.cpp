@@ -1,0 +1,70 @@
+// carnot validate JOB.yaml [--set k=v]... [--ranks R]: the resolved spec and what the job will
+// cost per rank, without touching data or allocating the model.
+#include <cstdio>
+
+#include "framework/cli/commands.h"
+#include "framework/io/job_spec.h"
+#include "framework/nn/mlp_score_net.h"
+#include "framework/train/trainer.h"
+
+namespace carnot {
+
+namespace {
+
+std::string human_bytes(double b) {
+  const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) b /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.2f %s" : "%.0f %s", b, unit[u]);
+  return buf;
+}
+
+std::string human_count(double x) {
+  const char* unit[] = {"", "k", "M", "G", "T", "P"};
+  int u = 0;
+  while (x >= 1000 && u < 5) x /= 1000, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.3g %s" : "%.0f%s", x, unit[u]);
+  return buf;
+}
+
+}  // namespace
+
+int run_validate(Comm& comm, const ValidateArgs& args) {
+  const JobSpec spec = load_spec_on_all_ranks(comm, args.job, args.overrides);
+  if (comm.rank() != 0) return 0;
+  const int ranks = args.ranks > 0 ? args.ranks : comm.size();
+  const std::int64_t rows = batch_slice(spec.train.global_batch, 0, ranks).count;
+  const MlpConfig config{2, spec.model.hidden, spec.model.depth, spec.model.time_embed};
+  const MlpPlan plan = plan_mlp(config, rows);
+  const double P = double(plan.parameters);
+  // fp32 everywhere: weights, gradients, AdamW's two moments, the EMA copy.
+  const double weights = 4 * P, grads = 4 * P, optimizer = 8 * P, ema = 4 * P;
+  const double acts = 4.0 * double(plan.activation_elements);
+  const double train_flops_per_sample = 3.0 * double(plan.forward_flops_per_sample);
+
+  std::printf("# resolved job spec (%s)\n%s\n", args.job.c_str(), job_spec_to_yaml(spec).c_str());
+  std::printf("plan for %d rank(s), %lld samples on rank 0 of a global batch of %lld:\n", ranks,
+              (long long)rows, (long long)spec.train.global_batch);
+  std::printf("  model            %s, %s parameters (%lld)\n", spec.model.kind.c_str(), human_count(P).c_str(),
+              (long long)plan.parameters);
+  std::printf("  per rank         weights %s, gradients %s, AdamW state %s, EMA %s, activations %s\n",
+              human_bytes(weights).c_str(), human_bytes(grads).c_str(), human_bytes(optimizer).c_str(),
+              human_bytes(ema).c_str(), human_bytes(acts).c_str());
+  std::printf("  per parameter    %.0f bytes (fp32 weights 4 + gradients 4 + AdamW 8 + EMA 4; not sharded)\n",
+              (weights + grads + optimizer + ema) / P);
+  std::printf("  total per rank   %s\n", human_bytes(weights + grads + optimizer + ema + acts).c_str());
+  std::printf("  FLOPs            %s per sample forward, %s per sample trained (3x), %s per step\n",
+              human_count(double(plan.forward_flops_per_sample)).c_str(),
+              human_count(train_flops_per_sample).c_str(),
+              human_count(train_flops_per_sample * double(spec.train.global_batch)).c_str());
+  std::printf("  run              %lld steps, %s FLOPs; checkpoints every %lld steps, %lld kept\n",
+              (long long)spec.train.steps,
+              human_count(train_flops_per_sample * double(spec.train.global_batch) * double(spec.train.steps)).c_str(),
+              (long long)spec.checkpoint.every, (long long)spec.checkpoint.keep);
+  std::printf("valid\n");
+  return 0;
+}
+
+}  // namespace carnot

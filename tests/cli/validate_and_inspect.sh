@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# validate accepts every config in configs/ and refuses broken specs with exit 2 and the right
+# message; inspect reports a checkpoint's tensors and flags a damaged file with exit 1.
+source "$(dirname "$0")/common.sh"
+
+for cfg in "$SRC"/configs/*.yaml; do
+  "$CARNOT" validate "$cfg" > validate.out || { cat validate.out; fail "validate $cfg"; }
+  grep -q "^valid$" validate.out || fail "validate $cfg printed no verdict"
+  grep -q "per parameter" validate.out || fail "validate $cfg printed no plan"
+  echo "ok: validate $(basename "$cfg")"
+done
+grep -q "153 k parameters (153474)" validate.out || fail "parameter count of the Swiss-roll model"
+
+check_refused() {  # check_refused PATTERN ARGS...
+  local pattern=$1; shift
+  set +e; "$CARNOT" validate "$@" > out.txt 2> err.txt; local rc=$?; set -e
+  [ $rc -eq 2 ] && grep -qF -- "$pattern" err.txt || { cat err.txt; fail "validate $* (exit $rc)"; }
+  echo "ok (exit 2): $(cat err.txt)"
+}
+sed 's/hidden: 128/hidden: -4/' "$SRC/configs/swissroll.yaml" > neg.yaml
+check_refused "neg.yaml:5:" neg.yaml
+check_refused "model.hidden: must be in [1, 65536], got -4" neg.yaml
+check_refused "--set 'diffusion.steps=10'" "$SRC/configs/swissroll.yaml" --set diffusion.steps=10
+check_refused "cannot read job spec" missing.yaml
+
+"$CARNOT" train "$SRC/configs/swissroll.yaml" --set train.steps=20 --set checkpoint.every=10 --run-dir run > /dev/null
+"$CARNOT" inspect run > inspect.out || { cat inspect.out; fail "inspect of a good run"; }
+grep -q "blocks.3.fc2.weight *F32 \[128, 128\]" inspect.out || fail "inspect lists no tensors"
+grep -q "matches state.json" inspect.out || fail "inspect checks no checksum"
+printf 'X' | dd of=run/checkpoints/step_000000020/ema.safetensors bs=1 seek=100 conv=notrunc 2>/dev/null
+set +e; "$CARNOT" inspect run > inspect2.out; rc=$?; set -e
+[ $rc -eq 1 ] && grep -q "BROKEN step_000000020: ema.safetensors: checksum mismatch" inspect2.out \
+  || { cat inspect2.out; fail "inspect of a damaged checkpoint (exit $rc)"; }
+grep "BROKEN" inspect2.out
+echo "PASS"
