@@ -19,7 +19,7 @@ struct TrainArgs {
 struct SampleArgs {
   std::string ckpt;  // a run folder (its newest good checkpoint) or a checkpoint folder
   std::int64_t n = 10000;
-  std::string out;
+  std::vector<std::string> out;  // .npy and/or .png
   std::uint64_t seed = 0;
   bool seed_given = false;
   bool no_ema = false;

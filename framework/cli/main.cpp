@@ -40,7 +40,9 @@ int main(int argc, char** argv) {
   CLI::App* sample_cmd = app.add_subcommand("sample", "Draw samples from a trained run");
   sample_cmd->add_option("--ckpt", sample.ckpt, "Run folder (its newest checkpoint) or checkpoint folder")->required();
   sample_cmd->add_option("-n", sample.n, "Number of samples")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 30));
-  sample_cmd->add_option("--out", sample.out, "Output .npy file (float32, N × D, data units)")->required();
+  sample_cmd->add_option("--out", sample.out,
+                         "Output file, repeatable: .npy (float32, N × D, data units) or .png (2-D "
+                         "data: the samples beside fresh data)")->required();
   auto* seed_opt = sample_cmd->add_option("--seed", sample.seed, "Sampling seed (default: the job's seed)");
   sample_cmd->add_flag("--no-ema", sample.no_ema, "Use the live weights instead of the EMA");
   sample_cmd->add_option("--quality-gate", sample.quality_gate,

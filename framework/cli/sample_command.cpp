@@ -11,7 +11,9 @@
 #include "framework/eval/sample_quality.h"
 #include "framework/io/file_util.h"
 #include "framework/io/job_spec.h"
+#include "framework/eval/scatter_plot.h"
 #include "framework/io/npy.h"
+#include "framework/io/png.h"
 #include "framework/nn/mlp_score_net.h"
 #include "framework/train/checkpoint.h"
 #include "framework/train/model_weights.h"
@@ -38,6 +40,15 @@ std::string resolve_checkpoint(const std::string& ckpt) {
 }
 
 int run_sample(Comm& comm, const SampleArgs& args) {
+  for (const std::string& o : args.out) {
+    const bool npy = o.size() > 4 && o.substr(o.size() - 4) == ".npy";
+    const bool png = o.size() > 4 && o.substr(o.size() - 4) == ".png";
+    if (!npy && !png) {
+      UsageError e("--out '" + o + "': the file name must end in .npy or .png");
+      e.mark_on_all_ranks();
+      throw e;
+    }
+  }
   std::string dir;
   run_on_root_and_agree(comm, [&] { dir = resolve_checkpoint(args.ckpt); });
   dir = broadcast_string(comm, dir);
@@ -68,10 +79,21 @@ int run_sample(Comm& comm, const SampleArgs& args) {
 
   int code = 0;
   run_on_root_and_agree(comm, [&] {
-    write_npy(args.out, DType::F32, {args.n, dim}, all.data());
-    std::printf("carnot: %lld samples (%s weights of %s, seed %llu, %d DDPM steps) written to %s\n",
-                (long long)args.n, args.no_ema ? "live" : "EMA", dir.c_str(),
-                (unsigned long long)seed, schedule.steps(), args.out.c_str());
+    std::vector<float> fresh;
+    for (const std::string& o : args.out) {
+      if (o.substr(o.size() - 4) == ".npy") {
+        write_npy(o, DType::F32, {args.n, dim}, all.data());
+      } else {
+        if (dim != 2) throw UsageError("--out '" + o + "': a picture needs 2-D data, this is " + std::to_string(dim) + "-D");
+        fresh.resize(all.size());
+        data->fill(seed, 0, 0, args.n, RngStream::kEvalData, fresh.data());
+        const Image img = scatter_panels({{"SAMPLES", all.data(), args.n}, {"DATA", fresh.data(), args.n}});
+        write_png_rgb(o, img.width, img.height, img.rgb);
+      }
+      std::printf("carnot: %lld samples (%s weights of %s, seed %llu, %d DDPM steps) written to %s\n",
+                  (long long)args.n, args.no_ema ? "live" : "EMA", dir.c_str(),
+                  (unsigned long long)seed, schedule.steps(), o.c_str());
+    }
     const SampleQuality q = sample_quality(*data, all.data(), args.n, seed);
     const bool pass = args.quality_gate <= 0 || q.ratio() <= args.quality_gate;
     std::string verdict;

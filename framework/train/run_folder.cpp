@@ -1,5 +1,7 @@
 #include "framework/train/run_folder.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -18,13 +20,24 @@ RunFolder::RunFolder(std::string path) : path_(std::move(path)) {
   log_.open(path_ + "/log.txt", std::ios::app);
   metrics_.open(path_ + "/metrics.jsonl", std::ios::app);
   if (!log_ || !metrics_) throw Error("cannot write log files in '" + path_ + "'");
+  live_ = ::isatty(STDOUT_FILENO) == 1;
 }
 
 void RunFolder::write_spec(const std::string& yaml) const {
   write_file_atomically(path_ + "/job.yaml", yaml);
 }
 
+void RunFolder::progress(const std::string& line) {
+  if (!live_) return log(line);
+  std::cout << "\r\033[K" << line << std::flush;
+  line_pending_ = true;
+  log_ << line << '\n';
+  log_.flush();
+}
+
 void RunFolder::log(const std::string& line) {
+  if (line_pending_) std::cout << '\n';
+  line_pending_ = false;
   std::cout << line << std::endl;
   log_ << line << '\n';
   log_.flush();

@@ -17,11 +17,16 @@ class RunFolder {
   void write_spec(const std::string& yaml) const;
   // A line to stdout and log.txt.
   void log(const std::string& line);
+  // A progress line: to log.txt always; on a terminal it replaces the previous progress line in
+  // place, otherwise it is printed as a plain line.
+  void progress(const std::string& line);
   void metrics(const nlohmann::json& record);
 
  private:
   std::string path_;
   std::ofstream log_, metrics_;
+  bool live_ = false;          // stdout is a terminal
+  bool line_pending_ = false;  // a progress line without its newline is on screen
 };
 
 }  // namespace carnot

@@ -140,7 +140,7 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
                     int(std::to_string(total).size()), (long long)(s + 1), (long long)total,
                     mean_loss, optimizer_->lr(), grad_norm, samples_per_s,
                     format_duration(elapsed).c_str(), format_duration(eta).c_str());
-      folder->log(line);
+      folder->progress(line);
       folder->metrics({{"step", s + 1},
                        {"loss", mean_loss},
                        {"last_loss", loss},
