@@ -29,6 +29,14 @@ cmp straight/checkpoints/step_000002000/model.safetensors killed/checkpoints/ste
 
 "$CARNOT" "${args[@]}" --run-dir killed | grep -q "nothing to train" || fail "finished run retrained"
 
+# A damaged newest checkpoint: --resume auto names it and continues from the one before.
+printf 'X' | dd of=killed/checkpoints/step_000002000/model.safetensors bs=1 seek=5000 conv=notrunc 2>/dev/null
+"$CARNOT" "${args[@]}" --run-dir killed --set train.steps=2050 > damaged.log
+grep -q "skipping checkpoint step_000002000: model.safetensors: checksum mismatch" damaged.log \
+  && grep -q "resuming from killed/checkpoints/step_000001900 at step 1900" damaged.log \
+  || { cat damaged.log; fail "damaged checkpoint not skipped"; }
+grep -E "skipping|resuming" damaged.log
+
 set +e
 "$CARNOT" "${args[@]}" --run-dir killed --resume never 2> never.err; rc=$?
 [ $rc -eq 2 ] && grep -q "is not empty" never.err || { cat never.err; fail "--resume never (exit $rc)"; }
