@@ -1,10 +1,14 @@
 // carnot train JOB.yaml [--set k=v]... [--run-dir DIR] [--resume auto|never|CHECKPOINT]
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 
 #include "framework/cli/commands.h"
 #include "framework/core/error.h"
 #include "framework/dist/agree.h"
+#include "framework/dist/launcher.h"
 #include "framework/io/file_util.h"
 #include "framework/io/job_spec.h"
 #include "framework/train/checkpoint.h"
@@ -78,6 +82,13 @@ std::string choose_resume(const TrainArgs& args, const std::string& dir, const J
   return good ? *good : "";
 }
 
+// In-place progress only on a terminal, and not under a launcher: mpirun hands its ranks a
+// pseudo-terminal even when its own output goes to a file. CARNOT_PROGRESS=live|plain decides.
+bool live_progress() {
+  if (const char* mode = std::getenv("CARNOT_PROGRESS")) return std::string(mode) == "live";
+  return ::isatty(STDOUT_FILENO) == 1 && !detect_launch_env().multi_process();
+}
+
 }  // namespace
 
 int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
@@ -88,7 +99,7 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
   std::vector<std::string> notes;
   run_on_root_and_agree(comm, [&] {
     resume_from = choose_resume(args, dir, spec, notes);
-    folder = std::make_unique<RunFolder>(dir);
+    folder = std::make_unique<RunFolder>(dir, live_progress());
     folder->write_spec(job_spec_to_yaml(spec));
   });
   resume_from = broadcast_string(comm, resume_from);

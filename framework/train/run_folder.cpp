@@ -1,7 +1,5 @@
 #include "framework/train/run_folder.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -13,14 +11,13 @@ namespace carnot {
 
 namespace fs = std::filesystem;
 
-RunFolder::RunFolder(std::string path) : path_(std::move(path)) {
+RunFolder::RunFolder(std::string path, bool live) : path_(std::move(path)), live_(live) {
   std::error_code ec;
   fs::create_directories(path_ + "/checkpoints", ec);
   if (ec) throw Error("cannot create run folder '" + path_ + "': " + ec.message());
   log_.open(path_ + "/log.txt", std::ios::app);
   metrics_.open(path_ + "/metrics.jsonl", std::ios::app);
   if (!log_ || !metrics_) throw Error("cannot write log files in '" + path_ + "'");
-  live_ = ::isatty(STDOUT_FILENO) == 1;
 }
 
 void RunFolder::write_spec(const std::string& yaml) const {

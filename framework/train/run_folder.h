@@ -10,8 +10,9 @@ namespace carnot {
 
 class RunFolder {
  public:
-  // Creates the folder if needed and opens the logs for appending.
-  explicit RunFolder(std::string path);
+  // Creates the folder if needed and opens the logs for appending. live: progress lines replace
+  // each other in place (for a terminal).
+  RunFolder(std::string path, bool live);
 
   const std::string& path() const { return path_; }
   void write_spec(const std::string& yaml) const;
@@ -25,7 +26,7 @@ class RunFolder {
  private:
   std::string path_;
   std::ofstream log_, metrics_;
-  bool live_ = false;          // stdout is a terminal
+  bool live_ = false;          // progress lines are redrawn in place
   bool line_pending_ = false;  // a progress line without its newline is on screen
 };
 

@@ -32,4 +32,11 @@ set +e; "$CARNOT" inspect run > inspect2.out; rc=$?; set -e
 [ $rc -eq 1 ] && grep -q "BROKEN step_000000020: ema.safetensors: checksum mismatch" inspect2.out \
   || { cat inspect2.out; fail "inspect of a damaged checkpoint (exit $rc)"; }
 grep "BROKEN" inspect2.out
+# The progress line: redrawn in place on a terminal, plain lines in log.txt and in a pipe.
+script -q -c "'$CARNOT' train '$SRC/configs/swissroll.yaml' --set train.steps=200 --set log.every=50 --run-dir tty" tty.out > /dev/null
+[ "$(grep -c $'\r\033\[K' tty.out)" -ge 1 ] || fail "no in-place progress line on a terminal"
+[ "$(grep -c '^step' tty/log.txt)" -eq 4 ] || fail "log.txt should hold 4 plain progress lines"
+"$CARNOT" train "$SRC/configs/swissroll.yaml" --set train.steps=200 --set log.every=50 --run-dir piped | cat > piped.out
+[ "$(grep -c $'\r' piped.out)" -eq 0 ] && [ "$(grep -c '^step' piped.out)" -eq 4 ] || fail "piped output should be plain lines"
+echo "ok: progress line live on a terminal, plain otherwise"
 echo "PASS"
