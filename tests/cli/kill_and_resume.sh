@@ -37,6 +37,11 @@ grep -q "skipping checkpoint step_000002000: model.safetensors: checksum mismatc
   || { cat damaged.log; fail "damaged checkpoint not skipped"; }
 grep -E "skipping|resuming" damaged.log
 
+# --resume CHECKPOINT starts a new run folder from that checkpoint, and ends where the others did.
+"$CARNOT" "${args[@]}" --run-dir from_ckpt --resume killed/checkpoints/step_000001900 > from_ckpt.log
+grep -q "resuming from killed/checkpoints/step_000001900 at step 1900" from_ckpt.log || fail "--resume CHECKPOINT"
+[ "$(last_metric from_ckpt/metrics.jsonl last_loss)" = "$a" ] || fail "--resume CHECKPOINT ended with another loss"
+
 set +e
 "$CARNOT" "${args[@]}" --run-dir killed --resume never 2> never.err; rc=$?
 [ $rc -eq 2 ] && grep -q "is not empty" never.err || { cat never.err; fail "--resume never (exit $rc)"; }
