@@ -4,6 +4,7 @@
 
 #include "framework/core/error.h"
 #include "framework/core/random.h"
+#include "framework/data/gaussian_mixture.h"
 
 namespace carnot {
 
@@ -26,6 +27,8 @@ void SwissRoll::fill(std::uint64_t seed, std::uint32_t step, std::uint32_t first
 
 std::unique_ptr<Dataset> make_dataset(const DataSpec& spec) {
   if (spec.kind == "swissroll") return std::make_unique<SwissRoll>(spec.noise);
+  if (spec.kind == "gaussian" || spec.kind == "gaussian_mixture")
+    return std::make_unique<GaussianMixtureData>(GaussianMixture::from_spec(spec));
   throw Error("unknown data.kind '" + spec.kind + "'");
 }
 

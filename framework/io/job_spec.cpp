@@ -123,6 +123,23 @@ class SpecReader {
     fail(node, path, "expected an integer, got '" + s + "'");
   }
 
+  std::vector<double> numbers(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsSequence() || node.size() == 0)
+      fail(node, path, "expected a non-empty list of numbers, got " + node_kind(node));
+    std::vector<double> v;
+    for (std::size_t i = 0; i < node.size(); ++i)
+      v.push_back(number(node[i], path + "[" + std::to_string(i) + "]"));
+    return v;
+  }
+
+  std::vector<std::vector<double>> rows(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsSequence() || node.size() == 0)
+      fail(node, path, "expected a list of lists of numbers (one per component), got " + node_kind(node));
+    std::vector<std::vector<double>> v;
+    for (std::size_t i = 0; i < node.size(); ++i) v.push_back(numbers(node[i], path + "[" + std::to_string(i) + "]"));
+    return v;
+  }
+
   std::string choice(const YAML::Node& node, const std::string& path,
                      const std::vector<std::string>& allowed) const {
     const std::string s = scalar(node, path, "a name");
@@ -208,14 +225,56 @@ class Section {
 };
 
 void read_data(const SpecReader& r, const YAML::Node& n, DataSpec& d) {
-  const Section s(r, n, "data", {"kind", "noise"});
-  s.choice("kind", d.kind, {"swissroll"});
+  const Section s(r, n, "data", {"kind", "noise", "mean", "std", "means", "stds", "weights"});
+  s.choice("kind", d.kind, {"swissroll", "gaussian", "gaussian_mixture"});
+  // Each key belongs to one kind.
+  const std::map<std::string, std::string> owner = {
+      {"noise", "swissroll"}, {"mean", "gaussian"}, {"std", "gaussian"},
+      {"means", "gaussian_mixture"}, {"stds", "gaussian_mixture"}, {"weights", "gaussian_mixture"}};
+  for (const auto& [key, kind] : owner)
+    s.key(key.c_str(), [&](const YAML::Node& v, const std::string& p) {
+      r.require(d.kind == kind, v, p, "only for data.kind " + kind + " (this is " + d.kind + ")");
+    });
   s.number("noise", d.noise, at_least(0));
+  auto positive = [&](const std::vector<double>& v, const YAML::Node& node, const std::string& p) {
+    for (std::size_t i = 0; i < v.size(); ++i)
+      r.require(v[i] > 0, node, p, "every standard deviation must be > 0, got " + fmt(v[i]));
+  };
+  if (d.kind == "gaussian") {
+    r.require(n["mean"].IsDefined() && n["std"].IsDefined(), n, "data",
+              "kind gaussian needs mean: [...] and std: [...]");
+    d.mean = r.numbers(n["mean"], "data.mean");
+    d.std = r.numbers(n["std"], "data.std");
+    r.require(d.std.size() == d.mean.size(), n["std"], "data.std",
+              str_cat("has ", d.std.size(), " entries, data.mean has ", d.mean.size()));
+    positive(d.std, n["std"], "data.std");
+  }
+  if (d.kind == "gaussian_mixture") {
+    r.require(n["means"].IsDefined() && n["stds"].IsDefined() && n["weights"].IsDefined(), n, "data",
+              "kind gaussian_mixture needs means: [[...], ...], stds: [[...], ...] and weights: [...]");
+    d.means = r.rows(n["means"], "data.means");
+    d.stds = r.rows(n["stds"], "data.stds");
+    d.weights = r.numbers(n["weights"], "data.weights");
+    const std::size_t k = d.means.size(), dim = d.means[0].size();
+    r.require(d.stds.size() == k && d.weights.size() == k, n, "data",
+              str_cat("means, stds and weights must have one entry per component: ", k, ", ",
+                      d.stds.size(), " and ", d.weights.size()));
+    for (std::size_t c = 0; c < k; ++c) {
+      const std::string at = str_cat("[", c, "]");
+      r.require(d.means[c].size() == dim && d.stds[c].size() == dim, n["means"], "data.means" + at,
+                str_cat("every component needs ", dim, " coordinates in means and stds"));
+      positive(d.stds[c], n["stds"][c], "data.stds" + at);
+      r.require(d.weights[c] > 0, n["weights"][c], "data.weights" + at, "must be > 0, got " + fmt(d.weights[c]));
+    }
+    double total = 0;
+    for (double w : d.weights) total += w;
+    r.require(std::fabs(total - 1) < 1e-6, n["weights"], "data.weights", "must sum to 1, they sum to " + fmt(total));
+  }
 }
 
 void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
   const Section s(r, n, "model", {"kind", "hidden", "depth", "time_embed"});
-  s.choice("kind", m.kind, {"mlp"});
+  s.choice("kind", m.kind, {"mlp", "exact"});
   s.integer("hidden", m.hidden, closed(1, 65536));
   s.integer("depth", m.depth, closed(0, 1024));
   s.integer("time_embed", m.time_embed, closed(2, 65536));
@@ -311,6 +370,12 @@ std::string apply_override(YAML::Node& root, const std::string& text) {
 
 }  // namespace
 
+std::int64_t DataSpec::dim() const {
+  if (kind == "gaussian") return std::int64_t(mean.size());
+  if (kind == "gaussian_mixture") return means.empty() ? 0 : std::int64_t(means[0].size());
+  return 2;
+}
+
 JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_name,
                        const std::vector<std::string>& overrides) {
   YAML::Node root;
@@ -354,6 +419,11 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
   s.key("train", [&](const YAML::Node& v, const std::string&) { read_train(r, v, spec.train); });
   s.key("log", [&](const YAML::Node& v, const std::string&) { read_log(r, v, spec.log); });
   s.key("checkpoint", [&](const YAML::Node& v, const std::string&) { read_checkpoint(r, v, spec.checkpoint); });
+  s.key("model", [&](const YAML::Node& v, const std::string&) {
+    const YAML::Node kind = v["kind"];
+    r.require(spec.model.kind != "exact" || spec.data.kind != "swissroll", kind.IsDefined() ? kind : v,
+              "model.kind", "exact needs data.kind gaussian or gaussian_mixture (the Swiss roll has no closed-form score)");
+  });
   return spec;
 }
 
@@ -373,7 +443,27 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "seed" << YAML::Value << s.seed;
   out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "kind" << YAML::Value << s.data.kind;
-  out << YAML::Key << "noise" << YAML::Value << num(s.data.noise) << YAML::EndMap;
+  auto list = [&](const std::vector<double>& v) {
+    out << YAML::Flow << YAML::BeginSeq;
+    for (double x : v) out << num(x);
+    out << YAML::EndSeq;
+  };
+  auto rows = [&](const std::vector<std::vector<double>>& v) {
+    out << YAML::Flow << YAML::BeginSeq;
+    for (const auto& row : v) list(row);
+    out << YAML::EndSeq;
+  };
+  if (s.data.kind == "swissroll") out << YAML::Key << "noise" << YAML::Value << num(s.data.noise);
+  if (s.data.kind == "gaussian") {
+    out << YAML::Key << "mean" << YAML::Value, list(s.data.mean);
+    out << YAML::Key << "std" << YAML::Value, list(s.data.std);
+  }
+  if (s.data.kind == "gaussian_mixture") {
+    out << YAML::Key << "means" << YAML::Value, rows(s.data.means);
+    out << YAML::Key << "stds" << YAML::Value, rows(s.data.stds);
+    out << YAML::Key << "weights" << YAML::Value, list(s.data.weights);
+  }
+  out << YAML::EndMap;
   out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "kind" << YAML::Value << s.model.kind;
   out << YAML::Key << "hidden" << YAML::Value << s.model.hidden;

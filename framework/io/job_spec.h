@@ -7,12 +7,16 @@
 namespace carnot {
 
 struct DataSpec {
-  std::string kind = "swissroll";
-  double noise = 0.5;  // standard deviation of the noise added to the roll, in raw units
+  std::string kind = "swissroll";  // swissroll | gaussian | gaussian_mixture
+  double noise = 0.5;  // swissroll: the noise's standard deviation, in the roll's raw units
+  std::vector<double> mean, std;   // gaussian: diagonal N(mean, std²)
+  std::vector<std::vector<double>> means, stds;  // gaussian_mixture: one row per component
+  std::vector<double> weights;                   // gaussian_mixture: summing to 1
+  std::int64_t dim() const;
 };
 
 struct ModelSpec {
-  std::string kind = "mlp";
+  std::string kind = "mlp";  // mlp | exact (the analytic ε of gaussian or gaussian_mixture data)
   std::int64_t hidden = 128;
   std::int64_t depth = 4;
   std::int64_t time_embed = 32;

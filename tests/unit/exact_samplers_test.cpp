@@ -1,0 +1,112 @@
+// Every sampler driven by the exact ε of Gaussian data: 20,000 samples match the true means,
+// standard deviations and mixture weights within 5 standard errors computed from n.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "framework/diffusion/ddim_sampler.h"
+#include "framework/diffusion/exact_eps.h"
+#include "tests/unit/test_support.h"
+
+namespace carnot {
+namespace {
+
+const GaussianMixture kGaussian{{1.0}, {{1.5, -0.5, 0.0}}, {{0.5, 2.0, 1.0}}};
+const GaussianMixture kMixture{{0.3, 0.7}, {{-2.0, 0.0}, {2.0, 1.0}}, {{0.5, 0.5}, {0.3, 0.8}}};
+
+using Sampler = std::function<void(const EpsPredictor&, const NoiseSchedule&, std::uint64_t, std::int64_t,
+                                   std::int64_t, float*)>;
+
+struct Case {
+  const char* name;
+  NoiseSchedule schedule;
+  Sampler sample;
+};
+
+// Step counts: with the exact ε every step is affine for Gaussian data, so each sampler's
+// discretisation bias has a closed form. On the cosine schedule with T = 4000 it is at most 0.34
+// standard errors of the sd at n = 20,000 for every dimension here (s ≥ 0.3): DDPM −0.34,
+// DDIM η=0 with K = 2000 −0.24, DDIM η=1 with K = T −0.34; means are unbiased. (At T = 1000 DDPM's
+// bias is −2.5 SE for s = 0.3, and DDIM η=1 on the cosine T = 1000 chain −1.3 SE, within the
+// bound but not "well under" it: that case is kept as a check of the η=1 path. Also at T = 1000, deterministic DDIM on the linear schedule shifts the mean by
+// −1.4 SE because ᾱ_T > 0: too coarse for a test at this n.)
+std::vector<Case> cases() {
+  const NoiseSchedule cosine = NoiseSchedule::cosine(4000);
+  auto ddpm = [](const EpsPredictor& p, const NoiseSchedule& s, std::uint64_t seed, std::int64_t n,
+                 std::int64_t d, float* out) { ddpm_sample(p, s, seed, 0, n, d, 4096, out); };
+  auto ddim = [](int steps, double eta) {
+    return [=](const EpsPredictor& p, const NoiseSchedule& s, std::uint64_t seed, std::int64_t n,
+               std::int64_t d, float* out) { ddim_sample(p, s, steps, eta, seed, 0, n, d, 4096, out); };
+  };
+  return {{"ddpm, cosine T=4000", cosine, ddpm},
+          {"ddim eta=0 K=2000, cosine T=4000", cosine, ddim(2000, 0.0)},
+          {"ddim eta=1 K=1000, cosine T=1000 respaced", NoiseSchedule::cosine(1000), ddim(1000, 1.0)}};
+}
+
+// Moments of column d, with the standard errors of the mean and of the standard deviation.
+struct Moments {
+  double mean, sd, se_mean, se_sd;
+};
+Moments moments(const std::vector<float>& x, std::int64_t n, std::int64_t D, std::int64_t d) {
+  double m = 0;
+  for (std::int64_t j = 0; j < n; ++j) m += x[j * D + d];
+  m /= n;
+  double m2 = 0, m4 = 0;
+  for (std::int64_t j = 0; j < n; ++j) {
+    const double c = x[j * D + d] - m;
+    m2 += c * c, m4 += c * c * c * c;
+  }
+  m2 /= n, m4 /= n;
+  const double sd = std::sqrt(m2);
+  return {m, sd, sd / std::sqrt(double(n)), std::sqrt((m4 - m2 * m2) / n) / (2 * sd)};
+}
+
+void check(const char* what, const GaussianMixture& g, const Case& c, std::uint64_t seed) {
+  const std::int64_t n = 20000, D = g.dim();
+  std::vector<float> out(std::size_t(n * D));
+  const ExactEps exact(g, c.schedule);
+  c.sample([&](const Tensor& x, const float* t, const Tensor& e) { exact(x, t, e); }, c.schedule, seed, n, D,
+           out.data());
+  const auto mu = g.mean(), sd = g.stddev();
+  for (std::int64_t d = 0; d < D; ++d) {
+    const Moments m = moments(out, n, D, d);
+    std::printf("%-40s %s dim %lld: mean %+.4f (true %+.4f, z %+.2f)  sd %.4f (true %.4f, z %+.2f)\n", c.name,
+                what, (long long)d, m.mean, mu[d], (m.mean - mu[d]) / m.se_mean, m.sd, sd[d],
+                (m.sd - sd[d]) / m.se_sd);
+    EXPECT_LT(std::fabs(m.mean - mu[d]), 5 * m.se_mean) << c.name << " " << what << " dim " << d;
+    EXPECT_LT(std::fabs(m.sd - sd[d]), 5 * m.se_sd) << c.name << " " << what << " dim " << d;
+  }
+  if (g.components() > 1) {  // the weight of the component right of x = 0 (well separated)
+    double right = 0;
+    for (std::int64_t j = 0; j < n; ++j) right += out[j * D] > 0;
+    const double w = g.weights[1], se = std::sqrt(w * (1 - w) / n);
+    std::printf("%-40s %s weight %.4f (true %.4f, z %+.2f)\n", c.name, what, right / n, w, (right / n - w) / se);
+    EXPECT_LT(std::fabs(right / n - w), 5 * se) << c.name;
+  }
+}
+
+TEST(ExactSamplers, DiagonalGaussian) {
+  const std::uint64_t seed = test::fresh_seed("ExactSamplers.DiagonalGaussian");
+  for (const Case& c : cases()) check("gaussian", kGaussian, c, seed);
+}
+
+TEST(ExactSamplers, TwoDimensionalMixture) {
+  const std::uint64_t seed = test::fresh_seed("ExactSamplers.TwoDimensionalMixture");
+  for (const Case& c : cases()) check("mixture", kMixture, c, seed);
+}
+
+// DDIM with η = 1 over every training time is DDPM's ancestral sampler: the same chain, drawing
+// the same noise, so the samples agree up to rounding.
+TEST(ExactSamplers, DdimEtaOneOverAllStepsIsDdpm) {
+  const NoiseSchedule s = NoiseSchedule::cosine(200);
+  const ExactEps exact(kMixture, s);
+  auto eps = [&](const Tensor& x, const float* t, const Tensor& e) { exact(x, t, e); };
+  std::vector<float> a(2 * 500), b(2 * 500);
+  ddpm_sample(eps, s, 5, 0, 500, 2, 128, a.data());
+  ddim_sample(eps, s, 200, 1.0, 5, 0, 500, 2, 128, b.data());
+  EXPECT_LT(test::rel_error(b, a, a.size()), 1e-5);
+}
+
+}  // namespace
+}  // namespace carnot
