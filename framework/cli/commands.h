@@ -18,6 +18,11 @@ struct TrainArgs {
 
 struct SampleArgs {
   std::string ckpt;  // a run folder (its newest good checkpoint) or a checkpoint folder
+  std::string job;   // or a job spec whose model is exact (no checkpoint)
+  std::vector<std::string> overrides;
+  std::string sampler = "ddpm";  // ddpm | ddim
+  int steps = 0;                 // 0: every training step
+  double eta = 0;                // ddim only
   std::int64_t n = 10000;
   std::vector<std::string> out;  // .npy and/or .png
   std::uint64_t seed = 0;

@@ -38,7 +38,16 @@ int main(int argc, char** argv) {
 
   SampleArgs sample;
   CLI::App* sample_cmd = app.add_subcommand("sample", "Draw samples from a trained run");
-  sample_cmd->add_option("--ckpt", sample.ckpt, "Run folder (its newest checkpoint) or checkpoint folder")->required();
+  auto* ckpt_opt = sample_cmd->add_option("--ckpt", sample.ckpt, "Run folder (its newest checkpoint) or checkpoint folder");
+  auto* job_opt = sample_cmd->add_option("--job", sample.job, "Job spec of an exact model (model.kind: exact), no checkpoint");
+  sample_cmd->add_option("--set", sample.overrides, "Override a key of --job (YAML value)")->needs(job_opt);
+  ckpt_opt->excludes(job_opt);
+  sample_cmd->add_option("--sampler", sample.sampler, "ddpm (ancestral) or ddim")
+      ->check(CLI::IsMember({"ddpm", "ddim"}));
+  sample_cmd->add_option("--steps", sample.steps, "Sampling steps, evenly spaced over the training steps (default: all)")
+      ->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--eta", sample.eta, "DDIM's eta: 0 deterministic (default), 1 ancestral")
+      ->check(CLI::Range(0.0, 1.0));
   sample_cmd->add_option("-n", sample.n, "Number of samples")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 30));
   sample_cmd->add_option("--out", sample.out,
                          "Output file, repeatable: .npy (float32, N × D, data units) or .png (2-D "
@@ -67,6 +76,10 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : int(ExitCode::kUsage);
   }
   sample.seed_given = seed_opt->count() > 0;
+  if (*sample_cmd && ckpt_opt->count() + job_opt->count() != 1) {
+    std::fprintf(stderr, "carnot sample: give --ckpt RUN_OR_CHECKPOINT, or --job JOB.yaml for an exact model\n");
+    return int(ExitCode::kUsage);
+  }
 
   std::unique_ptr<Comm> comm;
   try {

@@ -1,12 +1,17 @@
 // carnot sample --ckpt RUN_DIR -n N --out FILE.npy [--seed S] [--no-ema] [--quality-gate R]
+#include <cmath>
 #include <cstdio>
+#include <memory>
 #include <filesystem>
 #include <vector>
 
 #include "framework/cli/commands.h"
 #include "framework/core/error.h"
 #include "framework/data/dataset.h"
+#include "framework/data/gaussian_mixture.h"
+#include "framework/diffusion/ddim_sampler.h"
 #include "framework/diffusion/ddpm_sampler.h"
+#include "framework/diffusion/exact_eps.h"
 #include "framework/dist/agree.h"
 #include "framework/eval/sample_quality.h"
 #include "framework/io/file_util.h"
@@ -20,6 +25,30 @@
 #include "framework/train/trainer.h"
 
 namespace carnot {
+
+namespace {
+
+// Per-dimension mean and standard deviation of the samples beside the data's true ones.
+void print_moments(const GaussianMixture& g, const std::vector<float>& x, std::int64_t dim) {
+  const std::int64_t n = std::int64_t(x.size()) / dim;
+  const auto mu = g.mean(), sd = g.stddev();
+  for (std::int64_t d = 0; d < dim; ++d) {
+    double m = 0, m2 = 0, m4 = 0;
+    for (std::int64_t j = 0; j < n; ++j) m += x[j * dim + d];
+    m /= double(n);
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double c = x[j * dim + d] - m;
+      m2 += c * c, m4 += c * c * c * c;
+    }
+    m2 /= double(n), m4 /= double(n);
+    const double s = std::sqrt(m2), se_mean = s / std::sqrt(double(n));
+    const double se_sd = std::sqrt((m4 - m2 * m2) / double(n)) / (2 * s);
+    std::printf("moments: dim %lld mean %+.4f (true %+.4f, z %+.2f), std %.4f (true %.4f, z %+.2f)\n",
+                (long long)d, m, mu[d], (m - mu[d]) / se_mean, s, sd[d], (s - sd[d]) / se_sd);
+  }
+}
+
+}  // namespace
 
 std::string resolve_checkpoint(const std::string& ckpt) {
   namespace fs = std::filesystem;
@@ -49,28 +78,64 @@ int run_sample(Comm& comm, const SampleArgs& args) {
       throw e;
     }
   }
+  // The model: a checkpoint's network, or the exact ε of a job's Gaussian data.
   std::string dir;
-  run_on_root_and_agree(comm, [&] { dir = resolve_checkpoint(args.ckpt); });
-  dir = broadcast_string(comm, dir);
-  const std::string weights = dir + (args.no_ema ? "/model" : "/ema") + ".safetensors";
-  const JobSpec spec = load_spec_on_all_ranks(comm, dir + "/job.yaml", {});
+  JobSpec spec;
+  if (!args.ckpt.empty()) {
+    run_on_root_and_agree(comm, [&] { dir = resolve_checkpoint(args.ckpt); });
+    dir = broadcast_string(comm, dir);
+    spec = load_spec_on_all_ranks(comm, dir + "/job.yaml", {});
+  } else {
+    spec = load_spec_on_all_ranks(comm, args.job, args.overrides);
+    dir = args.job;
+    if (spec.model.kind != "exact") {
+      UsageError e("--job " + args.job + ": model.kind " + spec.model.kind +
+                   " needs trained weights; sample a run with --ckpt (only model.kind exact samples from a job)");
+      e.mark_on_all_ranks();
+      throw e;
+    }
+  }
   const std::uint64_t seed = args.seed_given ? args.seed : spec.seed;
   const auto data = make_dataset(spec.data);
   const std::int64_t dim = data->dim();
+  const NoiseSchedule schedule = make_schedule(spec.diffusion);
+  const int steps = args.steps > 0 ? args.steps : schedule.steps();
+  if (steps > schedule.steps()) {
+    UsageError e(str_cat("--steps ", steps, " exceeds the ", schedule.steps(), " steps of the schedule"));
+    e.mark_on_all_ranks();
+    throw e;
+  }
 
   const Slice slice = batch_slice(args.n, comm.rank(), comm.size());
   const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(slice.count, 2048));
-  const MlpConfig config{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed};
-  MlpScoreNet model(config, DType::F32, cpu_ops(), chunk, spec.seed);
-  // Rank 0 reads the weights; every rank receives them.
-  run_on_root_and_agree(comm, [&] { load_weights(weights, model.params(), model.params().values()); });
-  const Tensor params = model.params().values();
-  comm.broadcast(params.raw(), std::int64_t(params.bytes()), 0);
+  EpsPredictor predict;
+  std::unique_ptr<MlpScoreNet> model;
+  std::unique_ptr<ExactEps> exact;
+  const std::string weights = dir + (args.no_ema ? "/model" : "/ema") + ".safetensors";
+  if (spec.model.kind == "exact") {
+    exact = std::make_unique<ExactEps>(GaussianMixture::from_spec(spec.data), schedule);
+    predict = [&](const Tensor& x, const float* t, const Tensor& eps) { (*exact)(x, t, eps); };
+  } else {
+    const MlpConfig config{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed};
+    model = std::make_unique<MlpScoreNet>(config, DType::F32, cpu_ops(), chunk, spec.seed);
+    // Rank 0 reads the weights; every rank receives them.
+    run_on_root_and_agree(comm, [&] { load_weights(weights, model->params(), model->params().values()); });
+    const Tensor params = model->params().values();
+    comm.broadcast(params.raw(), std::int64_t(params.bytes()), 0);
+    predict = [&](const Tensor& x, const float* t, const Tensor& eps) { model->forward(x, t, eps); };
+  }
 
-  const NoiseSchedule schedule = make_schedule(spec.diffusion);
-  std::vector<float> local(std::size_t(std::max<std::int64_t>(1, slice.count * dim)));
-  ddpm_sample([&](const Tensor& x, const float* t, const Tensor& eps) { model.forward(x, t, eps); },
-              schedule, seed, std::uint32_t(slice.begin), slice.count, dim, chunk, local.data());
+  std::vector<float> local(static_cast<std::size_t>(std::max<std::int64_t>(1, slice.count * dim)));
+  const std::uint32_t first = std::uint32_t(slice.begin);
+  if (args.sampler == "ddpm" && steps == schedule.steps())
+    ddpm_sample(predict, schedule, seed, first, slice.count, dim, chunk, local.data());
+  else  // DDIM; with eta 1 it is DDPM's ancestral sampler on the respaced chain
+    ddim_sample(predict, schedule, steps, args.sampler == "ddpm" ? 1.0 : args.eta, seed, first,
+                slice.count, dim, chunk, local.data());
+  const std::string how = args.sampler == "ddpm" ? str_cat("DDPM, ", steps, " steps")
+                                                 : str_cat("DDIM eta ", args.eta, ", ", steps, " steps");
+  const std::string source = spec.model.kind == "exact" ? "the exact model of " + dir
+                                                        : std::string(args.no_ema ? "live" : "EMA") + " weights of " + dir;
 
   std::vector<std::int64_t> counts;
   for (int r = 0; r < comm.size(); ++r) counts.push_back(batch_slice(args.n, r, comm.size()).count * dim);
@@ -90,9 +155,8 @@ int run_sample(Comm& comm, const SampleArgs& args) {
         const Image img = scatter_panels({{"SAMPLES", all.data(), args.n}, {"DATA", fresh.data(), args.n}});
         write_png_rgb(o, img.width, img.height, img.rgb);
       }
-      std::printf("carnot: %lld samples (%s weights of %s, seed %llu, %d DDPM steps) written to %s\n",
-                  (long long)args.n, args.no_ema ? "live" : "EMA", dir.c_str(),
-                  (unsigned long long)seed, schedule.steps(), o.c_str());
+      std::printf("carnot: %lld samples (%s, seed %llu, %s) written to %s\n", (long long)args.n,
+                  source.c_str(), (unsigned long long)seed, how.c_str(), o.c_str());
     }
     const SampleQuality q = sample_quality(*data, all.data(), args.n, seed);
     const bool pass = args.quality_gate <= 0 || q.ratio() <= args.quality_gate;
@@ -103,6 +167,7 @@ int run_sample(Comm& comm, const SampleArgs& args) {
                 "%lld points); ratio %.3f%s\n",
                 q.sw1, q.baseline_mean, q.baseline_stderr, q.pairs, (long long)args.n, q.ratio(),
                 verdict.c_str());
+    if (spec.data.kind != "swissroll") print_moments(GaussianMixture::from_spec(spec.data), all, dim);
     std::fflush(stdout);
     if (!pass) code = 1;
   });

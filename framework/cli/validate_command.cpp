@@ -34,9 +34,15 @@ std::string human_count(double x) {
 int run_validate(Comm& comm, const ValidateArgs& args) {
   const JobSpec spec = load_spec_on_all_ranks(comm, args.job, args.overrides);
   if (comm.rank() != 0) return 0;
+  std::printf("# resolved job spec (%s)\n%s\n", args.job.c_str(), job_spec_to_yaml(spec).c_str());
+  if (spec.model.kind == "exact") {
+    std::printf("plan: model.kind exact is the analytic eps of the %s data: no parameters, nothing to\n"
+                "train; sample it with carnot sample --job %s\nvalid\n", spec.data.kind.c_str(), args.job.c_str());
+    return 0;
+  }
   const int ranks = args.ranks > 0 ? args.ranks : comm.size();
   const std::int64_t rows = batch_slice(spec.train.global_batch, 0, ranks).count;
-  const MlpConfig config{2, spec.model.hidden, spec.model.depth, spec.model.time_embed};
+  const MlpConfig config{spec.data.dim(), spec.model.hidden, spec.model.depth, spec.model.time_embed};
   const MlpPlan plan = plan_mlp(config, rows);
   const double P = double(plan.parameters);
   // fp32 everywhere: weights, gradients, AdamW's two moments, the EMA copy.
@@ -44,7 +50,6 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
   const double acts = 4.0 * double(plan.activation_elements);
   const double train_flops_per_sample = 3.0 * double(plan.forward_flops_per_sample);
 
-  std::printf("# resolved job spec (%s)\n%s\n", args.job.c_str(), job_spec_to_yaml(spec).c_str());
   std::printf("plan for %d rank(s), %lld samples on rank 0 of a global batch of %lld:\n", ranks,
               (long long)rows, (long long)spec.train.global_batch);
   std::printf("  model            %s, %s parameters (%lld)\n", spec.model.kind.c_str(), human_count(P).c_str(),

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# carnot sample --job on exact models: every sampler gives the data's moments within 5 standard
+# errors (step counts as in tests/unit/exact_samplers_test.cpp, whose bias is under 0.35 SE).
+source "$(dirname "$0")/common.sh"
+seed=${CARNOT_TEST_SEED:-$(( (RANDOM << 15) | RANDOM ))}
+echo "[seed] $seed (replay with CARNOT_TEST_SEED=$seed)"
+for job in gaussian_exact mixture_exact; do
+  for sampler in "ddpm" "ddim --steps 2000"; do
+    mpi 2 "$CARNOT" sample --job "$SRC/configs/$job.yaml" -n 20000 --seed "$seed" --out "$job.npy" \
+      --sampler $sampler > out.txt
+    grep "moments" out.txt | sed "s/^/$job $sampler: /"
+    [ "$(grep -c moments out.txt)" -ge 2 ] || { cat out.txt; fail "no moments printed"; }
+    awk '/moments/ { for (i = 1; i <= NF; i++) if ($i == "z") { z = $(i + 1); sub(/[),]+$/, "", z); z = z + 0;
+         if (z > 5 || z < -5) bad = 1 } } END { exit bad }' out.txt || fail "$job $sampler: a moment is off by > 5 SE"
+  done
+done
+set +e
+"$CARNOT" sample --job "$SRC/configs/swissroll.yaml" --out x.npy 2> err.txt; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "needs trained weights" err.txt || { cat err.txt; fail "--job with an mlp model"; }
+echo "PASS"
