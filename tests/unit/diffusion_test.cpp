@@ -25,7 +25,7 @@ TEST(Schedule, LinearMatchesDdpm) {
 
 TEST(EpsObjective, BuildsXtFromX0AndEps) {
   const std::uint64_t seed = test::fresh_seed("EpsObjective.BuildsXt");
-  const NoiseSchedule s = NoiseSchedule::linear(1000);
+  for (const NoiseSchedule& s : {NoiseSchedule::linear(1000), NoiseSchedule::cosine(1000)}) {
   const std::int64_t n = 5000, dim = 2;
   std::vector<float> x0(n * dim, 0.75f), t(n), eps(n * dim), xt(n * dim);
   eps_objective_inputs(s, seed, 3, 0, n, dim, x0.data(), t.data(), eps.data(), xt.data());
@@ -45,6 +45,7 @@ TEST(EpsObjective, BuildsXtFromX0AndEps) {
   for (std::int64_t j = 0; j < n; ++j) mean += t[j];
   mean /= n;
   EXPECT_LT(std::fabs(mean - 499.5), 5 * std::sqrt((1000.0 * 1000 - 1) / 12 / n));
+  }
 }
 
 // Exact ε̂ for data N(mu, s²) per dimension: E[ε | x_t] = sqrt(1−ᾱ)(x_t − sqrt(ᾱ) mu) / (ᾱ s² + 1 − ᾱ).

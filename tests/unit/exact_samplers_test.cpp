@@ -6,7 +6,9 @@
 #include <functional>
 
 #include "framework/diffusion/ddim_sampler.h"
+#include "framework/diffusion/eps_objective.h"
 #include "framework/diffusion/exact_eps.h"
+#include "kernels/ops.h"
 #include "tests/unit/test_support.h"
 
 namespace carnot {
@@ -106,6 +108,41 @@ TEST(ExactSamplers, DdimEtaOneOverAllStepsIsDdpm) {
   ddpm_sample(eps, s, 5, 0, 500, 2, 128, a.data());
   ddim_sample(eps, s, 200, 1.0, 5, 0, 500, 2, 128, b.data());
   EXPECT_LT(test::rel_error(b, a, a.size()), 1e-5);
+}
+
+}  // namespace
+}  // namespace carnot
+
+namespace carnot {
+namespace {
+
+// The ε loss at the exact model is irreducible: per dimension E[Var(ε | x_t)] =
+// ᾱ s² / (ᾱ s² + 1 − ᾱ) for Gaussian data, averaged over uniform t. The Monte-Carlo loss must
+// match it within 5 standard errors.
+TEST(ExactSamplers, EpsLossAtExactModelIsIrreducible) {
+  const std::uint64_t seed = test::fresh_seed("ExactSamplers.EpsLossIrreducible");
+  const NoiseSchedule s = NoiseSchedule::linear(1000);
+  const std::int64_t n = 100000, D = kGaussian.dim();
+  GaussianMixtureData data(kGaussian);
+  std::vector<float> x0(n * D), t(n), eps(n * D), xt(n * D), pred(n * D);
+  data.fill(seed, 0, 0, n, RngStream::kData, x0.data());
+  eps_objective_inputs(s, seed, 0, 0, n, D, x0.data(), t.data(), eps.data(), xt.data());
+  ExactEps(kGaussian, s)(Tensor(xt.data(), DType::F32, Shape{n, D}), t.data(),
+                         Tensor(pred.data(), DType::F32, Shape{n, D}));
+  double sum = 0, sum_sq = 0;
+  for (std::int64_t j = 0; j < n; ++j) {
+    const double l = cpu_ops().mse_loss(DType::F32, 1, D, &pred[j * D], &eps[j * D], 1.0, nullptr);
+    sum += l, sum_sq += l * l;
+  }
+  const double mean = sum / n, se = std::sqrt((sum_sq / n - mean * mean) / n);
+  double exact = 0;
+  for (int ti = 0; ti < s.steps(); ++ti)
+    for (std::int64_t d = 0; d < D; ++d) {
+      const double ab = s.alphas_cumprod[ti], v = kGaussian.stds[0][d] * kGaussian.stds[0][d];
+      exact += ab * v / (ab * v + 1 - ab) / double(D) / s.steps();
+    }
+  std::printf("eps loss at the exact model: %.5f +- %.5f, irreducible %.5f\n", mean, se, exact);
+  EXPECT_LT(std::fabs(mean - exact), 5 * se);
 }
 
 }  // namespace
