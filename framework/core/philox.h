@@ -26,6 +26,7 @@ enum class RngStream : std::uint32_t {
   kSamplerInit = 5,    // x_T of each generated sample
   kSamplerNoise = 6,   // noise added at each sampler step
   kEvalData = 7,       // fresh data for evaluation
+  kBoundNoise = 8,     // x_t drawn for the variational bound's terms
 };
 
 CARNOT_HOST_DEVICE std::uint32_t philox_mulhilo(std::uint32_t a, std::uint32_t b,

@@ -8,6 +8,7 @@
 #include "framework/diffusion/ddim_sampler.h"
 #include "framework/diffusion/eps_objective.h"
 #include "framework/diffusion/exact_eps.h"
+#include "framework/diffusion/likelihood.h"
 #include "kernels/ops.h"
 #include "tests/unit/test_support.h"
 
@@ -143,6 +144,73 @@ TEST(ExactSamplers, EpsLossAtExactModelIsIrreducible) {
     }
   std::printf("eps loss at the exact model: %.5f +- %.5f, irreducible %.5f\n", mean, se, exact);
   EXPECT_LT(std::fabs(mean - exact), 5 * se);
+}
+
+}  // namespace
+}  // namespace carnot
+
+namespace carnot {
+namespace {
+
+// With the exact model on Gaussian data the bound's gap to the analytic negative log-likelihood
+// is ≥ 0 and shrinks as T grows. The gap is estimated per sample against −log p(x0) of the same
+// x0 (paired), so its standard error is small.
+TEST(VariationalBound, ApproachesAnalyticLikelihoodAsTGrows) {
+  const std::uint64_t seed = test::fresh_seed("VariationalBound.Approaches");
+  const std::int64_t n = 4000, D = kGaussian.dim();
+  std::vector<float> x0(n * D);
+  GaussianMixtureData(kGaussian).fill(seed, 0, 0, n, RngStream::kEvalData, x0.data());
+  std::vector<double> nll(n, 0.0);
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t d = 0; d < D; ++d) {
+      const double s = kGaussian.stds[0][d], r = (x0[j * D + d] - kGaussian.means[0][d]) / s;
+      nll[j] += 0.5 * r * r + std::log(s) + 0.5 * std::log(2 * M_PI);
+    }
+  double previous_gap = 1e300, previous_se = 0;
+  for (int T : {50, 200, 1000}) {
+    const NoiseSchedule s = NoiseSchedule::cosine(T);
+    const ExactEps exact(kGaussian, s);
+    const BoundEstimate b = variational_bound(
+        [&](const Tensor& x, const float* t, const Tensor& e) { exact(x, t, e); }, s, seed, n, D, x0.data(), 4096);
+    double g = 0, g2 = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double d = (b.nats[j] - nll[j]) / std::log(2.0);
+      g += d, g2 += d * d;
+    }
+    const double gap = g / n, se = std::sqrt((g2 / n - gap * gap) / n);
+    std::printf("T = %4d: bound − analytic NLL = %.4f ± %.4f bits per point\n", T, gap, se);
+    EXPECT_GT(gap, -5 * se) << "a bound below the true NLL at T = " << T;
+    EXPECT_LT(gap, previous_gap - 5 * std::hypot(se, previous_se)) << "the gap did not shrink at T = " << T;
+    previous_gap = gap, previous_se = se;
+  }
+}
+
+// An exact answer: for data N(0, 1) the forward chain is stationary and its true reverse step is
+// N(sqrt(α_t) x_t, β_t) and q(x_T) = N(0, 1): with the exact ε and σ_t² = β_t the model's joint
+// is q's, so the ELBO's gap KL(q(x_1:T | x0) ‖ p(x_1:T | x0)) is zero and the bound's expectation
+// equals the true NLL at any T (each sample's one-draw estimate scatters around it).
+TEST(VariationalBound, TightForStandardNormalWithBetaVariance) {
+  const std::uint64_t seed = test::fresh_seed("VariationalBound.Tight");
+  const GaussianMixture unit{{1.0}, {{0.0, 0.0}}, {{1.0, 1.0}}};
+  const std::int64_t n = 4000, D = 2;
+  std::vector<float> x0(n * D);
+  GaussianMixtureData(unit).fill(seed, 0, 0, n, RngStream::kEvalData, x0.data());
+  for (int T : {10, 100}) {
+    const NoiseSchedule s = NoiseSchedule::linear(std::max(T, 21));
+    const ExactEps exact(unit, s);
+    const BoundEstimate b = variational_bound(
+        [&](const Tensor& x, const float* t, const Tensor& e) { exact(x, t, e); }, s, seed, n, D, x0.data(), 4096,
+        ReverseVariance::kBeta);
+    double g = 0, g2 = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      double nll = 0;
+      for (std::int64_t d = 0; d < D; ++d) nll += 0.5 * x0[j * D + d] * x0[j * D + d] + 0.5 * std::log(2 * M_PI);
+      g += b.nats[j] - nll, g2 += (b.nats[j] - nll) * (b.nats[j] - nll);
+    }
+    const double gap = g / n, se = std::sqrt((g2 / n - gap * gap) / n);
+    std::printf("T = %d: bound − NLL = %.5f ± %.5f nats\n", s.steps(), gap, se);
+    EXPECT_LT(std::fabs(gap), 5 * se);
+  }
 }
 
 }  // namespace
