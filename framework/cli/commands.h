@@ -37,6 +37,16 @@ struct ValidateArgs {
   int ranks = 0;  // 0: the world size of this launch
 };
 
+struct EvalArgs {
+  std::string ckpt, job;
+  std::vector<std::string> overrides;
+  std::string metric = "nll";
+  std::int64_t n = 10000;
+  std::uint64_t seed = 0;
+  bool seed_given = false;
+  bool no_ema = false;
+};
+
 struct InspectArgs {
   std::string path;
 };
@@ -44,6 +54,7 @@ struct InspectArgs {
 int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args);
 int run_validate(Comm& comm, const ValidateArgs& args);
 int run_inspect(const InspectArgs& args);
+int run_eval(Comm& comm, const EvalArgs& args);
 // Rank 0 reads the job spec and every rank parses the same text, so a bad spec fails on all
 // ranks alike (the error is marked as raised on all ranks).
 struct JobSpec;

@@ -65,6 +65,17 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("--ranks", validate.ranks, "Plan for this many ranks (default: this launch's)")
       ->check(CLI::PositiveNumber);
 
+  EvalArgs eval;
+  CLI::App* eval_cmd = app.add_subcommand("eval", "Evaluate a model: --metric nll, the variational bound in bits");
+  auto* eval_ckpt = eval_cmd->add_option("--ckpt", eval.ckpt, "Run folder or checkpoint folder");
+  auto* eval_job = eval_cmd->add_option("--job", eval.job, "Job spec of an exact model");
+  eval_cmd->add_option("--set", eval.overrides, "Override a key of --job (YAML value)")->needs(eval_job);
+  eval_ckpt->excludes(eval_job);
+  eval_cmd->add_option("--metric", eval.metric, "nll")->check(CLI::IsMember({"nll"}));
+  eval_cmd->add_option("-n", eval.n, "Fresh data points")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 30));
+  auto* eval_seed = eval_cmd->add_option("--seed", eval.seed, "Evaluation seed (default: the job's)");
+  eval_cmd->add_flag("--no-ema", eval.no_ema, "Use the live weights instead of the EMA");
+
   InspectArgs inspect;
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "Show a run's checkpoints, a checkpoint or a safetensors file");
   inspect_cmd->add_option("path", inspect.path, "Run folder, checkpoint folder or .safetensors file")->required();
@@ -76,6 +87,11 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : int(ExitCode::kUsage);
   }
   sample.seed_given = seed_opt->count() > 0;
+  eval.seed_given = eval_seed->count() > 0;
+  if (*eval_cmd && eval_ckpt->count() + eval_job->count() != 1) {
+    std::fprintf(stderr, "carnot eval: give --ckpt RUN_OR_CHECKPOINT, or --job JOB.yaml for an exact model\n");
+    return int(ExitCode::kUsage);
+  }
   if (*sample_cmd && ckpt_opt->count() + job_opt->count() != 1) {
     std::fprintf(stderr, "carnot sample: give --ckpt RUN_OR_CHECKPOINT, or --job JOB.yaml for an exact model\n");
     return int(ExitCode::kUsage);
@@ -94,6 +110,7 @@ int main(int argc, char** argv) {
                                "backend is complete"
                              : "");
     if (*train_cmd) return run_train(*comm, device, train);
+    if (*eval_cmd) return run_eval(*comm, eval);
     return run_sample(*comm, sample);
   } catch (const Error& e) {
     const int code = int(e.code());

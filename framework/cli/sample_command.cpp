@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "framework/cli/commands.h"
+#include "framework/cli/model_source.h"
 #include "framework/core/error.h"
 #include "framework/data/dataset.h"
 #include "framework/data/gaussian_mixture.h"
@@ -78,51 +79,20 @@ int run_sample(Comm& comm, const SampleArgs& args) {
       throw e;
     }
   }
-  // The model: a checkpoint's network, or the exact ε of a job's Gaussian data.
-  std::string dir;
-  JobSpec spec;
-  if (!args.ckpt.empty()) {
-    run_on_root_and_agree(comm, [&] { dir = resolve_checkpoint(args.ckpt); });
-    dir = broadcast_string(comm, dir);
-    spec = load_spec_on_all_ranks(comm, dir + "/job.yaml", {});
-  } else {
-    spec = load_spec_on_all_ranks(comm, args.job, args.overrides);
-    dir = args.job;
-    if (spec.model.kind != "exact") {
-      UsageError e("--job " + args.job + ": model.kind " + spec.model.kind +
-                   " needs trained weights; sample a run with --ckpt (only model.kind exact samples from a job)");
-      e.mark_on_all_ranks();
-      throw e;
-    }
-  }
+  const Slice slice = batch_slice(args.n, comm.rank(), comm.size());
+  const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(slice.count, 2048));
+  ModelSource source(comm, args.ckpt, args.job, args.overrides, args.no_ema, chunk);
+  const JobSpec& spec = source.spec();
+  const NoiseSchedule& schedule = source.schedule();
+  const EpsPredictor predict = source.predictor();
   const std::uint64_t seed = args.seed_given ? args.seed : spec.seed;
   const auto data = make_dataset(spec.data);
   const std::int64_t dim = data->dim();
-  const NoiseSchedule schedule = make_schedule(spec.diffusion);
   const int steps = args.steps > 0 ? args.steps : schedule.steps();
   if (steps > schedule.steps()) {
     UsageError e(str_cat("--steps ", steps, " exceeds the ", schedule.steps(), " steps of the schedule"));
     e.mark_on_all_ranks();
     throw e;
-  }
-
-  const Slice slice = batch_slice(args.n, comm.rank(), comm.size());
-  const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(slice.count, 2048));
-  EpsPredictor predict;
-  std::unique_ptr<MlpScoreNet> model;
-  std::unique_ptr<ExactEps> exact;
-  const std::string weights = dir + (args.no_ema ? "/model" : "/ema") + ".safetensors";
-  if (spec.model.kind == "exact") {
-    exact = std::make_unique<ExactEps>(GaussianMixture::from_spec(spec.data), schedule);
-    predict = [&](const Tensor& x, const float* t, const Tensor& eps) { (*exact)(x, t, eps); };
-  } else {
-    const MlpConfig config{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed};
-    model = std::make_unique<MlpScoreNet>(config, DType::F32, cpu_ops(), chunk, spec.seed);
-    // Rank 0 reads the weights; every rank receives them.
-    run_on_root_and_agree(comm, [&] { load_weights(weights, model->params(), model->params().values()); });
-    const Tensor params = model->params().values();
-    comm.broadcast(params.raw(), std::int64_t(params.bytes()), 0);
-    predict = [&](const Tensor& x, const float* t, const Tensor& eps) { model->forward(x, t, eps); };
   }
 
   std::vector<float> local(static_cast<std::size_t>(std::max<std::int64_t>(1, slice.count * dim)));
@@ -134,8 +104,6 @@ int run_sample(Comm& comm, const SampleArgs& args) {
                 slice.count, dim, chunk, local.data());
   const std::string how = args.sampler == "ddpm" ? str_cat("DDPM, ", steps, " steps")
                                                  : str_cat("DDIM eta ", args.eta, ", ", steps, " steps");
-  const std::string source = spec.model.kind == "exact" ? "the exact model of " + dir
-                                                        : std::string(args.no_ema ? "live" : "EMA") + " weights of " + dir;
 
   std::vector<std::int64_t> counts;
   for (int r = 0; r < comm.size(); ++r) counts.push_back(batch_slice(args.n, r, comm.size()).count * dim);
@@ -156,7 +124,7 @@ int run_sample(Comm& comm, const SampleArgs& args) {
         write_png_rgb(o, img.width, img.height, img.rgb);
       }
       std::printf("carnot: %lld samples (%s, seed %llu, %s) written to %s\n", (long long)args.n,
-                  source.c_str(), (unsigned long long)seed, how.c_str(), o.c_str());
+                  source.description().c_str(), (unsigned long long)seed, how.c_str(), o.c_str());
     }
     const SampleQuality q = sample_quality(*data, all.data(), args.n, seed);
     const bool pass = args.quality_gate <= 0 || q.ratio() <= args.quality_gate;

@@ -14,6 +14,14 @@ for job in gaussian_exact mixture_exact; do
          if (z > 5 || z < -5) bad = 1 } } END { exit bad }' out.txt || fail "$job $sampler: a moment is off by > 5 SE"
   done
 done
+# eval --metric nll: the last line is one JSON object with the bound in bits.
+mpi 2 "$CARNOT" eval --job "$SRC/configs/gaussian_exact.yaml" --set diffusion.steps=200 -n 4000 --metric nll > eval.txt
+tail -n 1 eval.txt
+"${PYTHON:-python3}" -c "import json,sys; r=json.loads(open('eval.txt').read().strip().splitlines()[-1]); \
+  assert {'bits','bits_minus_null','bits_stderr','n','steps'} <= r.keys() and r['n'] == 4000 and r['steps'] == 200, r; \
+  assert r['bits_stderr'] > 0 and abs(r['bits_minus_null'] - (r['bits'] - r['null_bits'])) < 1e-9, r" \
+  || fail "eval's JSON line"
+
 set +e
 "$CARNOT" sample --job "$SRC/configs/swissroll.yaml" --out x.npy 2> err.txt; rc=$?
 set -e

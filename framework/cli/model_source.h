@@ -1,0 +1,36 @@
+// The ε-predictor that `sample` and `eval` run: a checkpoint's network (EMA weights unless
+// no_ema), or the exact ε of a job whose model.kind is exact. Rank 0 reads files; every rank
+// receives the same model.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/diffusion/ddpm_sampler.h"
+#include "framework/diffusion/exact_eps.h"
+#include "framework/dist/comm.h"
+#include "framework/io/job_spec.h"
+#include "framework/nn/mlp_score_net.h"
+
+namespace carnot {
+
+class ModelSource {
+ public:
+  // Exactly one of ckpt (a run or checkpoint folder) and job is non-empty.
+  ModelSource(Comm& comm, const std::string& ckpt, const std::string& job,
+              const std::vector<std::string>& overrides, bool no_ema, std::int64_t max_rows);
+
+  const JobSpec& spec() const { return spec_; }
+  const NoiseSchedule& schedule() const { return schedule_; }
+  const std::string& description() const { return description_; }  // "EMA weights of …"
+  EpsPredictor predictor();
+
+ private:
+  JobSpec spec_;
+  NoiseSchedule schedule_;
+  std::string description_;
+  std::unique_ptr<MlpScoreNet> network_;
+  std::unique_ptr<ExactEps> exact_;
+};
+
+}  // namespace carnot
