@@ -43,10 +43,12 @@ class Ops {
   // Sum of squares, accumulated in float64.
   virtual double sum_squares(DType dt, std::int64_t n, const void* x) = 0;
 
-  // Squared-error loss of prediction against target, per row averaged over cols:
-  // returns sum_r mean_c (p - y)^2, and writes dpred = grad_scale * 2 (p - y) / cols.
+  // Squared-error loss of prediction against target, per row averaged over cols and weighted by
+  // w_r (1 when row_weights is null): returns sum_r w_r mean_c (p - y)^2 and writes
+  // dpred = grad_scale * w_r * 2 (p - y) / cols (when dpred is not null).
   virtual double mse_loss(DType dt, std::int64_t rows, std::int64_t cols, const void* pred,
-                          const void* target, double grad_scale, void* dpred) = 0;
+                          const void* target, const float* row_weights, double grad_scale,
+                          void* dpred) = 0;
 
   // One AdamW step on fp32 buffers (PyTorch's algorithm: decoupled decay, bias correction).
   virtual void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v,

@@ -2,6 +2,7 @@
 
 #include "framework/cli/commands.h"
 #include "framework/core/error.h"
+#include "framework/diffusion/objective.h"
 #include "framework/dist/agree.h"
 #include "framework/train/model_weights.h"
 
@@ -40,7 +41,8 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
 
 EpsPredictor ModelSource::predictor() {
   if (exact_) return [this](const Tensor& x, const float* t, const Tensor& eps) { (*exact_)(x, t, eps); };
-  return [this](const Tensor& x, const float* t, const Tensor& eps) { network_->forward(x, t, eps); };
+  return as_eps_predictor(prediction_of(spec_.diffusion.objective), schedule_,
+                          [this](const Tensor& x, const float* t, const Tensor& out) { network_->forward(x, t, out); });
 }
 
 }  // namespace carnot

@@ -285,7 +285,7 @@ void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
 }
 
 void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) {
-  const Section s(r, n, "diffusion", {"schedule", "steps", "objective"});
+  const Section s(r, n, "diffusion", {"schedule", "steps", "objective", "min_snr_gamma"});
   s.choice("schedule", d.schedule, {"linear", "cosine"});
   s.integer("steps", d.steps, closed(2, 100000));
   // The linear schedule scales DDPM's β range by 1000/T; β_T = 20/T must stay below 1.
@@ -294,7 +294,8 @@ void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) 
               "the linear schedule needs at least 21 steps (its last β is 20/steps), got " +
                   std::to_string(d.steps));
   });
-  s.choice("objective", d.objective, {"eps"});
+  s.choice("objective", d.objective, {"eps", "x0", "v"});
+  s.number("min_snr_gamma", d.min_snr_gamma, at_least(0), " (0 turns the weighting off)");
 }
 
 void read_optimizer(const SpecReader& r, const YAML::Node& n, OptimizerSpec& o) {
@@ -472,7 +473,8 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "diffusion" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "schedule" << YAML::Value << s.diffusion.schedule;
   out << YAML::Key << "steps" << YAML::Value << s.diffusion.steps;
-  out << YAML::Key << "objective" << YAML::Value << s.diffusion.objective << YAML::EndMap;
+  out << YAML::Key << "objective" << YAML::Value << s.diffusion.objective;
+  out << YAML::Key << "min_snr_gamma" << YAML::Value << num(s.diffusion.min_snr_gamma) << YAML::EndMap;
   out << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "kind" << YAML::Value << s.optimizer.kind;
   out << YAML::Key << "lr" << YAML::Value << num(s.optimizer.lr);

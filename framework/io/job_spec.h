@@ -25,7 +25,8 @@ struct ModelSpec {
 struct DiffusionSpec {
   std::string schedule = "linear";
   std::int64_t steps = 1000;
-  std::string objective = "eps";
+  std::string objective = "eps";  // what the network predicts: eps | x0 | v
+  double min_snr_gamma = 0;       // Min-SNR-γ loss weighting; 0 turns it off
 };
 
 struct OptimizerSpec {

@@ -41,7 +41,8 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
       ops_(ops),
       slice_(batch_slice(spec.train.global_batch, comm.rank(), comm.size())),
       data_(make_dataset(spec.data)),
-      schedule_(make_schedule(spec.diffusion)) {
+      schedule_(make_schedule(spec.diffusion)),
+      prediction_(prediction_of(spec.diffusion.objective)) {
   const std::int64_t dim = data_->dim();
   const std::int64_t rows = std::max<std::int64_t>(1, slice_.count);
   const MlpConfig config{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed};
@@ -56,6 +57,8 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   x_t_ = Buffer(DType::F32, Shape{rows, dim});
   pred_ = Buffer(DType::F32, Shape{rows, dim});
   dpred_ = Buffer(DType::F32, Shape{rows, dim});
+  target_ = Buffer(DType::F32, Shape{rows, dim});
+  weights_ = Buffer(DType::F32, Shape{rows});
   losses_.reserve(std::size_t(spec.train.steps));
 }
 
@@ -72,8 +75,19 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     const Tensor x_t = x_t_.tensor().rows(0, n), pred = pred_.tensor().rows(0, n),
                  dpred = dpred_.tensor().rows(0, n);
     model_->forward(x_t, t_.data<float>(), pred);
+    const float* target = eps_.data<float>();
+    if (prediction_ != Prediction::kEps) {
+      objective_targets(prediction_, schedule_, n, dim, t_.data<float>(), x0_.data<float>(),
+                        eps_.data<float>(), target_.data<float>());
+      target = target_.data<float>();
+    }
+    const bool weighted = spec_.diffusion.min_snr_gamma > 0;
+    if (weighted)
+      min_snr_weights(prediction_, schedule_, n, t_.data<float>(), spec_.diffusion.min_snr_gamma,
+                      weights_.data<float>());
     // Normalised by the global batch, so the all-reduced sum is the global mean's gradient.
-    loss_sum = ops_.mse_loss(DType::F32, n, dim, pred.raw(), eps_.tensor().raw(),
+    loss_sum = ops_.mse_loss(DType::F32, n, dim, pred.raw(), target,
+                             weighted ? weights_.data<float>() : nullptr,
                              1.0 / double(spec_.train.global_batch), dpred.raw());
     model_->backward(dpred);
   }

@@ -12,6 +12,7 @@
 
 #include "framework/data/dataset.h"
 #include "framework/diffusion/eps_objective.h"
+#include "framework/diffusion/objective.h"
 #include "framework/diffusion/schedule.h"
 #include "framework/dist/comm.h"
 #include "framework/io/job_spec.h"
@@ -67,7 +68,8 @@ class Trainer {
   std::unique_ptr<MlpScoreNet> model_;
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<Ema> ema_;
-  Buffer x0_, t_, eps_, x_t_, pred_, dpred_;
+  Prediction prediction_;
+  Buffer x0_, t_, eps_, x_t_, pred_, dpred_, target_, weights_;
   std::vector<double> losses_;
   std::int64_t step_ = 0;
 };

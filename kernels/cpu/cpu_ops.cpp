@@ -87,11 +87,13 @@ class CpuOps final : public Ops {
     });
   }
   double mse_loss(DType dt, std::int64_t rows, std::int64_t cols, const void* pred,
-                  const void* target, double grad_scale, void* dpred) override {
+                  const void* target, const float* row_weights, double grad_scale,
+                  void* dpred) override {
     return dispatch(dt, [&](auto z) {
       using T = decltype(z);
       return cpu::mse_loss<T>(rows, cols, static_cast<const T*>(pred),
-                              static_cast<const T*>(target), grad_scale, static_cast<T*>(dpred));
+                              static_cast<const T*>(target), row_weights, grad_scale,
+                              static_cast<T*>(dpred));
     });
   }
   void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v, float lr,

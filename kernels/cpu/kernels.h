@@ -28,7 +28,7 @@ template <class T> double sum_squares(std::int64_t n, const T* x);
 
 template <class T>
 double mse_loss(std::int64_t rows, std::int64_t cols, const T* pred, const T* target,
-                double grad_scale, T* dpred);
+                const float* row_weights, double grad_scale, T* dpred);
 
 void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v, float lr,
                 float beta1, float beta2, float eps, float weight_decay, std::int64_t step);

@@ -9,6 +9,7 @@
 #include "framework/diffusion/eps_objective.h"
 #include "framework/diffusion/exact_eps.h"
 #include "framework/diffusion/likelihood.h"
+#include "framework/diffusion/objective.h"
 #include "kernels/ops.h"
 #include "tests/unit/test_support.h"
 
@@ -117,40 +118,74 @@ TEST(ExactSamplers, DdimEtaOneOverAllStepsIsDdpm) {
 namespace carnot {
 namespace {
 
-// The ε loss at the exact model is irreducible: per dimension E[Var(ε | x_t)] =
-// ᾱ s² / (ᾱ s² + 1 − ᾱ) for Gaussian data, averaged over uniform t. The Monte-Carlo loss must
-// match it within 5 standard errors.
-TEST(ExactSamplers, EpsLossAtExactModelIsIrreducible) {
-  const std::uint64_t seed = test::fresh_seed("ExactSamplers.EpsLossIrreducible");
+// Every objective's loss at the exact model is irreducible. Per dimension, with v = ᾱ s² + 1 − ᾱ:
+//   eps: E Var(ε | x_t) = ᾱ s² / v,   x0: Var(x0 | x_t) = s² (1 − ᾱ) / v,   v-pred: s² / v,
+// averaged over uniform t. The exact ε̂ gives the exact x̂0 and v̂ (E is linear), and the
+// Monte-Carlo loss must match each closed form within 5 standard errors.
+TEST(ExactSamplers, LossAtExactModelIsIrreducibleForEveryObjective) {
+  const std::uint64_t seed = test::fresh_seed("ExactSamplers.LossIrreducible");
   const NoiseSchedule s = NoiseSchedule::linear(1000);
   const std::int64_t n = 100000, D = kGaussian.dim();
   GaussianMixtureData data(kGaussian);
-  std::vector<float> x0(n * D), t(n), eps(n * D), xt(n * D), pred(n * D);
+  std::vector<float> x0(n * D), t(n), eps(n * D), xt(n * D), eps_hat(n * D), target(n * D), pred(n * D);
   data.fill(seed, 0, 0, n, RngStream::kData, x0.data());
   eps_objective_inputs(s, seed, 0, 0, n, D, x0.data(), t.data(), eps.data(), xt.data());
   ExactEps(kGaussian, s)(Tensor(xt.data(), DType::F32, Shape{n, D}), t.data(),
-                         Tensor(pred.data(), DType::F32, Shape{n, D}));
-  double sum = 0, sum_sq = 0;
-  for (std::int64_t j = 0; j < n; ++j) {
-    const double l = cpu_ops().mse_loss(DType::F32, 1, D, &pred[j * D], &eps[j * D], 1.0, nullptr);
-    sum += l, sum_sq += l * l;
-  }
-  const double mean = sum / n, se = std::sqrt((sum_sq / n - mean * mean) / n);
-  double exact = 0;
-  for (int ti = 0; ti < s.steps(); ++ti)
-    for (std::int64_t d = 0; d < D; ++d) {
-      const double ab = s.alphas_cumprod[ti], v = kGaussian.stds[0][d] * kGaussian.stds[0][d];
-      exact += ab * v / (ab * v + 1 - ab) / double(D) / s.steps();
+                         Tensor(eps_hat.data(), DType::F32, Shape{n, D}));
+  for (const auto& [name, p] : {std::pair{"eps", Prediction::kEps}, std::pair{"x0", Prediction::kX0},
+                                std::pair{"v", Prediction::kV}}) {
+    objective_targets(p, s, n, D, t.data(), x0.data(), eps.data(), target.data());
+    // The exact prediction in this parameterisation, from ε̂ and x_t.
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double ab = s.alphas_cumprod[std::size_t(t[j])], a = std::sqrt(ab), b = std::sqrt(1 - ab);
+      for (std::int64_t d = 0; d < D; ++d) {
+        const std::int64_t k = j * D + d;
+        const double x0_hat = (xt[k] - b * eps_hat[k]) / a;
+        pred[k] = float(p == Prediction::kEps ? eps_hat[k] : p == Prediction::kX0 ? x0_hat : a * eps_hat[k] - b * x0_hat);
+      }
     }
-  std::printf("eps loss at the exact model: %.5f +- %.5f, irreducible %.5f\n", mean, se, exact);
-  EXPECT_LT(std::fabs(mean - exact), 5 * se);
+    double sum = 0, sum_sq = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double l = cpu_ops().mse_loss(DType::F32, 1, D, &pred[j * D], &target[j * D], nullptr, 1.0, nullptr);
+      sum += l, sum_sq += l * l;
+    }
+    const double mean = sum / n, se = std::sqrt((sum_sq / n - mean * mean) / n);
+    double exact = 0;
+    for (int ti = 0; ti < s.steps(); ++ti)
+      for (std::int64_t d = 0; d < D; ++d) {
+        const double ab = s.alphas_cumprod[ti], s2 = kGaussian.stds[0][d] * kGaussian.stds[0][d];
+        const double v = ab * s2 + 1 - ab;
+        exact += (p == Prediction::kEps ? ab * s2 / v : p == Prediction::kX0 ? s2 * (1 - ab) / v : s2 / v) /
+                 double(D) / s.steps();
+      }
+    std::printf("%-3s loss at the exact model: %.5f +- %.5f, irreducible %.5f\n", name, mean, se, exact);
+    EXPECT_LT(std::fabs(mean - exact), 5 * se) << name;
+  }
 }
 
-}  // namespace
-}  // namespace carnot
-
-namespace carnot {
-namespace {
+// A network predicting x0 or v, wrapped for the samplers, gives back the ε̂ it encodes.
+TEST(Objectives, WrappedPredictionsGiveBackEps) {
+  const NoiseSchedule s = NoiseSchedule::cosine(100);
+  const std::int64_t n = 64, D = 3;
+  std::vector<float> x0(n * D), t(n), eps(n * D), xt(n * D), target(n * D), out(n * D);
+  GaussianMixtureData(kGaussian).fill(3, 0, 0, n, RngStream::kData, x0.data());
+  eps_objective_inputs(s, 3, 0, 0, n, D, x0.data(), t.data(), eps.data(), xt.data());
+  for (Prediction p : {Prediction::kX0, Prediction::kV}) {
+    objective_targets(p, s, n, D, t.data(), x0.data(), eps.data(), target.data());
+    // A "network" that returns the true target; the wrapper must turn it into the true ε.
+    const EpsPredictor wrapped = as_eps_predictor(p, s, [&](const Tensor&, const float*, const Tensor& o) {
+      std::copy(target.begin(), target.end(), o.data<float>());
+    });
+    wrapped(Tensor(xt.data(), DType::F32, Shape{n, D}), t.data(), Tensor(out.data(), DType::F32, Shape{n, D}));
+    EXPECT_LT(test::rel_error(out, eps, eps.size()), 1e-4) << int(p);
+  }
+  std::vector<float> w(n);
+  min_snr_weights(Prediction::kEps, s, n, t.data(), 5.0, w.data());
+  for (std::int64_t j = 0; j < n; ++j) {
+    const double ab = s.alphas_cumprod[std::size_t(t[j])], snr = ab / (1 - ab);
+    EXPECT_NEAR(w[j], std::min(snr, 5.0) / snr, 1e-6);
+  }
+}
 
 // With the exact model on Gaussian data the bound's gap to the analytic negative log-likelihood
 // is ≥ 0 and shrinks as T grows. The gap is estimated per sample against −log p(x0) of the same

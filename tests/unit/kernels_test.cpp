@@ -98,17 +98,18 @@ TEST(Kernels, MseLossGradientMatchesFiniteDifferences) {
   auto p = randn(rng, rows * cols);
   const auto y = randn(rng, rows * cols);
   std::vector<double> g(rows * cols);
+  const std::vector<float> w = {1.0f, 0.5f, 2.0f, 0.25f};  // per-row weights (Min-SNR)
   const double scale = 0.25;
-  const double loss = cpu_ops().mse_loss(DType::F64, rows, cols, p.data(), y.data(), scale, g.data());
+  const double loss = cpu_ops().mse_loss(DType::F64, rows, cols, p.data(), y.data(), w.data(), scale, g.data());
   double direct = 0;
-  for (int i = 0; i < rows * cols; ++i) direct += (p[i] - y[i]) * (p[i] - y[i]) / cols;
+  for (int i = 0; i < rows * cols; ++i) direct += w[i / cols] * (p[i] - y[i]) * (p[i] - y[i]) / cols;
   EXPECT_NEAR(loss, direct, 1e-12);
   for (int i = 0; i < rows * cols; ++i) {
     const double h = 1e-6, keep = p[i];
     p[i] = keep + h;
-    const double lp = cpu_ops().mse_loss(DType::F64, rows, cols, p.data(), y.data(), 1, nullptr);
+    const double lp = cpu_ops().mse_loss(DType::F64, rows, cols, p.data(), y.data(), w.data(), 1, nullptr);
     p[i] = keep - h;
-    const double lm = cpu_ops().mse_loss(DType::F64, rows, cols, p.data(), y.data(), 1, nullptr);
+    const double lm = cpu_ops().mse_loss(DType::F64, rows, cols, p.data(), y.data(), w.data(), 1, nullptr);
     p[i] = keep;
     EXPECT_NEAR(g[i], scale * (lp - lm) / (2 * h), 1e-8);
   }
