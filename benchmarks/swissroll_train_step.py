@@ -136,7 +136,10 @@ def main():
         "machine": {"name": args.machine or platform.node(), "cpu": cpu_model(),
                     "cores": os.cpu_count()},
         "commit": commit,
-        "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
+        # Paths relative to the repository, so the record names no machine's folders.
+        "command": " ".join(["benchmarks/" + os.path.basename(sys.argv[0])] +
+                            [os.path.relpath(a, os.path.join(here, "..")) if os.path.isabs(a) else a
+                             for a in sys.argv[1:]]),
         "threads": args.threads,
         "steps": args.steps,
         "carnot_samples_per_s": round(c, 1),

@@ -15,6 +15,24 @@ namespace carnot {
 
 void configure_threads(const Comm& comm) { cpu::set_threads(default_threads_per_rank(comm.local_size())); }
 
+namespace {
+
+struct ModelOptions {
+  CLI::Option* ckpt;
+  CLI::Option* job;
+};
+
+// --ckpt RUN_OR_CHECKPOINT, or --job JOB.yaml [--set k=v]... for an exact model (not both).
+ModelOptions add_model_options(CLI::App* cmd, std::string& ckpt, std::string& job,
+                               std::vector<std::string>& overrides) {
+  ModelOptions o{cmd->add_option("--ckpt", ckpt, "Run folder (its newest good checkpoint) or checkpoint folder"),
+                 cmd->add_option("--job", job, "Job spec of an exact model (model.kind: exact), no checkpoint")};
+  cmd->add_option("--set", overrides, "Override a key of --job (YAML value)")->needs(o.job);
+  o.ckpt->excludes(o.job);
+  return o;
+}
+
+}  // namespace
 }  // namespace carnot
 
 int main(int argc, char** argv) {
@@ -38,22 +56,19 @@ int main(int argc, char** argv) {
 
   SampleArgs sample;
   CLI::App* sample_cmd = app.add_subcommand("sample", "Draw samples from a trained run");
-  auto* ckpt_opt = sample_cmd->add_option("--ckpt", sample.ckpt, "Run folder (its newest checkpoint) or checkpoint folder");
-  auto* job_opt = sample_cmd->add_option("--job", sample.job, "Job spec of an exact model (model.kind: exact), no checkpoint");
-  sample_cmd->add_option("--set", sample.overrides, "Override a key of --job (YAML value)")->needs(job_opt);
-  ckpt_opt->excludes(job_opt);
+  const ModelOptions sample_model = add_model_options(sample_cmd, sample.ckpt, sample.job, sample.overrides);
   sample_cmd->add_option("--sampler", sample.sampler, "ddpm (ancestral) or ddim")
       ->check(CLI::IsMember({"ddpm", "ddim"}));
   sample_cmd->add_option("--steps", sample.steps, "Sampling steps, evenly spaced over the training steps (default: all)")
       ->check(CLI::PositiveNumber);
   sample_cmd->add_option("--eta", sample.eta, "DDIM's eta: 0 deterministic (default), 1 ancestral")
       ->check(CLI::Range(0.0, 1.0));
+  sample_cmd->add_flag("--no-ema", sample.no_ema, "Use the live weights instead of the EMA");
   sample_cmd->add_option("-n", sample.n, "Number of samples")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 30));
   sample_cmd->add_option("--out", sample.out,
                          "Output file, repeatable: .npy (float32, N × D, data units) or .png (2-D "
                          "data: the samples beside fresh data)")->required();
   auto* seed_opt = sample_cmd->add_option("--seed", sample.seed, "Sampling seed (default: the job's seed)");
-  sample_cmd->add_flag("--no-ema", sample.no_ema, "Use the live weights instead of the EMA");
   sample_cmd->add_option("--quality-gate", sample.quality_gate,
                          "Exit 1 if the quality ratio (sliced W1 / data-vs-data) exceeds this")
       ->check(CLI::PositiveNumber);
@@ -67,14 +82,11 @@ int main(int argc, char** argv) {
 
   EvalArgs eval;
   CLI::App* eval_cmd = app.add_subcommand("eval", "Evaluate a model: --metric nll, the variational bound in bits");
-  auto* eval_ckpt = eval_cmd->add_option("--ckpt", eval.ckpt, "Run folder or checkpoint folder");
-  auto* eval_job = eval_cmd->add_option("--job", eval.job, "Job spec of an exact model");
-  eval_cmd->add_option("--set", eval.overrides, "Override a key of --job (YAML value)")->needs(eval_job);
-  eval_ckpt->excludes(eval_job);
+  const ModelOptions eval_model = add_model_options(eval_cmd, eval.ckpt, eval.job, eval.overrides);
+  eval_cmd->add_flag("--no-ema", eval.no_ema, "Use the live weights instead of the EMA");
   eval_cmd->add_option("--metric", eval.metric, "nll")->check(CLI::IsMember({"nll"}));
   eval_cmd->add_option("-n", eval.n, "Fresh data points")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 30));
   auto* eval_seed = eval_cmd->add_option("--seed", eval.seed, "Evaluation seed (default: the job's)");
-  eval_cmd->add_flag("--no-ema", eval.no_ema, "Use the live weights instead of the EMA");
 
   InspectArgs inspect;
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "Show a run's checkpoints, a checkpoint or a safetensors file");
@@ -88,14 +100,13 @@ int main(int argc, char** argv) {
   }
   sample.seed_given = seed_opt->count() > 0;
   eval.seed_given = eval_seed->count() > 0;
-  if (*eval_cmd && eval_ckpt->count() + eval_job->count() != 1) {
-    std::fprintf(stderr, "carnot eval: give --ckpt RUN_OR_CHECKPOINT, or --job JOB.yaml for an exact model\n");
-    return int(ExitCode::kUsage);
-  }
-  if (*sample_cmd && ckpt_opt->count() + job_opt->count() != 1) {
-    std::fprintf(stderr, "carnot sample: give --ckpt RUN_OR_CHECKPOINT, or --job JOB.yaml for an exact model\n");
-    return int(ExitCode::kUsage);
-  }
+
+  for (const auto& [cmd, model] : {std::pair{sample_cmd, sample_model}, std::pair{eval_cmd, eval_model}})
+    if (*cmd && model.ckpt->count() + model.job->count() != 1) {
+      std::fprintf(stderr, "carnot %s: give --ckpt RUN_OR_CHECKPOINT, or --job JOB.yaml for an exact model\n",
+                   cmd->get_name().c_str());
+      return int(ExitCode::kUsage);
+    }
 
   std::unique_ptr<Comm> comm;
   try {
