@@ -40,7 +40,23 @@ NoiseSchedule NoiseSchedule::cosine(int steps) {
   return s;
 }
 
+NoiseSchedule NoiseSchedule::sohl2015(int steps, double step1_beta) {
+  CARNOT_CHECK(steps >= 2, "the 2015 schedule needs at least 2 steps, got ", steps);
+  NoiseSchedule s;
+  double cumprod = 1.0;
+  for (int t = 0; t < steps; ++t) {
+    const double b = 1.0 / (double(steps) + (2.0 - double(steps)) * double(t) / double(steps - 1));
+    const double m = 1e-6 + (t == 0 ? step1_beta : 0.0);
+    const double beta = m + b * (1 - m - 1e-5);
+    cumprod *= 1.0 - beta;
+    s.betas.push_back(beta);
+    s.alphas_cumprod.push_back(cumprod);
+  }
+  return s;
+}
+
 NoiseSchedule make_schedule(const DiffusionSpec& spec) {
+  if (spec.schedule == "sohl2015") return NoiseSchedule::sohl2015(int(spec.steps), spec.step1_beta);
   if (spec.schedule == "linear") return NoiseSchedule::linear(int(spec.steps));
   if (spec.schedule == "cosine") return NoiseSchedule::cosine(int(spec.steps));
   throw Error("unknown diffusion.schedule '" + spec.schedule + "'");

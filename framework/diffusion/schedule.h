@@ -17,6 +17,9 @@ struct NoiseSchedule {
   // Improved DDPM's cosine schedule (Nichol & Dhariwal 2021): ᾱ(t) = f(t)/f(0),
   // f(t) = cos²((t/T + s)/(1 + s) · π/2), s = 0.008, β clipped at 0.999.
   static NoiseSchedule cosine(int steps);
+  // Sohl-Dickstein et al. 2015 (their released code, unlearned): β_t = m_t + b_t (1 − m_t − 1e-5),
+  // b = 1/linspace(T, 2, T), m_t = 1e-6, plus step1_beta at t = 1.
+  static NoiseSchedule sohl2015(int steps, double step1_beta);
 };
 
 NoiseSchedule make_schedule(const DiffusionSpec& spec);

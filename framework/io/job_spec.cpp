@@ -285,8 +285,12 @@ void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
 }
 
 void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) {
-  const Section s(r, n, "diffusion", {"schedule", "steps", "objective", "min_snr_gamma"});
-  s.choice("schedule", d.schedule, {"linear", "cosine"});
+  const Section s(r, n, "diffusion", {"schedule", "steps", "objective", "min_snr_gamma", "step1_beta"});
+  s.choice("schedule", d.schedule, {"linear", "cosine", "sohl2015"});
+  s.key("step1_beta", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.schedule == "sohl2015", v, p, "only for diffusion.schedule sohl2015 (this is " + d.schedule + ")");
+  });
+  s.number("step1_beta", d.step1_beta, half_open(0, 0.5));
   s.integer("steps", d.steps, closed(2, 100000));
   // The linear schedule scales DDPM's β range by 1000/T; β_T = 20/T must stay below 1.
   s.key("steps", [&](const YAML::Node& v, const std::string& p) {
@@ -472,6 +476,8 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "time_embed" << YAML::Value << s.model.time_embed << YAML::EndMap;
   out << YAML::Key << "diffusion" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "schedule" << YAML::Value << s.diffusion.schedule;
+  if (s.diffusion.schedule == "sohl2015")
+    out << YAML::Key << "step1_beta" << YAML::Value << num(s.diffusion.step1_beta);
   out << YAML::Key << "steps" << YAML::Value << s.diffusion.steps;
   out << YAML::Key << "objective" << YAML::Value << s.diffusion.objective;
   out << YAML::Key << "min_snr_gamma" << YAML::Value << num(s.diffusion.min_snr_gamma) << YAML::EndMap;

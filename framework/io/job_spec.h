@@ -23,7 +23,8 @@ struct ModelSpec {
 };
 
 struct DiffusionSpec {
-  std::string schedule = "linear";
+  std::string schedule = "linear";  // linear | cosine | sohl2015
+  double step1_beta = 1e-3;         // sohl2015: the extra β at t = 1
   std::int64_t steps = 1000;
   std::string objective = "eps";  // what the network predicts: eps | x0 | v
   double min_snr_gamma = 0;       // Min-SNR-γ loss weighting; 0 turns it off

@@ -25,7 +25,8 @@ TEST(Schedule, LinearMatchesDdpm) {
 
 TEST(EpsObjective, BuildsXtFromX0AndEps) {
   const std::uint64_t seed = test::fresh_seed("EpsObjective.BuildsXt");
-  for (const NoiseSchedule& s : {NoiseSchedule::linear(1000), NoiseSchedule::cosine(1000)}) {
+  for (const NoiseSchedule& s : {NoiseSchedule::linear(1000), NoiseSchedule::cosine(1000),
+                                 NoiseSchedule::sohl2015(1000, 1e-3)}) {
   const std::int64_t n = 5000, dim = 2;
   std::vector<float> x0(n * dim, 0.75f), t(n), eps(n * dim), xt(n * dim);
   eps_objective_inputs(s, seed, 3, 0, n, dim, x0.data(), t.data(), eps.data(), xt.data());
@@ -128,6 +129,20 @@ TEST(Schedule, CosineMatchesClosedForm) {
   for (int t : {0, 10, 500, 900}) EXPECT_NEAR(s.alphas_cumprod[t], f(t + 1) / f(0), 1e-12) << t;
   for (double b : s.betas) EXPECT_TRUE(b > 0 && b <= 0.999);
   EXPECT_DOUBLE_EQ(s.betas.back(), 0.999);  // the last step is clipped
+}
+
+// The 2015 paper's released schedule at T = 40: β_t = m_t + b_t(1 − m_t − 1e-5) with
+// b = 1/linspace(40, 2, 40), m = 1e-6 (+ step1_beta at t = 1), so the last β is ≈ 1/2.
+TEST(Schedule, Sohl2015MatchesReleasedCode) {
+  const NoiseSchedule s = NoiseSchedule::sohl2015(40, 1e-3);
+  const double m1 = 1e-6 + 1e-3;
+  EXPECT_NEAR(s.betas[0], m1 + (1.0 / 40) * (1 - m1 - 1e-5), 1e-15);
+  EXPECT_NEAR(s.betas[39], 1e-6 + 0.5 * (1 - 1e-6 - 1e-5), 1e-15);
+  const double b20 = 1.0 / (40 - 38.0 * 20 / 39);  // linspace(40, 2, 40)[20]
+  EXPECT_NEAR(s.betas[20], 1e-6 + b20 * (1 - 1e-6 - 1e-5), 1e-15);
+  double prod = 1;
+  for (double b : s.betas) prod *= 1 - b;
+  EXPECT_NEAR(s.alphas_cumprod.back(), prod, 1e-15);
 }
 
 }  // namespace

@@ -89,7 +89,7 @@ TEST(JobSpec, OutOfRangeNamesBound) {
 TEST(JobSpec, UnknownChoiceListsChoices) {
   const std::string msg = error_of(replace(kGood, "schedule: linear", "schedule: sigmoid"));
   EXPECT_NE(msg.find("job.yaml:5:"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("diffusion.schedule: 'sigmoid' is not one of: linear, cosine"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("diffusion.schedule: 'sigmoid' is not one of: linear, cosine, sohl2015"), std::string::npos) << msg;
 }
 
 TEST(JobSpec, YamlSyntaxErrorNamesLine) {
