@@ -13,6 +13,7 @@
 #include "framework/diffusion/ddim_sampler.h"
 #include "framework/diffusion/ddpm_sampler.h"
 #include "framework/diffusion/exact_eps.h"
+#include "framework/diffusion/ode_sampler.h"
 #include "framework/dist/agree.h"
 #include "framework/eval/sample_quality.h"
 #include "framework/io/file_util.h"
@@ -99,12 +100,14 @@ int run_sample(Comm& comm, const SampleArgs& args) {
   const std::uint32_t first = std::uint32_t(slice.begin);
   if (args.sampler == "ddpm" && steps == schedule.steps())
     ddpm_sample(predict, schedule, seed, first, slice.count, dim, chunk, local.data());
+  else if (args.sampler == "euler" || args.sampler == "heun")
+    ode_sample(predict, schedule, steps, args.sampler == "euler" ? OdeMethod::kEuler : OdeMethod::kHeun, seed,
+               first, slice.count, dim, chunk, local.data());
   else  // DDIM; with eta 1 it is DDPM's ancestral sampler on the respaced chain
     ddim_sample(predict, schedule, steps, args.sampler == "ddpm" ? 1.0 : args.eta, seed, first,
                 slice.count, dim, chunk, local.data());
-  const std::string how = args.sampler == "ddpm" ? str_cat("DDPM, ", steps, " steps")
-                                                 : str_cat("DDIM eta ", args.eta, ", ", steps, " steps");
-
+  const std::string how = args.sampler == "ddim" ? str_cat("DDIM eta ", args.eta, ", ", steps, " steps")
+                                                 : str_cat(args.sampler, ", ", steps, " steps");
   std::vector<std::int64_t> counts;
   for (int r = 0; r < comm.size(); ++r) counts.push_back(batch_slice(args.n, r, comm.size()).count * dim);
   std::vector<float> all(comm.rank() == 0 ? std::size_t(args.n * dim) : 0);

@@ -5,7 +5,7 @@ source "$(dirname "$0")/common.sh"
 seed=${CARNOT_TEST_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 echo "[seed] $seed (replay with CARNOT_TEST_SEED=$seed)"
 for job in gaussian_exact mixture_exact; do
-  for sampler in "ddpm" "ddim --steps 2000"; do
+  for sampler in "ddpm" "ddim --steps 2000" "heun --steps 500 --set diffusion.steps=1000"; do
     mpi 2 "$CARNOT" sample --job "$SRC/configs/$job.yaml" -n 20000 --seed "$seed" --out "$job.npy" \
       --sampler $sampler > out.txt
     grep "moments" out.txt | sed "s/^/$job $sampler: /"
