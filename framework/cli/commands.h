@@ -42,6 +42,7 @@ struct EvalArgs {
   std::vector<std::string> overrides;
   std::string metric = "nll";
   std::int64_t n = 10000;
+  int t_samples = 0;  // 0: every t; else Monte Carlo over this many t per point
   std::uint64_t seed = 0;
   bool seed_given = false;
   bool no_ema = false;

@@ -1,7 +1,8 @@
 // carnot eval (--ckpt RUN | --job JOB.yaml) --metric nll [-n N] [--seed S]: the variational bound
 // on fresh data in bits per point. The last stdout line is one JSON object:
 //   bits (K, the lower bound on the log-likelihood, higher is better), bits_minus_null (K minus
-//   the identity Gaussian's log-likelihood on the same points), bits_stderr, n, steps.
+//   the identity Gaussian's log-likelihood on the same points), bits_stderr, n, steps, t_samples
+//   (0: every t summed; else Monte Carlo over t, whose scatter bits_stderr includes).
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -25,7 +26,8 @@ int run_eval(Comm& comm, const EvalArgs& args) {
   std::vector<float> x(static_cast<std::size_t>(std::max<std::int64_t>(1, slice.count * dim)));
   data->fill(seed, 0, std::uint32_t(slice.begin), slice.count, RngStream::kEvalData, x.data());
   const BoundEstimate b = variational_bound(source.predictor(), source.schedule(), seed ^ 0x9e3779b97f4a7c15ull,
-                                            slice.count, dim, x.data(), chunk);
+                                            slice.count, dim, x.data(), chunk, ReverseVariance::kPosterior,
+                                            args.t_samples);
   // Sums over this rank's points: bound, bound², identity-Gaussian log-likelihood (nats).
   double sums[3] = {0, 0, 0};
   for (std::int64_t j = 0; j < slice.count; ++j) {
@@ -55,7 +57,8 @@ int run_eval(Comm& comm, const EvalArgs& args) {
                                 {"bits_stderr", std::sqrt(var / n) / ln2},
                                 {"null_bits", null_bits},
                                 {"n", args.n},
-                                {"steps", T}};
+                                {"steps", T},
+                                {"t_samples", args.t_samples}};
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   CLI::App* eval_cmd = app.add_subcommand("eval", "Evaluate a model: --metric nll, the variational bound in bits");
   const ModelOptions eval_model = add_model_options(eval_cmd, eval.ckpt, eval.job, eval.overrides);
   eval_cmd->add_flag("--no-ema", eval.no_ema, "Use the live weights instead of the EMA");
+  eval_cmd->add_option("--t-samples", eval.t_samples,
+                        "Estimate the sum over t from this many random t per point (default: every t)")
+      ->check(CLI::PositiveNumber);
   eval_cmd->add_option("--metric", eval.metric, "nll")->check(CLI::IsMember({"nll"}));
   eval_cmd->add_option("-n", eval.n, "Fresh data points")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 30));
   auto* eval_seed = eval_cmd->add_option("--seed", eval.seed, "Evaluation seed (default: the job's)");

@@ -9,7 +9,8 @@ namespace carnot {
 
 BoundEstimate variational_bound(const EpsPredictor& predict, const NoiseSchedule& schedule,
                                 std::uint64_t seed, std::int64_t n, std::int64_t dim,
-                                const float* x0, std::int64_t chunk, ReverseVariance variance) {
+                                const float* x0, std::int64_t chunk, ReverseVariance variance,
+                                int t_samples) {
   const int T = schedule.steps();
   auto abar = [&](int t) { return t == 0 ? 1.0 : schedule.alphas_cumprod[t - 1]; };  // 1-indexed
   auto beta = [&](int t) { return schedule.betas[t - 1]; };
@@ -31,44 +32,72 @@ BoundEstimate variational_bound(const EpsPredictor& predict, const NoiseSchedule
 
   Buffer xt_buf(DType::F32, Shape{chunk, dim}), eps_buf(DType::F32, Shape{chunk, dim});
   std::vector<float> tf(static_cast<std::size_t>(chunk));
-  std::vector<double> z(static_cast<std::size_t>(dim));
-  for (int t = 1; t <= T; ++t) {
-    const double ab = abar(t), ab_prev = abar(t - 1), b = beta(t), a = 1 - b;
-    const double post_var = t > 1 ? (1 - ab_prev) / (1 - ab) * b : 0.0;  // β̃_t
-    // The model's variance; the decoder (t = 1, where β̃_1 = 0) always uses β_1.
-    const double var = t > 1 && variance == ReverseVariance::kPosterior ? post_var : b;
-    // KL's variance part per dimension (zero when σ² = β̃).
-    const double kl_var = t > 1 ? 0.5 * (std::log(var / post_var) + post_var / var - 1) : 0.0;
-    const double c0 = std::sqrt(ab_prev) * b / (1 - ab), ct = std::sqrt(a) * (1 - ab_prev) / (1 - ab);
+  std::vector<double> z(static_cast<std::size_t>(dim)), terms(static_cast<std::size_t>(chunk));
+  // Term t1[j] (1-indexed) for rows [c, c + m): x_t drawn with noise keyed by (t, draw, point).
+  auto eval_terms = [&](std::int64_t c, std::int64_t m, const int* t1, std::uint32_t draw) {
+    float* xt = xt_buf.data<float>();
+    for (std::int64_t j = 0; j < m; ++j) {
+      const double ab = abar(t1[j]);
+      philox_normals(seed, std::uint32_t(t1[j]) | (draw << 17), std::uint32_t(c + j), RngStream::kBoundNoise,
+                     dim, z.data());
+      for (std::int64_t d = 0; d < dim; ++d)
+        xt[j * dim + d] = float(std::sqrt(ab) * x0[(c + j) * dim + d] + std::sqrt(1 - ab) * z[std::size_t(d)]);
+      tf[std::size_t(j)] = float(t1[j] - 1);  // the model's 0-indexed time
+    }
+    const Tensor eps = eps_buf.tensor().rows(0, m);
+    predict(xt_buf.tensor().rows(0, m), tf.data(), eps);
+    for (std::int64_t j = 0; j < m; ++j) {
+      const int t = t1[j];
+      const double ab = abar(t), ab_prev = abar(t - 1), b = beta(t), a = 1 - b;
+      const double post_var = t > 1 ? (1 - ab_prev) / (1 - ab) * b : 0.0;  // β̃_t
+      // The model's variance; the decoder (t = 1, where β̃_1 = 0) always uses β_1.
+      const double var = t > 1 && variance == ReverseVariance::kPosterior ? post_var : b;
+      // KL's variance part per dimension (zero when σ² = β̃).
+      const double kl_var = t > 1 ? 0.5 * (std::log(var / post_var) + post_var / var - 1) : 0.0;
+      const double c0 = std::sqrt(ab_prev) * b / (1 - ab), ct = std::sqrt(a) * (1 - ab_prev) / (1 - ab);
+      double term = 0;
+      for (std::int64_t d = 0; d < dim; ++d) {
+        const std::int64_t k = j * dim + d;
+        const double x = x0[(c + j) * dim + d];
+        const double mu = (double(xt[k]) - b / std::sqrt(1 - ab) * eps.data<float>()[k]) / std::sqrt(a);
+        if (t > 1) {  // KL(N(μ̃, β̃) ‖ N(μ, σ²))
+          const double mu_post = c0 * x + ct * double(xt[k]);
+          term += kl_var + 0.5 * (mu_post - mu) * (mu_post - mu) / var;
+        } else {      // decoder: −log N(x0; μ, β_1)
+          term += 0.5 * ((x - mu) * (x - mu) / var + std::log(2 * M_PI * var));
+        }
+      }
+      terms[std::size_t(j)] = term;
+    }
+  };
+  std::vector<int> t1(static_cast<std::size_t>(chunk));
+  auto add = [&](std::int64_t c, std::int64_t m, double scale) {
+    for (std::int64_t j = 0; j < m; ++j) {
+      out.nats[std::size_t(c + j)] += scale * terms[std::size_t(j)];
+      out.step_nats[std::size_t(t1[std::size_t(j)] - 1)] += scale * terms[std::size_t(j)] / double(n);
+    }
+  };
+  // Every term t (t_samples = 0), or the decoder plus t_samples uniform draws of t ∈ {2..T} per
+  // point, each weighted (T − 1)/t_samples: an unbiased estimate of the same sum.
+  const int exact_until = t_samples > 0 ? 1 : T;
+  for (int t = 1; t <= exact_until; ++t)
     for (std::int64_t c = 0; c < n; c += chunk) {
       const std::int64_t m = std::min(chunk, n - c);
-      float* xt = xt_buf.data<float>();
-      for (std::int64_t j = 0; j < m; ++j) {
-        philox_normals(seed, std::uint32_t(t), std::uint32_t(c + j), RngStream::kBoundNoise, dim, z.data());
-        for (std::int64_t d = 0; d < dim; ++d)
-          xt[j * dim + d] = float(std::sqrt(ab) * x0[(c + j) * dim + d] + std::sqrt(1 - ab) * z[std::size_t(d)]);
-      }
-      std::fill(tf.begin(), tf.begin() + m, float(t - 1));  // the model's 0-indexed time
-      const Tensor xt_t = xt_buf.tensor().rows(0, m), eps = eps_buf.tensor().rows(0, m);
-      predict(xt_t, tf.data(), eps);
-      for (std::int64_t j = 0; j < m; ++j) {
-        double term = 0;
-        for (std::int64_t d = 0; d < dim; ++d) {
-          const std::int64_t k = j * dim + d;
-          const double x = x0[(c + j) * dim + d];
-          const double mu = (double(xt[k]) - b / std::sqrt(1 - ab) * eps.data<float>()[k]) / std::sqrt(a);
-          if (t > 1) {  // KL(N(μ̃, β̃) ‖ N(μ, σ²))
-            const double mu_post = c0 * x + ct * double(xt[k]);
-            term += kl_var + 0.5 * (mu_post - mu) * (mu_post - mu) / var;
-          } else {      // decoder: −log N(x0; μ, β_1)
-            term += 0.5 * ((x - mu) * (x - mu) / var + std::log(2 * M_PI * var));
-          }
-        }
-        out.nats[std::size_t(c + j)] += term;
-        out.step_nats[std::size_t(t - 1)] += term / double(n);
-      }
+      std::fill(t1.begin(), t1.begin() + m, t);
+      eval_terms(c, m, t1.data(), 0);
+      add(c, m, 1.0);
     }
-  }
+  for (int r = 0; r < t_samples && T > 1; ++r)
+    for (std::int64_t c = 0; c < n; c += chunk) {
+      const std::int64_t m = std::min(chunk, n - c);
+      for (std::int64_t j = 0; j < m; ++j)
+        t1[std::size_t(j)] = 2 + int(uniform_below(
+                                     philox_draw(seed, std::uint32_t(r), std::uint32_t(c + j), RngStream::kBoundNoise,
+                                                 0xffffffffu).v[0],
+                                     std::uint32_t(T - 1)));
+      eval_terms(c, m, t1.data(), std::uint32_t(r + 1));
+      add(c, m, double(T - 1) / double(t_samples));
+    }
   return out;
 }
 

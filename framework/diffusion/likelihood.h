@@ -4,7 +4,9 @@
 //     + Σ_{t=2..T} E_q KL(q(x_{t−1} | x_t, x_0) ‖ N(μ_θ(x_t, t), σ_t²))      denoising steps
 //     − E_q log N(x_0; μ_θ(x_1, 1), β_1)                                     decoder
 // with μ_θ(x_t, t) = (x_t − β_t / sqrt(1 − ᾱ_t) ε̂) / sqrt(α_t). Each expectation is one draw of x_t
-// per sample (keyed by seed, t, sample index), so the sum is an unbiased estimate of L.
+// per sample (keyed by seed, t, sample index), so the sum is an unbiased estimate of L. With
+// t_samples > 0 the denoising sum is itself estimated from that many uniform draws of t per point
+// (Monte Carlo over t, for large T); the decoder and prior stay exact.
 // σ_t² is DDPM's "fixed small" β̃_t or "fixed large" β_t (learned variances come with issue 4's
 // objectives). For data N(0, 1) the true reverse step is N(sqrt(α_t) x_t, β_t), so with σ_t² = β_t
 // and the exact ε the bound is tight: the tests use that as an exact answer.
@@ -27,6 +29,7 @@ enum class ReverseVariance { kPosterior, kBeta };  // σ_t² = β̃_t, or β_t
 BoundEstimate variational_bound(const EpsPredictor& predict, const NoiseSchedule& schedule,
                                 std::uint64_t seed, std::int64_t n, std::int64_t dim,
                                 const float* x0, std::int64_t chunk,
-                                ReverseVariance variance = ReverseVariance::kPosterior);
+                                ReverseVariance variance = ReverseVariance::kPosterior,
+                                int t_samples = 0);
 
 }  // namespace carnot
