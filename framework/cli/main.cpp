@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
                   device.gpu ? "; q_sample runs there, the other ops on the CPU until the CUDA "
                                "backend is complete"
                              : "");
+    std::fflush(stdout);  // before any error on stderr
     if (*train_cmd) return run_train(*comm, device, train);
     if (*eval_cmd) return run_eval(*comm, eval);
     return run_sample(*comm, sample);

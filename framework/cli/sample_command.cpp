@@ -60,9 +60,12 @@ std::string resolve_checkpoint(const std::string& ckpt) {
   if (!fs::exists(ckpt + "/state.json")) {
     std::vector<std::string> skipped;
     const auto good = newest_good_checkpoint(ckpt, &skipped);
+    if (!good && skipped.empty())
+      throw UsageError("--ckpt '" + ckpt + "' holds no checkpoint (did training run?)");
+    std::string why;
+    for (const std::string& s : skipped) why += "\n  " + s;
+    if (!good) throw UsageError("--ckpt '" + ckpt + "': no checkpoint verifies:" + why);
     for (const std::string& s : skipped) std::fprintf(stderr, "carnot: skipping checkpoint %s\n", s.c_str());
-    if (!good)
-      throw UsageError("--ckpt '" + ckpt + "' holds no checkpoint that verifies (did training run?)");
     dir = *good;
   }
   const std::string problem = verify_checkpoint(dir);

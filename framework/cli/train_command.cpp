@@ -76,9 +76,12 @@ std::string choose_resume(const TrainArgs& args, const std::string& dir, const J
   std::vector<std::string> skipped;
   const auto good = newest_good_checkpoint(dir, &skipped);
   for (const std::string& s : skipped) notes.push_back("carnot: skipping checkpoint " + s);
-  if (!good && has_checkpoints(dir))
-    throw Error("no checkpoint in '" + dir + "/checkpoints' verifies (see above); move them away "
-                "to start afresh");
+  if (!good && has_checkpoints(dir)) {
+    std::string why;
+    for (const std::string& s : skipped) why += "\n  " + s;
+    throw Error("no checkpoint in '" + dir + "/checkpoints' verifies:" + why +
+                "\nmove them away to start afresh, or train into another --run-dir");
+  }
   return good ? *good : "";
 }
 
