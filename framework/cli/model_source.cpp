@@ -17,12 +17,9 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
     spec_ = load_spec_on_all_ranks(comm, dir + "/job.yaml", {});
   } else {
     spec_ = load_spec_on_all_ranks(comm, job, overrides);
-    if (spec_.model.kind != "exact") {
-      UsageError e("--job " + job + ": model.kind " + spec_.model.kind +
-                   " needs trained weights; use --ckpt RUN (only model.kind exact runs from a job)");
-      e.mark_on_all_ranks();
-      throw e;
-    }
+    if (spec_.model.kind != "exact")
+      throw_on_all_ranks(UsageError("--job " + job + ": model.kind " + spec_.model.kind +
+                                    " needs trained weights; use --ckpt RUN (only model.kind exact runs from a job)"));
   }
   schedule_ = make_schedule(spec_.diffusion);
   if (spec_.model.kind == "exact") {

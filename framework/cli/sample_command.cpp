@@ -78,9 +78,7 @@ int run_sample(Comm& comm, const SampleArgs& args) {
     const bool npy = o.size() > 4 && o.substr(o.size() - 4) == ".npy";
     const bool png = o.size() > 4 && o.substr(o.size() - 4) == ".png";
     if (!npy && !png) {
-      UsageError e("--out '" + o + "': the file name must end in .npy or .png");
-      e.mark_on_all_ranks();
-      throw e;
+      throw_on_all_ranks(UsageError("--out '" + o + "': the file name must end in .npy or .png"));
     }
   }
   const Slice slice = batch_slice(args.n, comm.rank(), comm.size());
@@ -94,9 +92,7 @@ int run_sample(Comm& comm, const SampleArgs& args) {
   const std::int64_t dim = data->dim();
   const int steps = args.steps > 0 ? args.steps : schedule.steps();
   if (steps > schedule.steps()) {
-    UsageError e(str_cat("--steps ", steps, " exceeds the ", schedule.steps(), " steps of the schedule"));
-    e.mark_on_all_ranks();
-    throw e;
+    throw_on_all_ranks(UsageError(str_cat("--steps ", steps, " exceeds the ", schedule.steps(), " steps of the schedule")));
   }
 
   std::vector<float> local(static_cast<std::size_t>(std::max<std::int64_t>(1, slice.count * dim)));

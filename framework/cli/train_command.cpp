@@ -96,11 +96,9 @@ bool live_progress() {
 
 int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
   const JobSpec spec = load_spec_on_all_ranks(comm, args.job, args.overrides);
-  if (spec.model.kind == "exact") {
-    UsageError e(args.job + ": model.kind exact has nothing to train; sample it with carnot sample --job " + args.job);
-    e.mark_on_all_ranks();
-    throw e;
-  }
+  if (spec.model.kind == "exact")
+    throw_on_all_ranks(UsageError(args.job + ": model.kind exact has nothing to train; sample it with carnot sample --job " +
+                                  args.job));
   const std::string dir = args.run_dir.empty() ? "runs/" + spec.name : args.run_dir;
   std::unique_ptr<RunFolder> folder;
   std::string resume_from;

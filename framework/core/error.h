@@ -31,6 +31,12 @@ class UsageError : public Error {
   explicit UsageError(const std::string& what) : Error(what, ExitCode::kUsage) {}
 };
 
+// Throws e marked as raised on every rank: for checks that every rank makes alike.
+template <class E> [[noreturn]] void throw_on_all_ranks(E e) {
+  e.mark_on_all_ranks();
+  throw e;
+}
+
 // Concatenates any streamable values into one string.
 template <class... Args> std::string str_cat(const Args&... args) {
   std::ostringstream os;

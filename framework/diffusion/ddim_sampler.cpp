@@ -25,8 +25,7 @@ void ddim_sample(const EpsPredictor& predict, const NoiseSchedule& schedule, int
   for (std::int64_t c0 = 0; c0 < n; c0 += chunk) {
     const std::int64_t m = std::min(chunk, n - c0);
     float* x = out + c0 * dim;
-    for (std::int64_t j = 0; j < m; ++j)
-      philox_normals(seed, 0, first + std::uint32_t(c0 + j), RngStream::kSamplerInit, dim, x + j * dim);
+    draw_initial_noise(seed, first + std::uint32_t(c0), m, dim, x);
     const Tensor xt(x, DType::F32, Shape{m, dim});
     const Tensor eps = eps_buf.tensor().rows(0, m);
     for (std::size_t i = 0; i < ts.size(); ++i) {

@@ -8,6 +8,12 @@
 
 namespace carnot {
 
+void draw_initial_noise(std::uint64_t seed, std::uint32_t first, std::int64_t m, std::int64_t dim,
+                        float* x) {
+  for (std::int64_t j = 0; j < m; ++j)
+    philox_normals(seed, 0, first + std::uint32_t(j), RngStream::kSamplerInit, dim, x + j * dim);
+}
+
 void ddpm_sample(const EpsPredictor& predict, const NoiseSchedule& schedule, std::uint64_t seed,
                  std::uint32_t first, std::int64_t n, std::int64_t dim, std::int64_t chunk,
                  float* out) {
@@ -18,9 +24,7 @@ void ddpm_sample(const EpsPredictor& predict, const NoiseSchedule& schedule, std
   for (std::int64_t c0 = 0; c0 < n; c0 += chunk) {
     const std::int64_t m = std::min(chunk, n - c0);
     float* x = out + c0 * dim;
-    for (std::int64_t j = 0; j < m; ++j)
-      philox_normals(seed, 0, first + std::uint32_t(c0 + j), RngStream::kSamplerInit, dim,
-                     x + j * dim);
+    draw_initial_noise(seed, first + std::uint32_t(c0), m, dim, x);
     const Tensor xt(x, DType::F32, Shape{m, dim});
     const Tensor eps = eps_buf.tensor().rows(0, m);
     for (int ti = T - 1; ti >= 0; --ti) {

@@ -12,6 +12,11 @@ namespace carnot {
 // ε̂ for x[n, dim] at times t[n] into eps[n, dim].
 using EpsPredictor = std::function<void(const Tensor& x, const float* t, const Tensor& eps)>;
 
+// x_T for samples [first, first + m): standard normals keyed by (seed, 0, sample index), shared by
+// every sampler so that they all start from the same noise.
+void draw_initial_noise(std::uint64_t seed, std::uint32_t first, std::int64_t m, std::int64_t dim,
+                        float* x);
+
 // Generates samples [first, first + n) into out[n, dim], in chunks of at most `chunk` rows.
 // Sample i's initial noise and every step's noise come from Philox keyed by (seed, step, i), so
 // the result does not depend on how samples are split across ranks or chunks.

@@ -28,8 +28,7 @@ void ode_sample(const EpsPredictor& predict, const NoiseSchedule& schedule, int 
   for (std::int64_t c0 = 0; c0 < n; c0 += chunk) {
     const std::int64_t m = std::min(chunk, n - c0);
     float* x = out + c0 * dim;
-    for (std::int64_t j = 0; j < m; ++j)
-      philox_normals(seed, 0, first + std::uint32_t(c0 + j), RngStream::kSamplerInit, dim, x + j * dim);
+    draw_initial_noise(seed, first + std::uint32_t(c0), m, dim, x);
     const double a0 = std::sqrt(schedule.alphas_cumprod[ts[0]]);
     for (std::int64_t k = 0; k < m * dim; ++k) xs[std::size_t(k)] = x[k] / a0;
     const Tensor d1 = e1.tensor().rows(0, m), d2 = e2.tensor().rows(0, m);

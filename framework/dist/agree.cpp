@@ -28,9 +28,7 @@ void run_on_root_and_agree(Comm& comm, const std::function<void()>& fn) {
   comm.broadcast(&code, sizeof code, 0);
   if (code == 0) return;
   message = broadcast_string(comm, message);
-  Error e(message, ExitCode(code));
-  e.mark_on_all_ranks();
-  throw e;
+  throw_on_all_ranks(Error(message, ExitCode(code)));
 }
 
 }  // namespace carnot

@@ -128,25 +128,18 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
     double grad_norm = 0;
     const double loss = step(std::uint32_t(s), &grad_norm);
     step_ = s + 1;
-    if (!std::isfinite(loss)) {  // the all-reduced loss: every rank stops here together
-      Error e(str_cat("the loss is ", loss, " at step ", s + 1,
-                      " (lower optimizer.lr or set optimizer.grad_clip)"));
-      e.mark_on_all_ranks();
-      throw e;
-    }
+    if (!std::isfinite(loss))  // the all-reduced loss: every rank stops here together
+      throw_on_all_ranks(Error(str_cat("the loss is ", loss, " at step ", s + 1,
+                                       " (lower optimizer.lr or set optimizer.grad_clip)")));
     losses_.push_back(loss);
     interval_loss += loss;
     ++interval_steps;
-    const bool save = checkpoint && ((s + 1) % spec_.checkpoint.every == 0 || s + 1 == total);
-    if ((s + 1) % every != 0 && s + 1 != total) {
-      if (save) checkpoint(s + 1);
-      continue;
-    }
-    const double elapsed = seconds_since(start), dt = seconds_since(interval_start);
-    const double samples_per_s = double(interval_steps * spec_.train.global_batch) / dt;
-    const double mean_loss = interval_loss / double(interval_steps);
-    const double eta = elapsed / double(s + 1 - first) * double(total - s - 1);
-    if (report) {
+    const bool log_now = (s + 1) % every == 0 || s + 1 == total;
+    if (log_now && report) {
+      const double elapsed = seconds_since(start), dt = seconds_since(interval_start);
+      const double samples_per_s = double(interval_steps * spec_.train.global_batch) / dt;
+      const double mean_loss = interval_loss / double(interval_steps);
+      const double eta = elapsed / double(s + 1 - first) * double(total - s - 1);
       char line[256];
       std::snprintf(line, sizeof line,
                     "step %*lld/%lld  loss %.5f  lr %.2e  grad_norm %.3f  %.0f samples/s  "
@@ -163,10 +156,12 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
                        {"samples_per_s", samples_per_s},
                        {"elapsed_s", elapsed}});
     }
-    if (save) checkpoint(s + 1);
-    interval_start = Clock::now();
-    interval_loss = 0;
-    interval_steps = 0;
+    if (checkpoint && ((s + 1) % spec_.checkpoint.every == 0 || s + 1 == total)) checkpoint(s + 1);
+    if (log_now) {  // the next interval starts after any checkpoint, so its time is not counted
+      interval_start = Clock::now();
+      interval_loss = 0;
+      interval_steps = 0;
+    }
   }
 }
 
