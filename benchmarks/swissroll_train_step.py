@@ -110,6 +110,14 @@ def torch_throughput(steps, every, threads, batch=256, hidden=128, depth=4, temb
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.abspath(os.path.join(here, ".."))
+
+    def portable(arg):
+        """An absolute path as the record shows it: relative inside the repository, else its name."""
+        if not os.path.isabs(arg):
+            return arg
+        rel = os.path.relpath(arg, root)
+        return os.path.basename(arg) if rel.startswith("..") else rel
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--carnot", required=True, help="path to the carnot binary")
     p.add_argument("--config", default=os.path.join(here, "..", "configs", "swissroll.yaml"))
@@ -137,9 +145,7 @@ def main():
                     "cores": os.cpu_count()},
         "commit": commit,
         # Paths relative to the repository, so the record names no machine's folders.
-        "command": " ".join(["benchmarks/" + os.path.basename(sys.argv[0])] +
-                            [os.path.relpath(a, os.path.join(here, "..")) if os.path.isabs(a) else a
-                             for a in sys.argv[1:]]),
+        "command": " ".join(["benchmarks/" + os.path.basename(sys.argv[0])] + [portable(a) for a in sys.argv[1:]]),
         "threads": args.threads,
         "steps": args.steps,
         "carnot_samples_per_s": round(c, 1),
