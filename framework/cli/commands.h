@@ -46,6 +46,7 @@ struct EvalArgs {
   std::uint64_t seed = 0;
   bool seed_given = false;
   bool no_ema = false;
+  bool per_step = false;  // print every term of the bound
 };
 
 struct InspectArgs {

@@ -25,9 +25,8 @@ int run_eval(Comm& comm, const EvalArgs& args) {
   // This rank's points of the evaluation stream, and the bound's draws keyed by global index.
   std::vector<float> x(static_cast<std::size_t>(std::max<std::int64_t>(1, slice.count * dim)));
   data->fill(seed, 0, std::uint32_t(slice.begin), slice.count, RngStream::kEvalData, x.data());
-  const BoundEstimate b = variational_bound(source.predictor(), source.schedule(), seed ^ 0x9e3779b97f4a7c15ull,
-                                            slice.count, dim, x.data(), chunk, ReverseVariance::kPosterior,
-                                            args.t_samples);
+  const BoundEstimate b = variational_bound(source.reverse_model(), source.schedule(), seed ^ 0x9e3779b97f4a7c15ull,
+                                            slice.count, dim, x.data(), chunk, args.t_samples);
   // Sums over this rank's points: bound, bound², identity-Gaussian log-likelihood (nats).
   double sums[3] = {0, 0, 0};
   for (std::int64_t j = 0; j < slice.count; ++j) {
@@ -51,6 +50,11 @@ int run_eval(Comm& comm, const EvalArgs& args) {
   std::printf("  terms in bits per point: decoder %.4f, steps 2..%d %.4f, prior %.4f\n", steps[0] / n / ln2, T,
               [&] { double s = 0; for (int t = 1; t < T; ++t) s += steps[std::size_t(t)]; return s / n / ln2; }(),
               steps[std::size_t(T)] / n / ln2);
+  if (args.per_step) {
+    std::printf("  %6s %12s\n", "t", "bits");
+    for (int t = 0; t <= T; ++t)
+      std::printf("  %6s %12.5f\n", t == T ? "prior" : std::to_string(t + 1).c_str(), steps[std::size_t(t)] / n / ln2);
+  }
   nlohmann::ordered_json out = {{"metric", "nll"},
                                 {"bits", bits},
                                 {"bits_minus_null", bits - null_bits},

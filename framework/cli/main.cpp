@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   CLI::App* eval_cmd = app.add_subcommand("eval", "Evaluate a model: --metric nll, the variational bound in bits");
   const ModelOptions eval_model = add_model_options(eval_cmd, eval.ckpt, eval.job, eval.overrides);
   eval_cmd->add_flag("--no-ema", eval.no_ema, "Use the live weights instead of the EMA");
+  eval_cmd->add_flag("--per-step", eval.per_step, "Print each term of the bound (decoder, every step, prior)");
   eval_cmd->add_option("--t-samples", eval.t_samples,
                         "Estimate the sum over t from this many random t per point (default: every t)")
       ->check(CLI::PositiveNumber);

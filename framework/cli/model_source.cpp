@@ -5,6 +5,7 @@
 #include "framework/diffusion/objective.h"
 #include "framework/dist/agree.h"
 #include "framework/train/model_weights.h"
+#include "framework/train/trainer.h"
 
 namespace carnot {
 
@@ -28,7 +29,9 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
     return;
   }
   const std::string weights = dir + (no_ema ? "/model" : "/ema") + ".safetensors";
-  const MlpConfig config{spec_.data.dim(), spec_.model.hidden, spec_.model.depth, spec_.model.time_embed};
+  const MlpConfig config = mlp_config(spec_);
+  two_outputs_ = config.outputs() == 2 * config.data_dim;
+  if (two_outputs_) scratch_ = Buffer(DType::F32, Shape{max_rows, config.outputs()});
   network_ = std::make_unique<MlpScoreNet>(config, DType::F32, cpu_ops(), max_rows, spec_.seed);
   run_on_root_and_agree(comm, [&] { load_weights(weights, network_->params(), network_->params().values()); });
   const Tensor params = network_->params().values();
@@ -38,8 +41,31 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
 
 EpsPredictor ModelSource::predictor() {
   if (exact_) return [this](const Tensor& x, const float* t, const Tensor& eps) { (*exact_)(x, t, eps); };
+  if (two_outputs_)
+    return [this](const Tensor& x, const float* t, const Tensor& eps) { forward_split(x, t, eps, nullptr); };
   return as_eps_predictor(prediction_of(spec_.diffusion.objective), schedule_,
                           [this](const Tensor& x, const float* t, const Tensor& out) { network_->forward(x, t, out); });
+}
+
+ReverseModel ModelSource::reverse_model() {
+  const ReverseVariance v = reverse_variance_of(spec_.diffusion.variance);
+  if (v != ReverseVariance::kLearned) return ReverseModel(predictor(), v);
+  return ReverseModel([this](const Tensor& x, const float* t, const Tensor& eps, const Tensor& logit) {
+    forward_split(x, t, eps, &logit);
+  });
+}
+
+// Runs a network with 2 dim outputs (ε̂ then the variance logits; objective eps) and splits them.
+void ModelSource::forward_split(const Tensor& x, const float* t, const Tensor& eps, const Tensor* logit) {
+  const std::int64_t n = x.dim(0), dim = x.dim(1);
+  const Tensor out = scratch_.tensor().rows(0, n);
+  network_->forward(x, t, out);
+  const float* o = out.data<float>();
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t d = 0; d < dim; ++d) {
+      eps.data<float>()[j * dim + d] = o[j * 2 * dim + d];
+      if (logit) logit->data<float>()[j * dim + d] = o[j * 2 * dim + dim + d];
+    }
 }
 
 }  // namespace carnot

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/diffusion/ddpm_sampler.h"
+#include "framework/diffusion/reverse_model.h"
 #include "framework/diffusion/exact_eps.h"
 #include "framework/dist/comm.h"
 #include "framework/io/job_spec.h"
@@ -23,14 +23,20 @@ class ModelSource {
   const JobSpec& spec() const { return spec_; }
   const NoiseSchedule& schedule() const { return schedule_; }
   const std::string& description() const { return description_; }  // "EMA weights of …"
+  // ε̂ alone (DDIM and the ODE samplers), and ε̂ with the job's reverse variance (DDPM, the bound).
   EpsPredictor predictor();
+  ReverseModel reverse_model();
 
  private:
+  void forward_split(const Tensor& x, const float* t, const Tensor& eps, const Tensor* logit);
+
   JobSpec spec_;
   NoiseSchedule schedule_;
   std::string description_;
   std::unique_ptr<MlpScoreNet> network_;
   std::unique_ptr<ExactEps> exact_;
+  bool two_outputs_ = false;  // the network also gives variance logits
+  Buffer scratch_;            // its [rows, 2 dim] output then
 };
 
 }  // namespace carnot

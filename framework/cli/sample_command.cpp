@@ -98,15 +98,19 @@ int run_sample(Comm& comm, const SampleArgs& args) {
   std::vector<float> local(static_cast<std::size_t>(std::max<std::int64_t>(1, slice.count * dim)));
   const std::uint32_t first = std::uint32_t(slice.begin);
   if (args.sampler == "ddpm" && steps == schedule.steps())
-    ddpm_sample(predict, schedule, seed, first, slice.count, dim, chunk, local.data());
+    ddpm_sample(source.reverse_model(), schedule, seed, first, slice.count, dim, chunk, local.data());
   else if (args.sampler == "euler" || args.sampler == "heun")
     ode_sample(predict, schedule, steps, args.sampler == "euler" ? OdeMethod::kEuler : OdeMethod::kHeun, seed,
                first, slice.count, dim, chunk, local.data());
   else  // DDIM; with eta 1 it is DDPM's ancestral sampler on the respaced chain
     ddim_sample(predict, schedule, steps, args.sampler == "ddpm" ? 1.0 : args.eta, seed, first,
                 slice.count, dim, chunk, local.data());
-  const std::string how = args.sampler == "ddim" ? str_cat("DDIM eta ", args.eta, ", ", steps, " steps")
-                                                 : str_cat(args.sampler, ", ", steps, " steps");
+  std::string how = args.sampler == "ddim" ? str_cat("DDIM eta ", args.eta, ", ", steps, " steps")
+                                           : str_cat(args.sampler, ", ", steps, " steps");
+  // Learned variances are logits against the training schedule's β, so only the full chain uses them.
+  if (args.sampler == "ddpm")
+    how += steps == schedule.steps() ? ", variance " + spec.diffusion.variance
+                                     : std::string(", respaced with the posterior variance β̃ of the shorter chain");
   std::vector<std::int64_t> counts;
   for (int r = 0; r < comm.size(); ++r) counts.push_back(batch_slice(args.n, r, comm.size()).count * dim);
   std::vector<float> all(comm.rank() == 0 ? std::size_t(args.n * dim) : 0);

@@ -42,7 +42,7 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
   }
   const int ranks = args.ranks > 0 ? args.ranks : comm.size();
   const std::int64_t rows = batch_slice(spec.train.global_batch, 0, ranks).count;
-  const MlpConfig config{spec.data.dim(), spec.model.hidden, spec.model.depth, spec.model.time_embed};
+  const MlpConfig config = mlp_config(spec);
   const MlpPlan plan = plan_mlp(config, rows);
   const double P = double(plan.parameters);
   // fp32 everywhere: weights, gradients, AdamW's two moments, the EMA copy.

@@ -14,11 +14,11 @@ void draw_initial_noise(std::uint64_t seed, std::uint32_t first, std::int64_t m,
     philox_normals(seed, 0, first + std::uint32_t(j), RngStream::kSamplerInit, dim, x + j * dim);
 }
 
-void ddpm_sample(const EpsPredictor& predict, const NoiseSchedule& schedule, std::uint64_t seed,
+void ddpm_sample(const ReverseModel& model, const NoiseSchedule& schedule, std::uint64_t seed,
                  std::uint32_t first, std::int64_t n, std::int64_t dim, std::int64_t chunk,
                  float* out) {
   const int T = schedule.steps();
-  Buffer eps_buf(DType::F32, Shape{chunk, dim});
+  Buffer eps_buf(DType::F32, Shape{chunk, dim}), logit_buf(DType::F32, Shape{chunk, dim});
   std::vector<float> t(std::size_t(chunk), 0.0f);
   std::vector<float> z(static_cast<std::size_t>(dim));
   for (std::int64_t c0 = 0; c0 < n; c0 += chunk) {
@@ -26,15 +26,13 @@ void ddpm_sample(const EpsPredictor& predict, const NoiseSchedule& schedule, std
     float* x = out + c0 * dim;
     draw_initial_noise(seed, first + std::uint32_t(c0), m, dim, x);
     const Tensor xt(x, DType::F32, Shape{m, dim});
-    const Tensor eps = eps_buf.tensor().rows(0, m);
+    const Tensor eps = eps_buf.tensor().rows(0, m), logit = logit_buf.tensor().rows(0, m);
     for (int ti = T - 1; ti >= 0; --ti) {
       std::fill(t.begin(), t.begin() + m, float(ti));
-      predict(xt, t.data(), eps);
+      model.predict(xt, t.data(), eps, logit);
       const double beta = schedule.betas[ti], abar = schedule.alphas_cumprod[ti];
-      const double abar_prev = ti > 0 ? schedule.alphas_cumprod[ti - 1] : 1.0;
       const double coef_eps = beta / std::sqrt(1.0 - abar);
       const double inv_sqrt_alpha = 1.0 / std::sqrt(1.0 - beta);
-      const double sigma = ti > 0 ? std::sqrt(beta * (1.0 - abar_prev) / (1.0 - abar)) : 0.0;
       const float* e = eps.data<float>();
       for (std::int64_t j = 0; j < m; ++j) {
         if (ti > 0)
@@ -43,7 +41,8 @@ void ddpm_sample(const EpsPredictor& predict, const NoiseSchedule& schedule, std
         for (std::int64_t d = 0; d < dim; ++d) {
           const std::int64_t k = j * dim + d;
           const double mean = inv_sqrt_alpha * (double(x[k]) - coef_eps * double(e[k]));
-          x[k] = float(ti > 0 ? mean + sigma * z[std::size_t(d)] : mean);
+          x[k] = float(ti > 0 ? mean + std::sqrt(model.var(schedule, ti, logit.data<float>(), k)) * z[std::size_t(d)]
+                             : mean);
         }
       }
     }

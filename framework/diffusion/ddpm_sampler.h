@@ -1,16 +1,16 @@
-// DDPM ancestral sampling (Ho et al. 2020, Algorithm 2) with the posterior variance β̃_t:
-//   x_{t-1} = (x_t − β_t / sqrt(1 − ᾱ_t) ε̂(x_t, t)) / sqrt(1 − β_t) + sqrt(β̃_t) z,  z = 0 at t = 0.
+// DDPM ancestral sampling (Ho et al. 2020, Algorithm 2) with the model's reverse variance σ_t²
+// (β̃_t, β_t or learned):
+//   x_{t-1} = (x_t − β_t / sqrt(1 − ᾱ_t) ε̂(x_t, t)) / sqrt(1 − β_t) + σ_t z,  z = 0 at t = 0.
 #pragma once
 #include <cstdint>
 #include <functional>
 
 #include "framework/core/tensor.h"
+#include "framework/diffusion/reverse_model.h"
 #include "framework/diffusion/schedule.h"
 
 namespace carnot {
 
-// ε̂ for x[n, dim] at times t[n] into eps[n, dim].
-using EpsPredictor = std::function<void(const Tensor& x, const float* t, const Tensor& eps)>;
 
 // x_T for samples [first, first + m): standard normals keyed by (seed, 0, sample index), shared by
 // every sampler so that they all start from the same noise.
@@ -20,7 +20,7 @@ void draw_initial_noise(std::uint64_t seed, std::uint32_t first, std::int64_t m,
 // Generates samples [first, first + n) into out[n, dim], in chunks of at most `chunk` rows.
 // Sample i's initial noise and every step's noise come from Philox keyed by (seed, step, i), so
 // the result does not depend on how samples are split across ranks or chunks.
-void ddpm_sample(const EpsPredictor& predict, const NoiseSchedule& schedule, std::uint64_t seed,
+void ddpm_sample(const ReverseModel& model, const NoiseSchedule& schedule, std::uint64_t seed,
                  std::uint32_t first, std::int64_t n, std::int64_t dim, std::int64_t chunk,
                  float* out);
 

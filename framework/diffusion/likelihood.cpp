@@ -7,10 +7,9 @@
 
 namespace carnot {
 
-BoundEstimate variational_bound(const EpsPredictor& predict, const NoiseSchedule& schedule,
+BoundEstimate variational_bound(const ReverseModel& model, const NoiseSchedule& schedule,
                                 std::uint64_t seed, std::int64_t n, std::int64_t dim,
-                                const float* x0, std::int64_t chunk, ReverseVariance variance,
-                                int t_samples) {
+                                const float* x0, std::int64_t chunk, int t_samples) {
   const int T = schedule.steps();
   auto abar = [&](int t) { return t == 0 ? 1.0 : schedule.alphas_cumprod[t - 1]; };  // 1-indexed
   auto beta = [&](int t) { return schedule.betas[t - 1]; };
@@ -30,7 +29,8 @@ BoundEstimate variational_bound(const EpsPredictor& predict, const NoiseSchedule
     out.step_nats[std::size_t(T)] += kl / double(n);
   }
 
-  Buffer xt_buf(DType::F32, Shape{chunk, dim}), eps_buf(DType::F32, Shape{chunk, dim});
+  Buffer xt_buf(DType::F32, Shape{chunk, dim}), eps_buf(DType::F32, Shape{chunk, dim}),
+      logit_buf(DType::F32, Shape{chunk, dim});
   std::vector<float> tf(static_cast<std::size_t>(chunk));
   std::vector<double> z(static_cast<std::size_t>(dim)), terms(static_cast<std::size_t>(chunk));
   // Term t1[j] (1-indexed) for rows [c, c + m): x_t drawn with noise keyed by (t, draw, point).
@@ -44,28 +44,21 @@ BoundEstimate variational_bound(const EpsPredictor& predict, const NoiseSchedule
         xt[j * dim + d] = float(std::sqrt(ab) * x0[(c + j) * dim + d] + std::sqrt(1 - ab) * z[std::size_t(d)]);
       tf[std::size_t(j)] = float(t1[j] - 1);  // the model's 0-indexed time
     }
-    const Tensor eps = eps_buf.tensor().rows(0, m);
-    predict(xt_buf.tensor().rows(0, m), tf.data(), eps);
+    const Tensor eps = eps_buf.tensor().rows(0, m), logit = logit_buf.tensor().rows(0, m);
+    model.predict(xt_buf.tensor().rows(0, m), tf.data(), eps, logit);
     for (std::int64_t j = 0; j < m; ++j) {
       const int t = t1[j];
       const double ab = abar(t), ab_prev = abar(t - 1), b = beta(t), a = 1 - b;
-      const double post_var = t > 1 ? (1 - ab_prev) / (1 - ab) * b : 0.0;  // β̃_t
-      // The model's variance; the decoder (t = 1, where β̃_1 = 0) always uses β_1.
-      const double var = t > 1 && variance == ReverseVariance::kPosterior ? post_var : b;
-      // KL's variance part per dimension (zero when σ² = β̃).
-      const double kl_var = t > 1 ? 0.5 * (std::log(var / post_var) + post_var / var - 1) : 0.0;
+      const double post_var = posterior_variance(schedule, t - 1);  // β̃_t, 0 for the decoder
       const double c0 = std::sqrt(ab_prev) * b / (1 - ab), ct = std::sqrt(a) * (1 - ab_prev) / (1 - ab);
       double term = 0;
       for (std::int64_t d = 0; d < dim; ++d) {
         const std::int64_t k = j * dim + d;
         const double x = x0[(c + j) * dim + d];
         const double mu = (double(xt[k]) - b / std::sqrt(1 - ab) * eps.data<float>()[k]) / std::sqrt(a);
-        if (t > 1) {  // KL(N(μ̃, β̃) ‖ N(μ, σ²))
-          const double mu_post = c0 * x + ct * double(xt[k]);
-          term += kl_var + 0.5 * (mu_post - mu) * (mu_post - mu) / var;
-        } else {      // decoder: −log N(x0; μ, β_1)
-          term += 0.5 * ((x - mu) * (x - mu) / var + std::log(2 * M_PI * var));
-        }
+        // KL(N(μ̃, β̃) ‖ N(μ, σ²)) for t > 1; the decoder's −log N(x0; μ, σ²) at t = 1.
+        const double diff = t > 1 ? c0 * x + ct * double(xt[k]) - mu : x - mu;
+        term += bound_term(post_var, model.var(schedule, t - 1, logit.data<float>(), k), diff * diff, t == 1).nats;
       }
       terms[std::size_t(j)] = term;
     }

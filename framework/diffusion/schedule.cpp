@@ -55,10 +55,26 @@ NoiseSchedule NoiseSchedule::sohl2015(int steps, double step1_beta) {
   return s;
 }
 
+NoiseSchedule NoiseSchedule::log_snr(int steps, double log_snr_max, double log_snr_min) {
+  CARNOT_CHECK(steps >= 2 && log_snr_max > log_snr_min, "the log-SNR schedule needs at least 2 steps and max > min");
+  NoiseSchedule s;
+  double prev = 1.0;
+  for (int t = 0; t < steps; ++t) {
+    const double lambda = log_snr_max + (log_snr_min - log_snr_max) * double(t) / double(steps - 1);
+    const double abar = 1 / (1 + std::exp(-lambda));
+    s.betas.push_back(1 - abar / prev);
+    s.alphas_cumprod.push_back(abar);
+    prev = abar;
+  }
+  return s;
+}
+
 NoiseSchedule make_schedule(const DiffusionSpec& spec) {
   if (spec.schedule == "sohl2015") return NoiseSchedule::sohl2015(int(spec.steps), spec.step1_beta);
   if (spec.schedule == "linear") return NoiseSchedule::linear(int(spec.steps));
   if (spec.schedule == "cosine") return NoiseSchedule::cosine(int(spec.steps));
+  if (spec.schedule == "log_snr")
+    return NoiseSchedule::log_snr(int(spec.steps), spec.log_snr_max, spec.log_snr_min);
   throw Error("unknown diffusion.schedule '" + spec.schedule + "'");
 }
 

@@ -20,6 +20,11 @@ struct NoiseSchedule {
   // Sohl-Dickstein et al. 2015 (their released code, unlearned): β_t = m_t + b_t (1 − m_t − 1e-5),
   // b = 1/linspace(T, 2, T), m_t = 1e-6, plus step1_beta at t = 1.
   static NoiseSchedule sohl2015(int steps, double step1_beta);
+  // Linear in log SNR (Kingma et al. 2021, VDM's fixed schedule): λ_t = ln(ᾱ_t / (1 − ᾱ_t)) falls
+  // linearly from log_snr_max at t = 0 to log_snr_min at t = T − 1, so every step removes the same
+  // fraction of signal-to-noise; with a high log_snr_max the first steps are tiny, which a thin
+  // manifold's likelihood needs.
+  static NoiseSchedule log_snr(int steps, double log_snr_max, double log_snr_min);
 };
 
 NoiseSchedule make_schedule(const DiffusionSpec& spec);

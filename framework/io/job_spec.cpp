@@ -285,8 +285,19 @@ void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
 }
 
 void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) {
-  const Section s(r, n, "diffusion", {"schedule", "steps", "objective", "min_snr_gamma", "step1_beta"});
-  s.choice("schedule", d.schedule, {"linear", "cosine", "sohl2015"});
+  const Section s(r, n, "diffusion", {"schedule", "steps", "objective", "min_snr_gamma", "step1_beta",
+                                      "variance", "loss", "vlb_weight", "log_snr_max", "log_snr_min"});
+  s.choice("schedule", d.schedule, {"linear", "cosine", "sohl2015", "log_snr"});
+  for (const char* key : {"log_snr_max", "log_snr_min"})
+    s.key(key, [&](const YAML::Node& v, const std::string& p) {
+      r.require(d.schedule == "log_snr", v, p, "only for diffusion.schedule log_snr (this is " + d.schedule + ")");
+    });
+  s.number("log_snr_max", d.log_snr_max, closed(-30, 30));
+  s.number("log_snr_min", d.log_snr_min, closed(-30, 30));
+  s.key("log_snr_min", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.log_snr_min < d.log_snr_max, v, p,
+              "must be below diffusion.log_snr_max (" + fmt(d.log_snr_max) + "), got " + fmt(d.log_snr_min));
+  });
   s.key("step1_beta", [&](const YAML::Node& v, const std::string& p) {
     r.require(d.schedule == "sohl2015", v, p, "only for diffusion.schedule sohl2015 (this is " + d.schedule + ")");
   });
@@ -300,6 +311,23 @@ void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) 
   });
   s.choice("objective", d.objective, {"eps", "x0", "v"});
   s.number("min_snr_gamma", d.min_snr_gamma, at_least(0), " (0 turns the weighting off)");
+  s.choice("variance", d.variance, {"fixed_small", "fixed_large", "learned"});
+  s.choice("loss", d.loss, {"simple", "vlb", "hybrid"});
+  s.key("vlb_weight", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.loss == "hybrid", v, p, "only for diffusion.loss hybrid (this is " + d.loss + ")");
+  });
+  s.number("vlb_weight", d.vlb_weight, above(0));
+  // The bound is written through ε̂, and Min-SNR weights L_simple alone.
+  s.key("loss", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.loss == "simple" || d.objective == "eps", v, p,
+              d.loss + " needs diffusion.objective eps (this is " + d.objective + ")");
+    r.require(d.loss == "simple" || d.min_snr_gamma == 0, v, p,
+              d.loss + " cannot be combined with diffusion.min_snr_gamma (it weights the simple loss only)");
+  });
+  s.key("variance", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.variance != "learned" || d.loss != "simple", v, p,
+              "learned needs diffusion.loss vlb or hybrid (only the bound trains the variance)");
+  });
 }
 
 void read_optimizer(const SpecReader& r, const YAML::Node& n, OptimizerSpec& o) {
@@ -428,6 +456,8 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
     const YAML::Node kind = v["kind"];
     r.require(spec.model.kind != "exact" || spec.data.kind != "swissroll", kind.IsDefined() ? kind : v,
               "model.kind", "exact needs data.kind gaussian or gaussian_mixture (the Swiss roll has no closed-form score)");
+    r.require(spec.model.kind != "exact" || spec.diffusion.variance != "learned", kind.IsDefined() ? kind : v,
+              "model.kind", "exact has no learned variance: set diffusion.variance fixed_small or fixed_large");
   });
   return spec;
 }
@@ -478,9 +508,17 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "schedule" << YAML::Value << s.diffusion.schedule;
   if (s.diffusion.schedule == "sohl2015")
     out << YAML::Key << "step1_beta" << YAML::Value << num(s.diffusion.step1_beta);
+  if (s.diffusion.schedule == "log_snr") {
+    out << YAML::Key << "log_snr_max" << YAML::Value << num(s.diffusion.log_snr_max);
+    out << YAML::Key << "log_snr_min" << YAML::Value << num(s.diffusion.log_snr_min);
+  }
   out << YAML::Key << "steps" << YAML::Value << s.diffusion.steps;
   out << YAML::Key << "objective" << YAML::Value << s.diffusion.objective;
-  out << YAML::Key << "min_snr_gamma" << YAML::Value << num(s.diffusion.min_snr_gamma) << YAML::EndMap;
+  out << YAML::Key << "min_snr_gamma" << YAML::Value << num(s.diffusion.min_snr_gamma);
+  out << YAML::Key << "variance" << YAML::Value << s.diffusion.variance;
+  out << YAML::Key << "loss" << YAML::Value << s.diffusion.loss;
+  if (s.diffusion.loss == "hybrid") out << YAML::Key << "vlb_weight" << YAML::Value << num(s.diffusion.vlb_weight);
+  out << YAML::EndMap;
   out << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "kind" << YAML::Value << s.optimizer.kind;
   out << YAML::Key << "lr" << YAML::Value << num(s.optimizer.lr);

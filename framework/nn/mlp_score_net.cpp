@@ -3,11 +3,11 @@
 namespace carnot {
 
 MlpPlan plan_mlp(const MlpConfig& c, std::int64_t rows) {
-  const std::int64_t H = c.hidden, D = c.data_dim, E = c.time_embed;
+  const std::int64_t H = c.hidden, D = c.data_dim, E = c.time_embed, O = c.outputs();
   auto linear = [](std::int64_t in, std::int64_t out) { return in * out + out; };
   MlpPlan p;
-  p.parameters = linear(E, H) + linear(H, H) + linear(D, H) + c.depth * 2 * linear(H, H) + linear(H, D);
-  p.forward_flops_per_sample = 2 * (E * H + H * H + D * H + c.depth * 2 * H * H + H * D);
+  p.parameters = linear(E, H) + linear(H, H) + linear(D, H) + c.depth * 2 * linear(H, H) + linear(H, O);
+  p.forward_flops_per_sample = 2 * (E * H + H * H + D * H + c.depth * 2 * H * H + H * O);
   // Time embedding: features [E] + 3 × [H]; per block 5 × [H]; model: temb, h0, final SiLU and
   // four gradient scratch buffers, all [H].
   p.activation_elements = rows * (E + 3 * H + c.depth * 5 * H + 7 * H);
@@ -41,7 +41,7 @@ MlpScoreNet::MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::in
                   Buffer(dtype, hidden), Buffer(dtype, hidden), Buffer(dtype, hidden),
                   Buffer(dtype, hidden), Buffer(dtype, hidden)}));
   }
-  output_ = std::make_unique<Linear>(ops, store_, "final_layer", config.hidden, config.data_dim);
+  output_ = std::make_unique<Linear>(ops, store_, "final_layer", config.hidden, config.outputs());
   temb_ = Buffer(dtype, hidden);
   h0_ = Buffer(dtype, hidden);
   final_act_ = Buffer(dtype, hidden);

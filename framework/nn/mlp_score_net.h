@@ -17,6 +17,8 @@ struct MlpConfig {
   std::int64_t hidden = 128;
   std::int64_t depth = 4;
   std::int64_t time_embed = 32;
+  std::int64_t out_dim = 0;  // outputs per row; 0: data_dim (2 data_dim with learned variances)
+  std::int64_t outputs() const { return out_dim > 0 ? out_dim : data_dim; }
 };
 
 // What a model of this config costs, computed without building it (for `carnot validate`).
@@ -32,9 +34,9 @@ class MlpScoreNet {
   MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
               std::uint64_t seed);
 
-  // out[n, D] = net(x[n, D], t[n]); n ≤ max_batch. x must stay unchanged until backward.
+  // out[n, outputs] = net(x[n, D], t[n]); n ≤ max_batch. x must stay unchanged until backward.
   void forward(const Tensor& x, const float* t, const Tensor& out);
-  // Accumulates every parameter's gradient from dout[n, D] (grads are not zeroed here).
+  // Accumulates every parameter's gradient from dout[n, outputs] (grads are not zeroed here).
   void backward(const Tensor& dout);
 
   ParameterStore& params() { return store_; }

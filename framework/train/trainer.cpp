@@ -35,6 +35,12 @@ Slice batch_slice(std::int64_t batch, int rank, int world) {
   return Slice{rank * base + std::min<std::int64_t>(rank, extra), base + (rank < extra ? 1 : 0)};
 }
 
+MlpConfig mlp_config(const JobSpec& spec) {
+  const std::int64_t dim = spec.data.dim();
+  const bool learned = reverse_variance_of(spec.diffusion.variance) == ReverseVariance::kLearned;
+  return MlpConfig{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed, learned ? 2 * dim : dim};
+}
+
 Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& device)
     : spec_(spec),
       comm_(comm),
@@ -42,10 +48,13 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
       slice_(batch_slice(spec.train.global_batch, comm.rank(), comm.size())),
       data_(make_dataset(spec.data)),
       schedule_(make_schedule(spec.diffusion)),
-      prediction_(prediction_of(spec.diffusion.objective)) {
+      prediction_(prediction_of(spec.diffusion.objective)),
+      loss_{loss_kind_of(spec.diffusion.loss), reverse_variance_of(spec.diffusion.variance),
+            spec.diffusion.vlb_weight} {
   const std::int64_t dim = data_->dim();
   const std::int64_t rows = std::max<std::int64_t>(1, slice_.count);
-  const MlpConfig config{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed};
+  const MlpConfig config = mlp_config(spec);
+  CARNOT_CHECK(config.data_dim == dim, "data.dim() ", config.data_dim, " but the dataset has ", dim);
   model_ = std::make_unique<MlpScoreNet>(config, DType::F32, ops, rows, spec.seed);
   eps_inputs_ = make_eps_objective_inputs(schedule_, device, rows, dim);
   const Tensor params = model_->params().values();
@@ -55,8 +64,8 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   t_ = Buffer(DType::F32, Shape{rows});
   eps_ = Buffer(DType::F32, Shape{rows, dim});
   x_t_ = Buffer(DType::F32, Shape{rows, dim});
-  pred_ = Buffer(DType::F32, Shape{rows, dim});
-  dpred_ = Buffer(DType::F32, Shape{rows, dim});
+  pred_ = Buffer(DType::F32, Shape{rows, config.outputs()});
+  dpred_ = Buffer(DType::F32, Shape{rows, config.outputs()});
   target_ = Buffer(DType::F32, Shape{rows, dim});
   weights_ = Buffer(DType::F32, Shape{rows});
   losses_.reserve(std::size_t(spec.train.steps));
@@ -75,20 +84,12 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     const Tensor x_t = x_t_.tensor().rows(0, n), pred = pred_.tensor().rows(0, n),
                  dpred = dpred_.tensor().rows(0, n);
     model_->forward(x_t, t_.data<float>(), pred);
-    const float* target = eps_.data<float>();
-    if (prediction_ != Prediction::kEps) {
-      objective_targets(prediction_, schedule_, n, dim, t_.data<float>(), x0_.data<float>(),
-                        eps_.data<float>(), target_.data<float>());
-      target = target_.data<float>();
-    }
-    const bool weighted = spec_.diffusion.min_snr_gamma > 0;
-    if (weighted)
-      min_snr_weights(prediction_, schedule_, n, t_.data<float>(), spec_.diffusion.min_snr_gamma,
-                      weights_.data<float>());
     // Normalised by the global batch, so the all-reduced sum is the global mean's gradient.
-    loss_sum = ops_.mse_loss(DType::F32, n, dim, pred.raw(), target,
-                             weighted ? weights_.data<float>() : nullptr,
-                             1.0 / double(spec_.train.global_batch), dpred.raw());
+    const double scale = 1.0 / double(spec_.train.global_batch);
+    loss_sum = loss_.kind == LossKind::kSimple
+                   ? simple_loss(n, dim, pred, scale, dpred)
+                   : bound_loss(loss_, schedule_, n, dim, t_.data<float>(), eps_.data<float>(),
+                                pred.data<float>(), scale, dpred.data<float>());
     model_->backward(dpred);
   }
   comm_.allreduce_sum(grads.data<float>(), grads.numel());
@@ -98,6 +99,23 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   optimizer_->step(params, grads);
   ema_->update(params);
   return loss_sum / double(spec_.train.global_batch);
+}
+
+// The regression of the objective's target (ε, x0 or v), Min-SNR weighted when asked.
+double Trainer::simple_loss(std::int64_t n, std::int64_t dim, const Tensor& pred, double scale,
+                            const Tensor& dpred) {
+  const float* target = eps_.data<float>();
+  if (prediction_ != Prediction::kEps) {
+    objective_targets(prediction_, schedule_, n, dim, t_.data<float>(), x0_.data<float>(),
+                      eps_.data<float>(), target_.data<float>());
+    target = target_.data<float>();
+  }
+  const bool weighted = spec_.diffusion.min_snr_gamma > 0;
+  if (weighted)
+    min_snr_weights(prediction_, schedule_, n, t_.data<float>(), spec_.diffusion.min_snr_gamma,
+                    weights_.data<float>());
+  return ops_.mse_loss(DType::F32, n, dim, pred.raw(), target, weighted ? weights_.data<float>() : nullptr,
+                       scale, dpred.raw());
 }
 
 void Trainer::set_step(std::int64_t step) {

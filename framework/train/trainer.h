@@ -14,6 +14,7 @@
 #include "framework/diffusion/eps_objective.h"
 #include "framework/diffusion/objective.h"
 #include "framework/diffusion/schedule.h"
+#include "framework/diffusion/vlb_loss.h"
 #include "framework/dist/comm.h"
 #include "framework/io/job_spec.h"
 #include "framework/nn/mlp_score_net.h"
@@ -28,6 +29,9 @@ struct Slice {
   std::int64_t begin = 0, count = 0;
 };
 Slice batch_slice(std::int64_t batch, int rank, int world);
+
+// The network a job spec describes (two outputs per dimension with learned variances).
+MlpConfig mlp_config(const JobSpec& spec);
 
 class Trainer {
  public:
@@ -57,6 +61,7 @@ class Trainer {
 
  private:
   double step(std::uint32_t s, double* grad_norm);
+  double simple_loss(std::int64_t n, std::int64_t dim, const Tensor& pred, double scale, const Tensor& dpred);
 
   JobSpec spec_;
   Comm& comm_;
@@ -69,6 +74,7 @@ class Trainer {
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<Ema> ema_;
   Prediction prediction_;
+  BoundLossConfig loss_;
   Buffer x0_, t_, eps_, x_t_, pred_, dpred_, target_, weights_;
   std::vector<double> losses_;
   std::int64_t step_ = 0;

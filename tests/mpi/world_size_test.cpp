@@ -54,5 +54,15 @@ TEST(WorldSizeInvariance, DefaultJobFiftySteps) { expect_same_as_one_rank(job(25
 // A batch the ranks cannot split evenly: the first B mod R ranks take one more sample.
 TEST(WorldSizeInvariance, UnevenBatch) { expect_same_as_one_rank(job(255)); }
 
+// The bound as the loss, with learned variances (two outputs per dimension) on the 2015 schedule.
+TEST(WorldSizeInvariance, LearnedVarianceVlb) {
+  JobSpec spec = job(255);
+  spec.diffusion.schedule = "sohl2015";
+  spec.diffusion.steps = 40;
+  spec.diffusion.variance = "learned";
+  spec.diffusion.loss = "vlb";
+  expect_same_as_one_rank(spec);
+}
+
 }  // namespace
 }  // namespace carnot

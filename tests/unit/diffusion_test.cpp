@@ -26,7 +26,7 @@ TEST(Schedule, LinearMatchesDdpm) {
 TEST(EpsObjective, BuildsXtFromX0AndEps) {
   const std::uint64_t seed = test::fresh_seed("EpsObjective.BuildsXt");
   for (const NoiseSchedule& s : {NoiseSchedule::linear(1000), NoiseSchedule::cosine(1000),
-                                 NoiseSchedule::sohl2015(1000, 1e-3)}) {
+                                 NoiseSchedule::sohl2015(1000, 1e-3), NoiseSchedule::log_snr(1000, 10, -5)}) {
   const std::int64_t n = 5000, dim = 2;
   std::vector<float> x0(n * dim, 0.75f), t(n), eps(n * dim), xt(n * dim);
   eps_objective_inputs(s, seed, 3, 0, n, dim, x0.data(), t.data(), eps.data(), xt.data());
@@ -142,6 +142,21 @@ TEST(Schedule, Sohl2015MatchesReleasedCode) {
   EXPECT_NEAR(s.betas[20], 1e-6 + b20 * (1 - 1e-6 - 1e-5), 1e-15);
   double prod = 1;
   for (double b : s.betas) prod *= 1 - b;
+  EXPECT_NEAR(s.alphas_cumprod.back(), prod, 1e-15);
+}
+
+// VDM's fixed schedule: log SNR = ln(ᾱ / (1 − ᾱ)) linear from max to min, and β consistent with ᾱ.
+TEST(Schedule, LogSnrIsLinearInLogSnr) {
+  const NoiseSchedule s = NoiseSchedule::log_snr(40, 10.4, -4.6);
+  auto lambda = [&](int t) { return std::log(s.alphas_cumprod[t] / (1 - s.alphas_cumprod[t])); };
+  EXPECT_NEAR(lambda(0), 10.4, 1e-9);
+  EXPECT_NEAR(lambda(39), -4.6, 1e-12);
+  for (int t = 1; t < 40; ++t) EXPECT_NEAR(lambda(t) - lambda(t - 1), -15.0 / 39, 1e-9) << t;
+  double prod = 1;
+  for (double b : s.betas) {
+    EXPECT_TRUE(b > 0 && b < 1);
+    prod *= 1 - b;
+  }
   EXPECT_NEAR(s.alphas_cumprod.back(), prod, 1e-15);
 }
 

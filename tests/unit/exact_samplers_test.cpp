@@ -240,8 +240,8 @@ TEST(VariationalBound, TightForStandardNormalWithBetaVariance) {
     const NoiseSchedule s = NoiseSchedule::linear(std::max(T, 21));
     const ExactEps exact(unit, s);
     const BoundEstimate b = variational_bound(
-        [&](const Tensor& x, const float* t, const Tensor& e) { exact(x, t, e); }, s, seed, n, D, x0.data(), 4096,
-        ReverseVariance::kBeta);
+        ReverseModel([&](const Tensor& x, const float* t, const Tensor& e) { exact(x, t, e); }, ReverseVariance::kBeta),
+        s, seed, n, D, x0.data(), 4096);
     double g = 0, g2 = 0;
     for (std::int64_t j = 0; j < n; ++j) {
       double nll = 0;
@@ -276,7 +276,7 @@ TEST(VariationalBound, MonteCarloOverTMatchesTheFullSum) {
   const ExactEps exact(kMixture, s);
   const EpsPredictor eps = [&](const Tensor& x, const float* t, const Tensor& e) { exact(x, t, e); };
   const BoundEstimate full = variational_bound(eps, s, seed, n, D, x0.data(), 4096);
-  const BoundEstimate mc = variational_bound(eps, s, seed, n, D, x0.data(), 4096, ReverseVariance::kPosterior, 8);
+  const BoundEstimate mc = variational_bound(eps, s, seed, n, D, x0.data(), 4096, 8);
   double g = 0, g2 = 0, f = 0;
   for (std::int64_t j = 0; j < n; ++j) {
     const double d = mc.nats[j] - full.nats[j];

@@ -89,7 +89,38 @@ TEST(JobSpec, OutOfRangeNamesBound) {
 TEST(JobSpec, UnknownChoiceListsChoices) {
   const std::string msg = error_of(replace(kGood, "schedule: linear", "schedule: sigmoid"));
   EXPECT_NE(msg.find("job.yaml:5:"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("diffusion.schedule: 'sigmoid' is not one of: linear, cosine, sohl2015"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("diffusion.schedule: 'sigmoid' is not one of: linear, cosine, sohl2015, log_snr"), std::string::npos) << msg;
+}
+
+// The variance, loss and schedule keys that only make sense together are refused apart, each
+// naming the key and what it needs.
+TEST(JobSpec, DiffusionKeysThatNeedEachOther) {
+  const std::string d = "diffusion: {schedule: linear, steps: 1000, objective: eps}";
+  auto with = [&](const std::string& diffusion) { return error_of(replace(kGood, d, diffusion)); };
+  std::string msg = with("diffusion: {schedule: linear, steps: 1000, variance: learned}");
+  EXPECT_NE(msg.find("job.yaml:5:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("diffusion.variance: learned needs diffusion.loss vlb or hybrid"), std::string::npos) << msg;
+  msg = with("diffusion: {schedule: linear, steps: 1000, objective: v, loss: vlb}");
+  EXPECT_NE(msg.find("diffusion.loss: vlb needs diffusion.objective eps (this is v)"), std::string::npos) << msg;
+  msg = with("diffusion: {schedule: linear, steps: 1000, loss: vlb, min_snr_gamma: 5}");
+  EXPECT_NE(msg.find("diffusion.loss: vlb cannot be combined with diffusion.min_snr_gamma"), std::string::npos) << msg;
+  msg = with("diffusion: {schedule: linear, steps: 1000, loss: vlb, vlb_weight: 0.01}");
+  EXPECT_NE(msg.find("diffusion.vlb_weight: only for diffusion.loss hybrid (this is vlb)"), std::string::npos) << msg;
+  msg = with("diffusion: {schedule: cosine, steps: 1000, log_snr_max: 8}");
+  EXPECT_NE(msg.find("diffusion.log_snr_max: only for diffusion.schedule log_snr (this is cosine)"), std::string::npos)
+      << msg;
+  msg = with("diffusion: {schedule: log_snr, steps: 100, log_snr_max: 2, log_snr_min: 3}");
+  EXPECT_NE(msg.find("diffusion.log_snr_min: must be below diffusion.log_snr_max (2), got 3"), std::string::npos) << msg;
+  msg = error_of(replace(replace(kGood, d, "diffusion: {schedule: linear, steps: 1000, variance: learned, loss: vlb}"),
+                         "data:      {kind: swissroll, noise: 0.5}", "data: {kind: gaussian, mean: [0], std: [1]}"),
+                 {"model.kind=exact"});
+  EXPECT_NE(msg.find("model.kind: exact has no learned variance"), std::string::npos) << msg;
+  const JobSpec ok = parse_job_spec(
+      replace(kGood, d, "diffusion: {schedule: log_snr, steps: 40, variance: learned, loss: hybrid, vlb_weight: 0.01}"),
+      "j");
+  EXPECT_EQ(ok.diffusion.variance, "learned");
+  EXPECT_EQ(ok.diffusion.vlb_weight, 0.01);
+  EXPECT_EQ(parse_job_spec(job_spec_to_yaml(ok), "again").diffusion.loss, "hybrid");  // round trip
 }
 
 TEST(JobSpec, YamlSyntaxErrorNamesLine) {
