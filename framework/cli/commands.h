@@ -20,7 +20,7 @@ struct SampleArgs {
   std::string ckpt;  // a run folder (its newest good checkpoint) or a checkpoint folder
   std::string job;   // or a job spec whose model is exact (no checkpoint)
   std::vector<std::string> overrides;
-  std::string sampler = "ddpm";  // ddpm | ddim
+  std::string sampler;  // ddpm | ddim | euler | heun | flow_euler; empty: the model's default
   int steps = 0;                 // 0: every training step
   double eta = 0;                // ddim only
   std::int64_t n = 10000;

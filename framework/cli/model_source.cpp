@@ -24,7 +24,10 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
   }
   schedule_ = make_schedule(spec_.diffusion);
   if (spec_.model.kind == "exact") {
-    exact_ = std::make_unique<ExactEps>(GaussianMixture::from_spec(spec_.data), schedule_);
+    if (spec_.diffusion.flow())
+      exact_velocity_ = std::make_unique<ExactVelocity>(GaussianMixture::from_spec(spec_.data));
+    else
+      exact_ = std::make_unique<ExactEps>(GaussianMixture::from_spec(spec_.data), schedule_);
     description_ = "the exact model of " + job;
     return;
   }
@@ -40,6 +43,10 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
 }
 
 EpsPredictor ModelSource::predictor() {
+  if (exact_velocity_)
+    return [this](const Tensor& z, const float* t, const Tensor& v) { (*exact_velocity_)(z, t, v); };
+  if (spec_.diffusion.flow())
+    return [this](const Tensor& z, const float* t, const Tensor& v) { network_->forward(z, t, v); };
   if (exact_) return [this](const Tensor& x, const float* t, const Tensor& eps) { (*exact_)(x, t, eps); };
   if (two_outputs_)
     return [this](const Tensor& x, const float* t, const Tensor& eps) { forward_split(x, t, eps, nullptr); };
@@ -48,6 +55,7 @@ EpsPredictor ModelSource::predictor() {
 }
 
 ReverseModel ModelSource::reverse_model() {
+  CARNOT_CHECK(!spec_.diffusion.flow(), "a flow model has no reverse chain");
   const ReverseVariance v = reverse_variance_of(spec_.diffusion.variance);
   if (v != ReverseVariance::kLearned) return ReverseModel(predictor(), v);
   return ReverseModel([this](const Tensor& x, const float* t, const Tensor& eps, const Tensor& logit) {

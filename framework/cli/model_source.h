@@ -8,6 +8,7 @@
 
 #include "framework/diffusion/reverse_model.h"
 #include "framework/diffusion/exact_eps.h"
+#include "framework/diffusion/flow_matching.h"
 #include "framework/dist/comm.h"
 #include "framework/io/job_spec.h"
 #include "framework/nn/mlp_score_net.h"
@@ -24,6 +25,7 @@ class ModelSource {
   const NoiseSchedule& schedule() const { return schedule_; }
   const std::string& description() const { return description_; }  // "EMA weights of …"
   // ε̂ alone (DDIM and the ODE samplers), and ε̂ with the job's reverse variance (DDPM, the bound).
+  // For diffusion.schedule flow, predictor() gives the velocity v̂ (flow_matching.h) instead.
   EpsPredictor predictor();
   ReverseModel reverse_model();
 
@@ -35,6 +37,7 @@ class ModelSource {
   std::string description_;
   std::unique_ptr<MlpScoreNet> network_;
   std::unique_ptr<ExactEps> exact_;
+  std::unique_ptr<ExactVelocity> exact_velocity_;
   bool two_outputs_ = false;  // the network also gives variance logits
   Buffer scratch_;            // its [rows, 2 dim] output then
 };

@@ -13,6 +13,7 @@
 #include "framework/diffusion/ddim_sampler.h"
 #include "framework/diffusion/ddpm_sampler.h"
 #include "framework/diffusion/exact_eps.h"
+#include "framework/diffusion/flow_matching.h"
 #include "framework/diffusion/ode_sampler.h"
 #include "framework/dist/agree.h"
 #include "framework/eval/sample_quality.h"
@@ -90,25 +91,33 @@ int run_sample(Comm& comm, const SampleArgs& args) {
   const std::uint64_t seed = args.seed_given ? args.seed : spec.seed;
   const auto data = make_dataset(spec.data);
   const std::int64_t dim = data->dim();
-  const int steps = args.steps > 0 ? args.steps : schedule.steps();
-  if (steps > schedule.steps()) {
+  const bool flow = spec.diffusion.flow();
+  const std::string sampler = !args.sampler.empty() ? args.sampler : flow ? "flow_euler" : "ddpm";
+  if (flow != (sampler == "flow_euler"))
+    throw_on_all_ranks(UsageError(flow ? "--sampler " + sampler + " needs a diffusion model; this flow model samples with flow_euler"
+                                       : std::string("--sampler flow_euler needs a flow model (diffusion.schedule flow); "
+                                                     "this model has schedule ") + spec.diffusion.schedule));
+  const int steps = args.steps > 0 ? args.steps : flow ? int(spec.diffusion.steps) : schedule.steps();
+  if (!flow && steps > schedule.steps()) {
     throw_on_all_ranks(UsageError(str_cat("--steps ", steps, " exceeds the ", schedule.steps(), " steps of the schedule")));
   }
 
   std::vector<float> local(static_cast<std::size_t>(std::max<std::int64_t>(1, slice.count * dim)));
   const std::uint32_t first = std::uint32_t(slice.begin);
-  if (args.sampler == "ddpm" && steps == schedule.steps())
+  if (flow)
+    flow_euler_sample(predict, steps, spec.diffusion.flow_shift, seed, first, slice.count, dim, chunk, local.data());
+  else if (sampler == "ddpm" && steps == schedule.steps())
     ddpm_sample(source.reverse_model(), schedule, seed, first, slice.count, dim, chunk, local.data());
-  else if (args.sampler == "euler" || args.sampler == "heun")
-    ode_sample(predict, schedule, steps, args.sampler == "euler" ? OdeMethod::kEuler : OdeMethod::kHeun, seed,
+  else if (sampler == "euler" || sampler == "heun")
+    ode_sample(predict, schedule, steps, sampler == "euler" ? OdeMethod::kEuler : OdeMethod::kHeun, seed,
                first, slice.count, dim, chunk, local.data());
   else  // DDIM; with eta 1 it is DDPM's ancestral sampler on the respaced chain
-    ddim_sample(predict, schedule, steps, args.sampler == "ddpm" ? 1.0 : args.eta, seed, first,
+    ddim_sample(predict, schedule, steps, sampler == "ddpm" ? 1.0 : args.eta, seed, first,
                 slice.count, dim, chunk, local.data());
-  std::string how = args.sampler == "ddim" ? str_cat("DDIM eta ", args.eta, ", ", steps, " steps")
-                                           : str_cat(args.sampler, ", ", steps, " steps");
+  std::string how = sampler == "ddim" ? str_cat("DDIM eta ", args.eta, ", ", steps, " steps")
+                                      : str_cat(sampler, ", ", steps, " steps");
   // Learned variances are logits against the training schedule's β, so only the full chain uses them.
-  if (args.sampler == "ddpm")
+  if (sampler == "ddpm")
     how += steps == schedule.steps() ? ", variance " + spec.diffusion.variance
                                      : std::string(", respaced with the posterior variance β̃ of the shorter chain");
   std::vector<std::int64_t> counts;

@@ -186,6 +186,7 @@ Range at_least(double lo) { return {lo, HUGE_VAL, false, false}; }
 Range above(double lo) { return {lo, HUGE_VAL, true, false}; }
 Range closed(double lo, double hi) { return {lo, hi, false, false}; }
 Range half_open(double lo, double hi) { return {lo, hi, false, true}; }
+Range open_closed(double lo, double hi) { return {lo, hi, true, false}; }
 
 // One section of the spec: checks its keys, then reads each present key into a typed field.
 class Section {
@@ -286,8 +287,22 @@ void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
 
 void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) {
   const Section s(r, n, "diffusion", {"schedule", "steps", "objective", "min_snr_gamma", "step1_beta",
-                                      "variance", "loss", "vlb_weight", "log_snr_max", "log_snr_min"});
-  s.choice("schedule", d.schedule, {"linear", "cosine", "sohl2015", "log_snr"});
+                                      "variance", "loss", "vlb_weight", "log_snr_max", "log_snr_min", "flow_times",
+                                      "logit_normal_mean", "logit_normal_std", "shift"});
+  s.choice("schedule", d.schedule, {"linear", "cosine", "sohl2015", "log_snr", "flow"});
+  for (const char* key : {"flow_times", "logit_normal_mean", "logit_normal_std", "shift"})
+    s.key(key, [&](const YAML::Node& v, const std::string& p) {
+      r.require(d.flow(), v, p, "only for diffusion.schedule flow (this is " + d.schedule + ")");
+    });
+  s.choice("flow_times", d.flow_times, {"uniform", "logit_normal"});
+  for (const char* key : {"logit_normal_mean", "logit_normal_std"})
+    s.key(key, [&](const YAML::Node& v, const std::string& p) {
+      r.require(d.flow_times == "logit_normal", v, p,
+                "only for diffusion.flow_times logit_normal (this is " + d.flow_times + ")");
+    });
+  s.number("logit_normal_mean", d.logit_normal_mean, closed(-10, 10));
+  s.number("logit_normal_std", d.logit_normal_std, open_closed(0, 10));
+  s.number("shift", d.flow_shift, open_closed(0, 100), " (SD3 uses 3; 1 leaves t as drawn)");
   for (const char* key : {"log_snr_max", "log_snr_min"})
     s.key(key, [&](const YAML::Node& v, const std::string& p) {
       r.require(d.schedule == "log_snr", v, p, "only for diffusion.schedule log_snr (this is " + d.schedule + ")");
@@ -309,8 +324,19 @@ void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) 
               "the linear schedule needs at least 21 steps (its last β is 20/steps), got " +
                   std::to_string(d.steps));
   });
-  s.choice("objective", d.objective, {"eps", "x0", "v"});
+  s.choice("objective", d.objective, {"eps", "x0", "v", "flow"});
+  // A flow model regresses the velocity on its own path; the VP objectives need a VP schedule.
+  s.key("schedule", [&](const YAML::Node& v, const std::string& p) {
+    r.require(!d.flow() || d.objective == "flow", v, p,
+              "flow needs diffusion.objective flow (the velocity ε − x0), not " + d.objective);
+  });
+  s.key("objective", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.objective != "flow" || d.flow(), v, p, "flow needs diffusion.schedule flow (this is " + d.schedule + ")");
+  });
   s.number("min_snr_gamma", d.min_snr_gamma, at_least(0), " (0 turns the weighting off)");
+  s.key("min_snr_gamma", [&](const YAML::Node& v, const std::string& p) {
+    r.require(!d.flow() || d.min_snr_gamma == 0, v, p, "is defined for VP schedules, not diffusion.schedule flow");
+  });
   s.choice("variance", d.variance, {"fixed_small", "fixed_large", "learned"});
   s.choice("loss", d.loss, {"simple", "vlb", "hybrid"});
   s.key("vlb_weight", [&](const YAML::Node& v, const std::string& p) {
@@ -508,6 +534,14 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "schedule" << YAML::Value << s.diffusion.schedule;
   if (s.diffusion.schedule == "sohl2015")
     out << YAML::Key << "step1_beta" << YAML::Value << num(s.diffusion.step1_beta);
+  if (s.diffusion.flow()) {
+    out << YAML::Key << "flow_times" << YAML::Value << s.diffusion.flow_times;
+    if (s.diffusion.flow_times == "logit_normal") {
+      out << YAML::Key << "logit_normal_mean" << YAML::Value << num(s.diffusion.logit_normal_mean);
+      out << YAML::Key << "logit_normal_std" << YAML::Value << num(s.diffusion.logit_normal_std);
+    }
+    out << YAML::Key << "shift" << YAML::Value << num(s.diffusion.flow_shift);
+  }
   if (s.diffusion.schedule == "log_snr") {
     out << YAML::Key << "log_snr_max" << YAML::Value << num(s.diffusion.log_snr_max);
     out << YAML::Key << "log_snr_min" << YAML::Value << num(s.diffusion.log_snr_min);

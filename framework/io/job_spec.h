@@ -23,15 +23,20 @@ struct ModelSpec {
 };
 
 struct DiffusionSpec {
-  std::string schedule = "linear";  // linear | cosine | sohl2015 | log_snr
+  std::string schedule = "linear";  // linear | cosine | sohl2015 | log_snr | flow
   double log_snr_max = 10, log_snr_min = -5;  // log_snr: λ at the first and the last step
   double step1_beta = 1e-3;         // sohl2015: the extra β at t = 1
   std::int64_t steps = 1000;
-  std::string objective = "eps";  // what the network predicts: eps | x0 | v
+  std::string objective = "eps";  // what the network predicts: eps | x0 | v | flow (velocity ε − x0)
   double min_snr_gamma = 0;       // Min-SNR-γ loss weighting; 0 turns it off
   std::string variance = "fixed_small";  // reverse-step variance: fixed_small | fixed_large | learned
   std::string loss = "simple";           // simple | vlb | hybrid (diffusion/vlb_loss.h)
   double vlb_weight = 1e-3;              // hybrid: the bound's weight λ
+  // schedule flow (flow_matching.h): how training times are drawn.
+  std::string flow_times = "uniform";  // uniform | logit_normal
+  double logit_normal_mean = 0, logit_normal_std = 1;
+  double flow_shift = 1;  // SD3's shift (YAML key `shift`)
+  bool flow() const { return schedule == "flow"; }
 };
 
 struct OptimizerSpec {

@@ -12,6 +12,7 @@
 
 #include "framework/data/dataset.h"
 #include "framework/diffusion/eps_objective.h"
+#include "framework/diffusion/flow_matching.h"
 #include "framework/diffusion/objective.h"
 #include "framework/diffusion/schedule.h"
 #include "framework/diffusion/vlb_loss.h"
@@ -73,8 +74,9 @@ class Trainer {
   std::unique_ptr<MlpScoreNet> model_;
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<Ema> ema_;
-  Prediction prediction_;
+  Prediction prediction_;  // VP objectives; unused for flow
   BoundLossConfig loss_;
+  FlowTimes flow_times_;
   Buffer x0_, t_, eps_, x_t_, pred_, dpred_, target_, weights_;
   std::vector<double> losses_;
   std::int64_t step_ = 0;

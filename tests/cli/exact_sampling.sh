@@ -5,7 +5,8 @@ source "$(dirname "$0")/common.sh"
 seed=${CARNOT_TEST_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 echo "[seed] $seed (replay with CARNOT_TEST_SEED=$seed)"
 for job in gaussian_exact mixture_exact; do
-  for sampler in "ddpm" "ddim --steps 2000" "heun --steps 500 --set diffusion.steps=1000"; do
+  for sampler in "ddpm" "ddim --steps 2000" "heun --steps 500 --set diffusion.steps=1000" \
+                 "flow_euler --steps 4000 --set diffusion.schedule=flow --set diffusion.objective=flow"; do
     mpi 2 "$CARNOT" sample --job "$SRC/configs/$job.yaml" -n 20000 --seed "$seed" --out "$job.npy" \
       --sampler $sampler > out.txt
     grep "moments" out.txt | sed "s/^/$job $sampler: /"
@@ -26,4 +27,14 @@ set +e
 "$CARNOT" sample --job "$SRC/configs/swissroll.yaml" --out x.npy 2> err.txt; rc=$?
 set -e
 [ $rc -eq 2 ] && grep -q "needs trained weights" err.txt || { cat err.txt; fail "--job with an mlp model"; }
+# A flow model samples only with flow_euler, and flow_euler only a flow model; neither has a bound here.
+flow=(--set diffusion.schedule=flow --set diffusion.objective=flow)
+set +e
+"$CARNOT" sample --job "$SRC/configs/gaussian_exact.yaml" "${flow[@]}" --sampler ddim --out x.npy 2> err1.txt; rc1=$?
+"$CARNOT" sample --job "$SRC/configs/gaussian_exact.yaml" --sampler flow_euler --out x.npy 2> err2.txt; rc2=$?
+"$CARNOT" eval --job "$SRC/configs/gaussian_exact.yaml" "${flow[@]}" --metric nll 2> err3.txt; rc3=$?
+set -e
+[ $rc1 -eq 2 ] && grep -q "this flow model samples with flow_euler" err1.txt || { cat err1.txt; fail "ddim on a flow model"; }
+[ $rc2 -eq 2 ] && grep -q "flow_euler needs a flow model" err2.txt || { cat err2.txt; fail "flow_euler on a diffusion model"; }
+[ $rc3 -eq 2 ] && grep -q "is a flow model" err3.txt || { cat err3.txt; fail "eval nll on a flow model"; }
 echo "PASS"

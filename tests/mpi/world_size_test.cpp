@@ -64,5 +64,15 @@ TEST(WorldSizeInvariance, LearnedVarianceVlb) {
   expect_same_as_one_rank(spec);
 }
 
+// Flow matching: logit-normal times with SD3's shift, velocity regression.
+TEST(WorldSizeInvariance, FlowMatching) {
+  JobSpec spec = job(256);
+  spec.diffusion.schedule = "flow";
+  spec.diffusion.objective = "flow";
+  spec.diffusion.flow_times = "logit_normal";
+  spec.diffusion.flow_shift = 3;
+  expect_same_as_one_rank(spec);
+}
+
 }  // namespace
 }  // namespace carnot

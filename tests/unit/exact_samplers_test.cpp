@@ -8,6 +8,7 @@
 #include "framework/diffusion/ddim_sampler.h"
 #include "framework/diffusion/eps_objective.h"
 #include "framework/diffusion/exact_eps.h"
+#include "framework/diffusion/flow_matching.h"
 #include "framework/diffusion/likelihood.h"
 #include "framework/diffusion/objective.h"
 #include "framework/diffusion/ode_sampler.h"
@@ -27,6 +28,7 @@ struct Case {
   const char* name;
   NoiseSchedule schedule;
   Sampler sample;
+  bool flow = false;  // a flow sampler: driven by the exact velocity instead of ε
 };
 
 // Step counts: with the exact ε every step is affine for Gaussian data, so each sampler's
@@ -38,6 +40,11 @@ struct Case {
 // −1.4 SE because ᾱ_T > 0: too coarse for a test at this n.) Heun over K = 500 evenly spaced
 // times of the cosine T = 1000 chain: +0.25 SE at most (at K = 100 it is +31 SE for s = 2: its
 // first steps in σ are long, which EDM's ρ = 7 spacing will fix).
+Sampler flow_euler(int steps, double shift) {
+  return [=](const EpsPredictor& v, const NoiseSchedule&, std::uint64_t seed, std::int64_t n, std::int64_t d,
+             float* out) { flow_euler_sample(v, steps, shift, seed, 0, n, d, 4096, out); };
+}
+
 std::vector<Case> cases() {
   const NoiseSchedule cosine = NoiseSchedule::cosine(4000);
   auto ddpm = [](const EpsPredictor& p, const NoiseSchedule& s, std::uint64_t seed, std::int64_t n,
@@ -51,7 +58,9 @@ std::vector<Case> cases() {
   return {{"ddpm, cosine T=4000", cosine, ddpm},
           {"heun K=500, cosine T=1000", NoiseSchedule::cosine(1000), heun},
           {"ddim eta=0 K=2000, cosine T=4000", cosine, ddim(2000, 0.0)},
-          {"ddim eta=1 K=1000, cosine T=1000 respaced", NoiseSchedule::cosine(1000), ddim(1000, 1.0)}};
+          {"ddim eta=1 K=1000, cosine T=1000 respaced", NoiseSchedule::cosine(1000), ddim(1000, 1.0)},
+          {"flow_euler K=4000", NoiseSchedule{}, flow_euler(4000, 1.0), true},
+          {"flow_euler K=4000, shift 3", NoiseSchedule{}, flow_euler(4000, 3.0), true}};
 }
 
 // Moments of column d, with the standard errors of the mean and of the standard deviation.
@@ -75,9 +84,15 @@ Moments moments(const std::vector<float>& x, std::int64_t n, std::int64_t D, std
 void check(const char* what, const GaussianMixture& g, const Case& c, std::uint64_t seed) {
   const std::int64_t n = 20000, D = g.dim();
   std::vector<float> out(std::size_t(n * D));
-  const ExactEps exact(g, c.schedule);
-  c.sample([&](const Tensor& x, const float* t, const Tensor& e) { exact(x, t, e); }, c.schedule, seed, n, D,
-           out.data());
+  if (c.flow) {
+    const ExactVelocity velocity(g);
+    c.sample([&](const Tensor& z, const float* t, const Tensor& v) { velocity(z, t, v); }, c.schedule, seed, n, D,
+             out.data());
+  } else {
+    const ExactEps exact(g, c.schedule);
+    c.sample([&](const Tensor& x, const float* t, const Tensor& e) { exact(x, t, e); }, c.schedule, seed, n, D,
+             out.data());
+  }
   const auto mu = g.mean(), sd = g.stddev();
   for (std::int64_t d = 0; d < D; ++d) {
     const Moments m = moments(out, n, D, d);

@@ -89,7 +89,7 @@ TEST(JobSpec, OutOfRangeNamesBound) {
 TEST(JobSpec, UnknownChoiceListsChoices) {
   const std::string msg = error_of(replace(kGood, "schedule: linear", "schedule: sigmoid"));
   EXPECT_NE(msg.find("job.yaml:5:"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("diffusion.schedule: 'sigmoid' is not one of: linear, cosine, sohl2015, log_snr"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("diffusion.schedule: 'sigmoid' is not one of: linear, cosine, sohl2015, log_snr, flow"), std::string::npos) << msg;
 }
 
 // The variance, loss and schedule keys that only make sense together are refused apart, each
@@ -115,6 +115,27 @@ TEST(JobSpec, DiffusionKeysThatNeedEachOther) {
                          "data:      {kind: swissroll, noise: 0.5}", "data: {kind: gaussian, mean: [0], std: [1]}"),
                  {"model.kind=exact"});
   EXPECT_NE(msg.find("model.kind: exact has no learned variance"), std::string::npos) << msg;
+  msg = with("diffusion: {schedule: flow, steps: 100}");
+  EXPECT_NE(msg.find("diffusion.schedule: flow needs diffusion.objective flow (the velocity ε − x0), not eps"),
+            std::string::npos) << msg;
+  msg = with("diffusion: {schedule: cosine, steps: 100, objective: flow}");
+  EXPECT_NE(msg.find("diffusion.objective: flow needs diffusion.schedule flow (this is cosine)"), std::string::npos) << msg;
+  msg = with("diffusion: {schedule: flow, objective: flow, steps: 100, logit_normal_std: 2}");
+  EXPECT_NE(msg.find("diffusion.logit_normal_std: only for diffusion.flow_times logit_normal (this is uniform)"),
+            std::string::npos) << msg;
+  msg = with("diffusion: {schedule: cosine, steps: 100, shift: 3}");
+  EXPECT_NE(msg.find("diffusion.shift: only for diffusion.schedule flow (this is cosine)"), std::string::npos) << msg;
+  msg = with("diffusion: {schedule: flow, objective: flow, steps: 100, shift: 0}");
+  EXPECT_NE(msg.find("diffusion.shift: must be in (0, 100]"), std::string::npos) << msg;
+  msg = with("diffusion: {schedule: flow, objective: flow, steps: 100, min_snr_gamma: 5}");
+  EXPECT_NE(msg.find("diffusion.min_snr_gamma: is defined for VP schedules"), std::string::npos) << msg;
+  const JobSpec flow = parse_job_spec(replace(kGood, d, "diffusion: {schedule: flow, objective: flow, steps: 50, "
+                                                        "flow_times: logit_normal, logit_normal_std: 0.5, shift: 3}"),
+                                      "j");
+  const JobSpec again = parse_job_spec(job_spec_to_yaml(flow), "again");
+  EXPECT_EQ(again.diffusion.flow_times, "logit_normal");
+  EXPECT_EQ(again.diffusion.logit_normal_std, 0.5);
+  EXPECT_EQ(again.diffusion.flow_shift, 3);
   const JobSpec ok = parse_job_spec(
       replace(kGood, d, "diffusion: {schedule: log_snr, steps: 40, variance: learned, loss: hybrid, vlb_weight: 0.01}"),
       "j");
