@@ -33,8 +33,8 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
   }
   const std::string weights = dir + (no_ema ? "/model" : "/ema") + ".safetensors";
   const MlpConfig config = mlp_config(spec_);
-  two_outputs_ = config.outputs() == 2 * config.data_dim;
-  if (two_outputs_) scratch_ = Buffer(DType::F32, Shape{max_rows, config.outputs()});
+  variance_outputs_ = config.outputs() - config.data_dim;
+  if (variance_outputs_ > 0) scratch_ = Buffer(DType::F32, Shape{max_rows, config.outputs()});
   network_ = std::make_unique<MlpScoreNet>(config, DType::F32, cpu_ops(), max_rows, spec_.seed);
   run_on_root_and_agree(comm, [&] { load_weights(weights, network_->params(), network_->params().values()); });
   const Tensor params = network_->params().values();
@@ -48,7 +48,7 @@ EpsPredictor ModelSource::predictor() {
   if (spec_.diffusion.flow())
     return [this](const Tensor& z, const float* t, const Tensor& v) { network_->forward(z, t, v); };
   if (exact_) return [this](const Tensor& x, const float* t, const Tensor& eps) { (*exact_)(x, t, eps); };
-  if (two_outputs_)
+  if (variance_outputs_ > 0)
     return [this](const Tensor& x, const float* t, const Tensor& eps) { forward_split(x, t, eps, nullptr); };
   return as_eps_predictor(prediction_of(spec_.diffusion.objective), schedule_,
                           [this](const Tensor& x, const float* t, const Tensor& out) { network_->forward(x, t, out); });
@@ -57,23 +57,22 @@ EpsPredictor ModelSource::predictor() {
 ReverseModel ModelSource::reverse_model() {
   CARNOT_CHECK(!spec_.diffusion.flow(), "a flow model has no reverse chain");
   const ReverseVariance v = reverse_variance_of(spec_.diffusion.variance);
-  if (v != ReverseVariance::kLearned) return ReverseModel(predictor(), v);
-  return ReverseModel([this](const Tensor& x, const float* t, const Tensor& eps, const Tensor& logit) {
-    forward_split(x, t, eps, &logit);
-  });
+  if (variance_outputs(v, 1) == 0) return ReverseModel(predictor(), v);
+  return ReverseModel([this](const Tensor& x, const float* t, const Tensor& eps,
+                             const Tensor& params) { forward_split(x, t, eps, &params); },
+                      v);
 }
 
-// Runs a network with 2 dim outputs (ε̂ then the variance logits; objective eps) and splits them.
-void ModelSource::forward_split(const Tensor& x, const float* t, const Tensor& eps, const Tensor* logit) {
-  const std::int64_t n = x.dim(0), dim = x.dim(1);
+// Runs a network whose rows are ε̂ then the variance parameters (objective eps) and splits them.
+void ModelSource::forward_split(const Tensor& x, const float* t, const Tensor& eps, const Tensor* params) {
+  const std::int64_t n = x.dim(0), dim = x.dim(1), P = variance_outputs_, width = dim + P;
   const Tensor out = scratch_.tensor().rows(0, n);
   network_->forward(x, t, out);
   const float* o = out.data<float>();
-  for (std::int64_t j = 0; j < n; ++j)
-    for (std::int64_t d = 0; d < dim; ++d) {
-      eps.data<float>()[j * dim + d] = o[j * 2 * dim + d];
-      if (logit) logit->data<float>()[j * dim + d] = o[j * 2 * dim + dim + d];
-    }
+  for (std::int64_t j = 0; j < n; ++j) {
+    std::copy(o + j * width, o + j * width + dim, eps.data<float>() + j * dim);
+    if (params) std::copy(o + j * width + dim, o + (j + 1) * width, params->data<float>() + j * P);
+  }
 }
 
 }  // namespace carnot

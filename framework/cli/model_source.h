@@ -30,7 +30,7 @@ class ModelSource {
   ReverseModel reverse_model();
 
  private:
-  void forward_split(const Tensor& x, const float* t, const Tensor& eps, const Tensor* logit);
+  void forward_split(const Tensor& x, const float* t, const Tensor& eps, const Tensor* params);
 
   JobSpec spec_;
   NoiseSchedule schedule_;
@@ -38,8 +38,8 @@ class ModelSource {
   std::unique_ptr<MlpScoreNet> network_;
   std::unique_ptr<ExactEps> exact_;
   std::unique_ptr<ExactVelocity> exact_velocity_;
-  bool two_outputs_ = false;  // the network also gives variance logits
-  Buffer scratch_;            // its [rows, 2 dim] output then
+  std::int64_t variance_outputs_ = 0;  // the network's learned-variance outputs per row
+  Buffer scratch_;                     // its whole [rows, dim + variance_outputs_] output then
 };
 
 }  // namespace carnot

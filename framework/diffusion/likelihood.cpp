@@ -29,10 +29,12 @@ BoundEstimate variational_bound(const ReverseModel& model, const NoiseSchedule& 
     out.step_nats[std::size_t(T)] += kl / double(n);
   }
 
+  const std::int64_t P = variance_outputs(model.variance(), dim);
   Buffer xt_buf(DType::F32, Shape{chunk, dim}), eps_buf(DType::F32, Shape{chunk, dim}),
-      logit_buf(DType::F32, Shape{chunk, dim});
+      params_buf(DType::F32, Shape{chunk, std::max<std::int64_t>(P, 1)});
   std::vector<float> tf(static_cast<std::size_t>(chunk));
-  std::vector<double> z(static_cast<std::size_t>(dim)), terms(static_cast<std::size_t>(chunk));
+  std::vector<double> z(static_cast<std::size_t>(dim)), delta(static_cast<std::size_t>(dim)),
+      terms(static_cast<std::size_t>(chunk));
   // Term t1[j] (1-indexed) for rows [c, c + m): x_t drawn with noise keyed by (t, draw, point).
   auto eval_terms = [&](std::int64_t c, std::int64_t m, const int* t1, std::uint32_t draw) {
     float* xt = xt_buf.data<float>();
@@ -44,23 +46,21 @@ BoundEstimate variational_bound(const ReverseModel& model, const NoiseSchedule& 
         xt[j * dim + d] = float(std::sqrt(ab) * x0[(c + j) * dim + d] + std::sqrt(1 - ab) * z[std::size_t(d)]);
       tf[std::size_t(j)] = float(t1[j] - 1);  // the model's 0-indexed time
     }
-    const Tensor eps = eps_buf.tensor().rows(0, m), logit = logit_buf.tensor().rows(0, m);
-    model.predict(xt_buf.tensor().rows(0, m), tf.data(), eps, logit);
+    const Tensor eps = eps_buf.tensor().rows(0, m), params = params_buf.tensor().rows(0, m);
+    model.predict(xt_buf.tensor().rows(0, m), tf.data(), eps, params);
     for (std::int64_t j = 0; j < m; ++j) {
       const int t = t1[j];
       const double ab = abar(t), ab_prev = abar(t - 1), b = beta(t), a = 1 - b;
-      const double post_var = posterior_variance(schedule, t - 1);  // β̃_t, 0 for the decoder
       const double c0 = std::sqrt(ab_prev) * b / (1 - ab), ct = std::sqrt(a) * (1 - ab_prev) / (1 - ab);
-      double term = 0;
       for (std::int64_t d = 0; d < dim; ++d) {
         const std::int64_t k = j * dim + d;
         const double x = x0[(c + j) * dim + d];
         const double mu = (double(xt[k]) - b / std::sqrt(1 - ab) * eps.data<float>()[k]) / std::sqrt(a);
-        // KL(N(μ̃, β̃) ‖ N(μ, σ²)) for t > 1; the decoder's −log N(x0; μ, σ²) at t = 1.
-        const double diff = t > 1 ? c0 * x + ct * double(xt[k]) - mu : x - mu;
-        term += bound_term(post_var, model.var(schedule, t - 1, logit.data<float>(), k), diff * diff, t == 1).nats;
+        // KL(N(μ̃, β̃) ‖ N(μ, Σ)) for t > 1 takes μ̃ − μ; the decoder's −log N(x0; μ, Σ) at t = 1, x0 − μ.
+        delta[std::size_t(d)] = t > 1 ? c0 * x + ct * double(xt[k]) - mu : x - mu;
       }
-      terms[std::size_t(j)] = term;
+      terms[std::size_t(j)] = row_bound_nats(schedule, t - 1, model.variance(), dim, delta.data(),
+                                             params.data<float>() + j * P);
     }
   };
   std::vector<int> t1(static_cast<std::size_t>(chunk));

@@ -1,5 +1,5 @@
 // Training losses built on the variational bound, for a network that predicts ε (and, with learned
-// variances, the variance logits v; reverse_variance.h):
+// variances, their parameters; reverse_variance.h):
 //   simple: ‖ε̂ − ε‖² / dim (DDPM's L_simple).
 //   vlb:    T · L_t / dim for the sample's uniform t, with L_t the bound's term at t
 //           (likelihood.h): an unbiased estimate of the bound less its prior term, in nats per
@@ -26,8 +26,8 @@ struct BoundLossConfig {
   double vlb_weight = 1e-3;  // hybrid's λ
 };
 
-// out[n, width]: ε̂ in columns [0, dim) and, for learned variances (width = 2 dim), the logits in
-// [dim, 2 dim). t[n] are 0-indexed times, eps[n, dim] the true noise. Writes dout[n, width]
+// out[n, width]: ε̂ in columns [0, dim) and, for learned variances, the variance parameters after
+// them (width = dim + variance_outputs). t[n] are 0-indexed times, eps[n, dim] the true noise. Writes dout[n, width]
 // = grad_scale · ∂loss/∂out and returns the sum of the per-row losses.
 double bound_loss(const BoundLossConfig& config, const NoiseSchedule& s, std::int64_t n,
                   std::int64_t dim, const float* t, const float* eps, const float* out,

@@ -337,7 +337,7 @@ void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) 
   s.key("min_snr_gamma", [&](const YAML::Node& v, const std::string& p) {
     r.require(!d.flow() || d.min_snr_gamma == 0, v, p, "is defined for VP schedules, not diffusion.schedule flow");
   });
-  s.choice("variance", d.variance, {"fixed_small", "fixed_large", "learned"});
+  s.choice("variance", d.variance, {"fixed_small", "fixed_large", "learned", "learned_full"});
   s.choice("loss", d.loss, {"simple", "vlb", "hybrid"});
   s.key("vlb_weight", [&](const YAML::Node& v, const std::string& p) {
     r.require(d.loss == "hybrid", v, p, "only for diffusion.loss hybrid (this is " + d.loss + ")");
@@ -351,8 +351,8 @@ void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) 
               d.loss + " cannot be combined with diffusion.min_snr_gamma (it weights the simple loss only)");
   });
   s.key("variance", [&](const YAML::Node& v, const std::string& p) {
-    r.require(d.variance != "learned" || d.loss != "simple", v, p,
-              "learned needs diffusion.loss vlb or hybrid (only the bound trains the variance)");
+    r.require(d.variance.rfind("learned", 0) != 0 || d.loss != "simple", v, p,
+              d.variance + " needs diffusion.loss vlb or hybrid (only the bound trains the variance)");
   });
 }
 
@@ -482,8 +482,15 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
     const YAML::Node kind = v["kind"];
     r.require(spec.model.kind != "exact" || spec.data.kind != "swissroll", kind.IsDefined() ? kind : v,
               "model.kind", "exact needs data.kind gaussian or gaussian_mixture (the Swiss roll has no closed-form score)");
-    r.require(spec.model.kind != "exact" || spec.diffusion.variance != "learned", kind.IsDefined() ? kind : v,
+    r.require(spec.model.kind != "exact" || spec.diffusion.variance.rfind("learned", 0) != 0, kind.IsDefined() ? kind : v,
               "model.kind", "exact has no learned variance: set diffusion.variance fixed_small or fixed_large");
+  });
+  s.key("diffusion", [&](const YAML::Node& v, const std::string&) {
+    const YAML::Node var = v["variance"];
+    r.require(spec.diffusion.variance != "learned_full" || spec.data.dim() <= DiffusionSpec::kMaxFullCovarianceDim,
+              var.IsDefined() ? var : v, "diffusion.variance",
+              str_cat("learned_full is for data of at most ", DiffusionSpec::kMaxFullCovarianceDim,
+                      " dimensions (this has ", spec.data.dim(), "); use learned"));
   });
   return spec;
 }

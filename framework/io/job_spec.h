@@ -37,6 +37,7 @@ struct DiffusionSpec {
   double logit_normal_mean = 0, logit_normal_std = 1;
   double flow_shift = 1;  // SD3's shift (YAML key `shift`)
   bool flow() const { return schedule == "flow"; }
+  static constexpr std::int64_t kMaxFullCovarianceDim = 16;  // learned_full costs O(dim³) per row
 };
 
 struct OptimizerSpec {

@@ -17,7 +17,7 @@ struct MlpConfig {
   std::int64_t hidden = 128;
   std::int64_t depth = 4;
   std::int64_t time_embed = 32;
-  std::int64_t out_dim = 0;  // outputs per row; 0: data_dim (2 data_dim with learned variances)
+  std::int64_t out_dim = 0;  // outputs per row; 0: data_dim (more with learned variances)
   std::int64_t outputs() const { return out_dim > 0 ? out_dim : data_dim; }
 };
 

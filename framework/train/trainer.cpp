@@ -37,8 +37,8 @@ Slice batch_slice(std::int64_t batch, int rank, int world) {
 
 MlpConfig mlp_config(const JobSpec& spec) {
   const std::int64_t dim = spec.data.dim();
-  const bool learned = reverse_variance_of(spec.diffusion.variance) == ReverseVariance::kLearned;
-  return MlpConfig{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed, learned ? 2 * dim : dim};
+  const std::int64_t extra = variance_outputs(reverse_variance_of(spec.diffusion.variance), dim);
+  return MlpConfig{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed, dim + extra};
 }
 
 Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& device)

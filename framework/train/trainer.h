@@ -31,7 +31,7 @@ struct Slice {
 };
 Slice batch_slice(std::int64_t batch, int rank, int world);
 
-// The network a job spec describes (two outputs per dimension with learned variances).
+// The network a job spec describes (ε̂, then any learned variance's parameters).
 MlpConfig mlp_config(const JobSpec& spec);
 
 class Trainer {
