@@ -19,9 +19,10 @@ int run_eval(Comm& comm, const EvalArgs& args) {
   const Slice slice = batch_slice(args.n, comm.rank(), comm.size());
   const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(slice.count, 2048));
   ModelSource source(comm, args.ckpt, args.job, args.overrides, args.no_ema, chunk);
-  if (source.spec().diffusion.flow())
+  if (source.spec().diffusion.continuous())
     throw_on_all_ranks(UsageError("--metric nll: the variational bound needs a discrete diffusion chain; " +
-                                  source.description() + " is a flow model (diffusion.schedule flow)"));
+                                  source.description() + " is a continuous-time model (diffusion.schedule " +
+                                  source.spec().diffusion.schedule + ")"));
   const std::uint64_t seed = args.seed_given ? args.seed : source.spec().seed;
   const auto data = make_dataset(source.spec().data);
   const std::int64_t dim = data->dim();

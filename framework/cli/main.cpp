@@ -58,12 +58,12 @@ int main(int argc, char** argv) {
   CLI::App* sample_cmd = app.add_subcommand("sample", "Draw samples from a trained run");
   const ModelOptions sample_model = add_model_options(sample_cmd, sample.ckpt, sample.job, sample.overrides);
   sample_cmd->add_option("--sampler", sample.sampler,
-                         "ddpm (ancestral), ddim, euler or heun (probability-flow ODE); flow_euler for "
-                         "flow models (default: ddpm, or flow_euler for a flow model)")
+                         "ddpm (ancestral), ddim, euler or heun (probability-flow ODE); for EDM models "
+                         "heun or euler in σ; for flow models flow_euler (default: the first of these)")
       ->check(CLI::IsMember({"ddpm", "ddim", "euler", "heun", "flow_euler"}));
   sample_cmd->add_option("--steps", sample.steps,
                          "Sampling steps, evenly spaced over the training steps (default: all; for flow "
-                         "models diffusion.steps)")
+                         "and EDM models diffusion.steps)")
       ->check(CLI::PositiveNumber);
   sample_cmd->add_option("--eta", sample.eta, "DDIM's eta: 0 deterministic (default), 1 ancestral")
       ->check(CLI::Range(0.0, 1.0));

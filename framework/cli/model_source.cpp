@@ -2,6 +2,7 @@
 
 #include "framework/cli/commands.h"
 #include "framework/core/error.h"
+#include "framework/data/dataset.h"
 #include "framework/diffusion/objective.h"
 #include "framework/dist/agree.h"
 #include "framework/train/model_weights.h"
@@ -23,8 +24,12 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
                                     " needs trained weights; use --ckpt RUN (only model.kind exact runs from a job)"));
   }
   schedule_ = make_schedule(spec_.diffusion);
+  edm_ = EdmConfig::from_spec(spec_.diffusion, data_std(spec_.data));
+  max_rows_ = max_rows;
   if (spec_.model.kind == "exact") {
-    if (spec_.diffusion.flow())
+    if (spec_.diffusion.edm())
+      exact_denoiser_ = std::make_unique<ExactDenoiser>(GaussianMixture::from_spec(spec_.data));
+    else if (spec_.diffusion.flow())
       exact_velocity_ = std::make_unique<ExactVelocity>(GaussianMixture::from_spec(spec_.data));
     else
       exact_ = std::make_unique<ExactEps>(GaussianMixture::from_spec(spec_.data), schedule_);
@@ -45,6 +50,7 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
 EpsPredictor ModelSource::predictor() {
   if (exact_velocity_)
     return [this](const Tensor& z, const float* t, const Tensor& v) { (*exact_velocity_)(z, t, v); };
+  CARNOT_CHECK(!spec_.diffusion.edm(), "an EDM model is a denoiser, not an ε-predictor");
   if (spec_.diffusion.flow())
     return [this](const Tensor& z, const float* t, const Tensor& v) { network_->forward(z, t, v); };
   if (exact_) return [this](const Tensor& x, const float* t, const Tensor& eps) { (*exact_)(x, t, eps); };
@@ -54,8 +60,15 @@ EpsPredictor ModelSource::predictor() {
                           [this](const Tensor& x, const float* t, const Tensor& out) { network_->forward(x, t, out); });
 }
 
+Denoiser ModelSource::denoiser() {
+  CARNOT_CHECK(spec_.diffusion.edm(), "a denoiser is asked of a model with schedule ", spec_.diffusion.schedule);
+  if (exact_denoiser_) return [this](const Tensor& x, double sigma, const Tensor& d) { (*exact_denoiser_)(x, sigma, d); };
+  return edm_denoiser(edm_, [this](const Tensor& x, const float* t, const Tensor& f) { network_->forward(x, t, f); },
+                      max_rows_, spec_.data.dim());
+}
+
 ReverseModel ModelSource::reverse_model() {
-  CARNOT_CHECK(!spec_.diffusion.flow(), "a flow model has no reverse chain");
+  CARNOT_CHECK(!spec_.diffusion.continuous(), "a ", spec_.diffusion.schedule, " model has no reverse chain");
   const ReverseVariance v = reverse_variance_of(spec_.diffusion.variance);
   if (variance_outputs(v, 1) == 0) return ReverseModel(predictor(), v);
   return ReverseModel([this](const Tensor& x, const float* t, const Tensor& eps,

@@ -8,6 +8,7 @@
 
 #include "framework/diffusion/reverse_model.h"
 #include "framework/diffusion/exact_eps.h"
+#include "framework/diffusion/edm.h"
 #include "framework/diffusion/flow_matching.h"
 #include "framework/dist/comm.h"
 #include "framework/io/job_spec.h"
@@ -27,6 +28,9 @@ class ModelSource {
   // ε̂ alone (DDIM and the ODE samplers), and ε̂ with the job's reverse variance (DDPM, the bound).
   // For diffusion.schedule flow, predictor() gives the velocity v̂ (flow_matching.h) instead.
   EpsPredictor predictor();
+  // For diffusion.schedule edm: the denoiser D(x; σ) (edm.h) and its configuration.
+  Denoiser denoiser();
+  const EdmConfig& edm() const { return edm_; }
   ReverseModel reverse_model();
 
  private:
@@ -38,6 +42,9 @@ class ModelSource {
   std::unique_ptr<MlpScoreNet> network_;
   std::unique_ptr<ExactEps> exact_;
   std::unique_ptr<ExactVelocity> exact_velocity_;
+  std::unique_ptr<ExactDenoiser> exact_denoiser_;
+  EdmConfig edm_;
+  std::int64_t max_rows_ = 0;
   std::int64_t variance_outputs_ = 0;  // the network's learned-variance outputs per row
   Buffer scratch_;                     // its whole [rows, dim + variance_outputs_] output then
 };

@@ -1,4 +1,5 @@
 // carnot sample --ckpt RUN_DIR -n N --out FILE.npy [--seed S] [--no-ema] [--quality-gate R]
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "framework/data/gaussian_mixture.h"
 #include "framework/diffusion/ddim_sampler.h"
 #include "framework/diffusion/ddpm_sampler.h"
+#include "framework/diffusion/edm.h"
 #include "framework/diffusion/exact_eps.h"
 #include "framework/diffusion/flow_matching.h"
 #include "framework/diffusion/ode_sampler.h"
@@ -51,6 +53,20 @@ void print_moments(const GaussianMixture& g, const std::vector<float>& x, std::i
   }
 }
 
+// The sampler a model allows: flow models flow_euler; EDM models euler or heun in σ; discrete
+// chains ddpm, ddim, euler or heun. An empty request takes the first of these.
+std::string choose_sampler(const DiffusionSpec& d, const std::string& requested) {
+  const std::vector<std::string> allowed = d.flow() ? std::vector<std::string>{"flow_euler"}
+                                           : d.edm() ? std::vector<std::string>{"heun", "euler"}
+                                                     : std::vector<std::string>{"ddpm", "ddim", "euler", "heun"};
+  if (requested.empty()) return allowed.front();
+  if (std::find(allowed.begin(), allowed.end(), requested) != allowed.end()) return requested;
+  std::string list;
+  for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  throw_on_all_ranks(UsageError("--sampler " + requested + " does not apply to this model (diffusion.schedule " +
+                                d.schedule + "); it samples with " + list));
+}
+
 }  // namespace
 
 std::string resolve_checkpoint(const std::string& ckpt) {
@@ -87,35 +103,35 @@ int run_sample(Comm& comm, const SampleArgs& args) {
   ModelSource source(comm, args.ckpt, args.job, args.overrides, args.no_ema, chunk);
   const JobSpec& spec = source.spec();
   const NoiseSchedule& schedule = source.schedule();
-  const EpsPredictor predict = source.predictor();
   const std::uint64_t seed = args.seed_given ? args.seed : spec.seed;
   const auto data = make_dataset(spec.data);
   const std::int64_t dim = data->dim();
-  const bool flow = spec.diffusion.flow();
-  const std::string sampler = !args.sampler.empty() ? args.sampler : flow ? "flow_euler" : "ddpm";
-  if (flow != (sampler == "flow_euler"))
-    throw_on_all_ranks(UsageError(flow ? "--sampler " + sampler + " needs a diffusion model; this flow model samples with flow_euler"
-                                       : std::string("--sampler flow_euler needs a flow model (diffusion.schedule flow); "
-                                                     "this model has schedule ") + spec.diffusion.schedule));
-  const int steps = args.steps > 0 ? args.steps : flow ? int(spec.diffusion.steps) : schedule.steps();
-  if (!flow && steps > schedule.steps()) {
+  const bool flow = spec.diffusion.flow(), edm = spec.diffusion.edm();
+  const std::string sampler = choose_sampler(spec.diffusion, args.sampler);
+  const int steps = args.steps > 0 ? args.steps : spec.diffusion.continuous() ? int(spec.diffusion.steps) : schedule.steps();
+  if (!spec.diffusion.continuous() && steps > schedule.steps()) {
     throw_on_all_ranks(UsageError(str_cat("--steps ", steps, " exceeds the ", schedule.steps(), " steps of the schedule")));
   }
 
   std::vector<float> local(static_cast<std::size_t>(std::max<std::int64_t>(1, slice.count * dim)));
   const std::uint32_t first = std::uint32_t(slice.begin);
   if (flow)
-    flow_euler_sample(predict, steps, spec.diffusion.flow_shift, seed, first, slice.count, dim, chunk, local.data());
+    flow_euler_sample(source.predictor(), steps, spec.diffusion.flow_shift, seed, first, slice.count, dim, chunk,
+                      local.data());
+  else if (edm)
+    edm_sample(source.denoiser(), source.edm(), steps, sampler == "euler" ? EdmMethod::kEuler : EdmMethod::kHeun, seed,
+               first, slice.count, dim, chunk, local.data());
   else if (sampler == "ddpm" && steps == schedule.steps())
     ddpm_sample(source.reverse_model(), schedule, seed, first, slice.count, dim, chunk, local.data());
   else if (sampler == "euler" || sampler == "heun")
-    ode_sample(predict, schedule, steps, sampler == "euler" ? OdeMethod::kEuler : OdeMethod::kHeun, seed,
+    ode_sample(source.predictor(), schedule, steps, sampler == "euler" ? OdeMethod::kEuler : OdeMethod::kHeun, seed,
                first, slice.count, dim, chunk, local.data());
   else  // DDIM; with eta 1 it is DDPM's ancestral sampler on the respaced chain
-    ddim_sample(predict, schedule, steps, sampler == "ddpm" ? 1.0 : args.eta, seed, first,
+    ddim_sample(source.predictor(), schedule, steps, sampler == "ddpm" ? 1.0 : args.eta, seed, first,
                 slice.count, dim, chunk, local.data());
   std::string how = sampler == "ddim" ? str_cat("DDIM eta ", args.eta, ", ", steps, " steps")
                                       : str_cat(sampler, ", ", steps, " steps");
+  if (edm) how += str_cat(" over EDM's σ from ", source.edm().sigma_max, " to ", source.edm().sigma_min, ", ρ ", source.edm().rho);
   // Learned variances are logits against the training schedule's β, so only the full chain uses them.
   if (sampler == "ddpm")
     how += steps == schedule.steps() ? ", variance " + spec.diffusion.variance

@@ -19,5 +19,8 @@ class Dataset {
 };
 
 std::unique_ptr<Dataset> make_dataset(const DataSpec& spec);
+// The data's standard deviation, the root mean square over dimensions (EDM's σ_data default):
+// 1 for the standardised Swiss roll.
+double data_std(const DataSpec& spec);
 
 }  // namespace carnot

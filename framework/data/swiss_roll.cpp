@@ -32,4 +32,12 @@ std::unique_ptr<Dataset> make_dataset(const DataSpec& spec) {
   throw Error("unknown data.kind '" + spec.kind + "'");
 }
 
+double data_std(const DataSpec& spec) {
+  if (spec.kind == "swissroll") return 1.0;
+  const std::vector<double> sd = GaussianMixture::from_spec(spec).stddev();
+  double v = 0;
+  for (double s : sd) v += s * s;
+  return std::sqrt(v / double(sd.size()));
+}
+
 }  // namespace carnot

@@ -70,7 +70,7 @@ NoiseSchedule NoiseSchedule::log_snr(int steps, double log_snr_max, double log_s
 }
 
 NoiseSchedule make_schedule(const DiffusionSpec& spec) {
-  if (spec.flow()) return NoiseSchedule{};  // continuous time: flow_matching.h, no β
+  if (spec.continuous()) return NoiseSchedule{};  // flow_matching.h or edm.h: no β
   if (spec.schedule == "sohl2015") return NoiseSchedule::sohl2015(int(spec.steps), spec.step1_beta);
   if (spec.schedule == "linear") return NoiseSchedule::linear(int(spec.steps));
   if (spec.schedule == "cosine") return NoiseSchedule::cosine(int(spec.steps));

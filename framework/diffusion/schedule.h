@@ -27,7 +27,7 @@ struct NoiseSchedule {
   static NoiseSchedule log_snr(int steps, double log_snr_max, double log_snr_min);
 };
 
-// The spec's schedule; empty (no steps) for schedule flow, whose time is continuous.
+// The spec's schedule; empty (no steps) for schedules flow and edm, whose time is continuous.
 NoiseSchedule make_schedule(const DiffusionSpec& spec);
 
 }  // namespace carnot

@@ -288,8 +288,23 @@ void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
 void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) {
   const Section s(r, n, "diffusion", {"schedule", "steps", "objective", "min_snr_gamma", "step1_beta",
                                       "variance", "loss", "vlb_weight", "log_snr_max", "log_snr_min", "flow_times",
-                                      "logit_normal_mean", "logit_normal_std", "shift"});
-  s.choice("schedule", d.schedule, {"linear", "cosine", "sohl2015", "log_snr", "flow"});
+                                      "logit_normal_mean", "logit_normal_std", "shift", "sigma_min", "sigma_max", "rho",
+                                      "sigma_data", "p_mean", "p_std"});
+  s.choice("schedule", d.schedule, {"linear", "cosine", "sohl2015", "log_snr", "flow", "edm"});
+  for (const char* key : {"sigma_min", "sigma_max", "rho", "sigma_data", "p_mean", "p_std"})
+    s.key(key, [&](const YAML::Node& v, const std::string& p) {
+      r.require(d.edm(), v, p, "only for diffusion.schedule edm (this is " + d.schedule + ")");
+    });
+  s.number("sigma_min", d.sigma_min, above(0));
+  s.number("sigma_max", d.sigma_max, above(0));
+  s.key("sigma_max", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.sigma_max > d.sigma_min, v, p,
+              "must be above diffusion.sigma_min (" + fmt(d.sigma_min) + "), got " + fmt(d.sigma_max));
+  });
+  s.number("rho", d.rho, above(0));
+  s.number("sigma_data", d.sigma_data, above(0), " (leave it out for the data's standard deviation)");
+  s.number("p_mean", d.p_mean, closed(-20, 20));
+  s.number("p_std", d.p_std, above(0));
   for (const char* key : {"flow_times", "logit_normal_mean", "logit_normal_std", "shift"})
     s.key(key, [&](const YAML::Node& v, const std::string& p) {
       r.require(d.flow(), v, p, "only for diffusion.schedule flow (this is " + d.schedule + ")");
@@ -324,18 +339,23 @@ void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) 
               "the linear schedule needs at least 21 steps (its last β is 20/steps), got " +
                   std::to_string(d.steps));
   });
-  s.choice("objective", d.objective, {"eps", "x0", "v", "flow"});
-  // A flow model regresses the velocity on its own path; the VP objectives need a VP schedule.
+  s.choice("objective", d.objective, {"eps", "x0", "v", "flow", "edm"});
+  // Flow and EDM models regress their own targets on their own paths; the VP objectives need a VP
+  // schedule.
   s.key("schedule", [&](const YAML::Node& v, const std::string& p) {
     r.require(!d.flow() || d.objective == "flow", v, p,
               "flow needs diffusion.objective flow (the velocity ε − x0), not " + d.objective);
+    r.require(!d.edm() || d.objective == "edm", v, p,
+              "edm needs diffusion.objective edm (the preconditioned denoiser), not " + d.objective);
   });
   s.key("objective", [&](const YAML::Node& v, const std::string& p) {
     r.require(d.objective != "flow" || d.flow(), v, p, "flow needs diffusion.schedule flow (this is " + d.schedule + ")");
+    r.require(d.objective != "edm" || d.edm(), v, p, "edm needs diffusion.schedule edm (this is " + d.schedule + ")");
   });
   s.number("min_snr_gamma", d.min_snr_gamma, at_least(0), " (0 turns the weighting off)");
   s.key("min_snr_gamma", [&](const YAML::Node& v, const std::string& p) {
-    r.require(!d.flow() || d.min_snr_gamma == 0, v, p, "is defined for VP schedules, not diffusion.schedule flow");
+    r.require(!d.continuous() || d.min_snr_gamma == 0, v, p,
+              "is defined for VP schedules, not diffusion.schedule " + d.schedule);
   });
   s.choice("variance", d.variance, {"fixed_small", "fixed_large", "learned", "learned_full"});
   s.choice("loss", d.loss, {"simple", "vlb", "hybrid"});
@@ -548,6 +568,14 @@ std::string job_spec_to_yaml(const JobSpec& s) {
       out << YAML::Key << "logit_normal_std" << YAML::Value << num(s.diffusion.logit_normal_std);
     }
     out << YAML::Key << "shift" << YAML::Value << num(s.diffusion.flow_shift);
+  }
+  if (s.diffusion.edm()) {
+    out << YAML::Key << "sigma_min" << YAML::Value << num(s.diffusion.sigma_min);
+    out << YAML::Key << "sigma_max" << YAML::Value << num(s.diffusion.sigma_max);
+    out << YAML::Key << "rho" << YAML::Value << num(s.diffusion.rho);
+    if (s.diffusion.sigma_data > 0) out << YAML::Key << "sigma_data" << YAML::Value << num(s.diffusion.sigma_data);
+    out << YAML::Key << "p_mean" << YAML::Value << num(s.diffusion.p_mean);
+    out << YAML::Key << "p_std" << YAML::Value << num(s.diffusion.p_std);
   }
   if (s.diffusion.schedule == "log_snr") {
     out << YAML::Key << "log_snr_max" << YAML::Value << num(s.diffusion.log_snr_max);

@@ -23,11 +23,12 @@ struct ModelSpec {
 };
 
 struct DiffusionSpec {
-  std::string schedule = "linear";  // linear | cosine | sohl2015 | log_snr | flow
+  std::string schedule = "linear";  // linear | cosine | sohl2015 | log_snr | flow | edm
   double log_snr_max = 10, log_snr_min = -5;  // log_snr: λ at the first and the last step
   double step1_beta = 1e-3;         // sohl2015: the extra β at t = 1
   std::int64_t steps = 1000;
-  std::string objective = "eps";  // what the network predicts: eps | x0 | v | flow (velocity ε − x0)
+  // What the network predicts: eps | x0 | v | flow (velocity ε − x0) | edm (preconditioned F, edm.h)
+  std::string objective = "eps";
   double min_snr_gamma = 0;       // Min-SNR-γ loss weighting; 0 turns it off
   std::string variance = "fixed_small";  // reverse-step variance: fixed_small | fixed_large | learned
   std::string loss = "simple";           // simple | vlb | hybrid (diffusion/vlb_loss.h)
@@ -37,6 +38,12 @@ struct DiffusionSpec {
   double logit_normal_mean = 0, logit_normal_std = 1;
   double flow_shift = 1;  // SD3's shift (YAML key `shift`)
   bool flow() const { return schedule == "flow"; }
+  // schedule edm (edm.h): continuous σ.
+  double sigma_min = 0.002, sigma_max = 80, rho = 7;
+  double sigma_data = 0;  // 0: the data's standard deviation
+  double p_mean = -1.2, p_std = 1.2;
+  bool edm() const { return schedule == "edm"; }
+  bool continuous() const { return flow() || edm(); }  // no discrete chain: no DDPM, DDIM or bound
   static constexpr std::int64_t kMaxFullCovarianceDim = 16;  // learned_full costs O(dim³) per row
 };
 

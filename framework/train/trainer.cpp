@@ -48,16 +48,17 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
       slice_(batch_slice(spec.train.global_batch, comm.rank(), comm.size())),
       data_(make_dataset(spec.data)),
       schedule_(make_schedule(spec.diffusion)),
-      prediction_(spec.diffusion.flow() ? Prediction::kEps : prediction_of(spec.diffusion.objective)),
+      prediction_(spec.diffusion.continuous() ? Prediction::kEps : prediction_of(spec.diffusion.objective)),
       loss_{loss_kind_of(spec.diffusion.loss), reverse_variance_of(spec.diffusion.variance),
             spec.diffusion.vlb_weight},
-      flow_times_(FlowTimes::from_spec(spec.diffusion)) {
+      flow_times_(FlowTimes::from_spec(spec.diffusion)),
+      edm_(EdmConfig::from_spec(spec.diffusion, data_std(spec.data))) {
   const std::int64_t dim = data_->dim();
   const std::int64_t rows = std::max<std::int64_t>(1, slice_.count);
   const MlpConfig config = mlp_config(spec);
   CARNOT_CHECK(config.data_dim == dim, "data.dim() ", config.data_dim, " but the dataset has ", dim);
   model_ = std::make_unique<MlpScoreNet>(config, DType::F32, ops, rows, spec.seed);
-  if (!spec.diffusion.flow()) eps_inputs_ = make_eps_objective_inputs(schedule_, device, rows, dim);
+  if (!spec.diffusion.continuous()) eps_inputs_ = make_eps_objective_inputs(schedule_, device, rows, dim);
   const Tensor params = model_->params().values();
   optimizer_ = std::make_unique<AdamW>(ops, spec.optimizer, params.numel());
   ema_ = std::make_unique<Ema>(ops, params, spec.train.ema);
@@ -83,6 +84,9 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     if (spec_.diffusion.flow())  // z_t into x_t_, the velocity target into target_
       flow_inputs(flow_times_, spec_.seed, s, first, n, dim, x0_.data<float>(), t_.data<float>(),
                   target_.data<float>(), x_t_.data<float>());
+    else if (spec_.diffusion.edm())  // c_in x into x_t_, F_target into target_
+      edm_inputs(edm_, spec_.seed, s, first, n, dim, x0_.data<float>(), x_t_.data<float>(), t_.data<float>(),
+                 target_.data<float>());
     else
       eps_inputs_->make(spec_.seed, s, first, n, x0_.data<float>(), t_.data<float>(),
                         eps_.data<float>(), x_t_.data<float>());
@@ -106,12 +110,13 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   return loss_sum / double(spec_.train.global_batch);
 }
 
-// The regression of the objective's target (ε, x0, v or the flow's velocity), Min-SNR weighted
-// when asked.
+// The regression of the objective's target (ε, x0, v, the flow's velocity or EDM's F_target),
+// Min-SNR weighted when asked.
 double Trainer::simple_loss(std::int64_t n, std::int64_t dim, const Tensor& pred, double scale,
                             const Tensor& dpred) {
-  const float* target = spec_.diffusion.flow() ? target_.data<float>() : eps_.data<float>();
-  if (!spec_.diffusion.flow() && prediction_ != Prediction::kEps) {
+  const bool continuous = spec_.diffusion.continuous();
+  const float* target = continuous ? target_.data<float>() : eps_.data<float>();
+  if (!continuous && prediction_ != Prediction::kEps) {
     objective_targets(prediction_, schedule_, n, dim, t_.data<float>(), x0_.data<float>(),
                       eps_.data<float>(), target_.data<float>());
     target = target_.data<float>();

@@ -12,6 +12,7 @@
 
 #include "framework/data/dataset.h"
 #include "framework/diffusion/eps_objective.h"
+#include "framework/diffusion/edm.h"
 #include "framework/diffusion/flow_matching.h"
 #include "framework/diffusion/objective.h"
 #include "framework/diffusion/schedule.h"
@@ -77,6 +78,7 @@ class Trainer {
   Prediction prediction_;  // VP objectives; unused for flow
   BoundLossConfig loss_;
   FlowTimes flow_times_;
+  EdmConfig edm_;
   Buffer x0_, t_, eps_, x_t_, pred_, dpred_, target_, weights_;
   std::vector<double> losses_;
   std::int64_t step_ = 0;

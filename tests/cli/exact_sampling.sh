@@ -6,7 +6,8 @@ seed=${CARNOT_TEST_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 echo "[seed] $seed (replay with CARNOT_TEST_SEED=$seed)"
 for job in gaussian_exact mixture_exact; do
   for sampler in "ddpm" "ddim --steps 2000" "heun --steps 500 --set diffusion.steps=1000" \
-                 "flow_euler --steps 4000 --set diffusion.schedule=flow --set diffusion.objective=flow"; do
+                 "flow_euler --steps 4000 --set diffusion.schedule=flow --set diffusion.objective=flow" \
+                 "heun --steps 200 --set diffusion.schedule=edm --set diffusion.objective=edm --set diffusion.sigma_max=1000"; do
     mpi 2 "$CARNOT" sample --job "$SRC/configs/$job.yaml" -n 20000 --seed "$seed" --out "$job.npy" \
       --sampler $sampler > out.txt
     grep "moments" out.txt | sed "s/^/$job $sampler: /"
@@ -34,7 +35,7 @@ set +e
 "$CARNOT" sample --job "$SRC/configs/gaussian_exact.yaml" --sampler flow_euler --out x.npy 2> err2.txt; rc2=$?
 "$CARNOT" eval --job "$SRC/configs/gaussian_exact.yaml" "${flow[@]}" --metric nll 2> err3.txt; rc3=$?
 set -e
-[ $rc1 -eq 2 ] && grep -q "this flow model samples with flow_euler" err1.txt || { cat err1.txt; fail "ddim on a flow model"; }
-[ $rc2 -eq 2 ] && grep -q "flow_euler needs a flow model" err2.txt || { cat err2.txt; fail "flow_euler on a diffusion model"; }
-[ $rc3 -eq 2 ] && grep -q "is a flow model" err3.txt || { cat err3.txt; fail "eval nll on a flow model"; }
+[ $rc1 -eq 2 ] && grep -q "it samples with flow_euler" err1.txt || { cat err1.txt; fail "ddim on a flow model"; }
+[ $rc2 -eq 2 ] && grep -q "it samples with ddpm, ddim, euler, heun" err2.txt || { cat err2.txt; fail "flow_euler on a diffusion model"; }
+[ $rc3 -eq 2 ] && grep -q "is a continuous-time model" err3.txt || { cat err3.txt; fail "eval nll on a flow model"; }
 echo "PASS"

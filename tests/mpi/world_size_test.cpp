@@ -74,5 +74,13 @@ TEST(WorldSizeInvariance, FlowMatching) {
   expect_same_as_one_rank(spec);
 }
 
+// EDM: log-normal σ, preconditioned regression.
+TEST(WorldSizeInvariance, Edm) {
+  JobSpec spec = job(255);
+  spec.diffusion.schedule = "edm";
+  spec.diffusion.objective = "edm";
+  expect_same_as_one_rank(spec);
+}
+
 }  // namespace
 }  // namespace carnot

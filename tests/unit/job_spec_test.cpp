@@ -89,7 +89,7 @@ TEST(JobSpec, OutOfRangeNamesBound) {
 TEST(JobSpec, UnknownChoiceListsChoices) {
   const std::string msg = error_of(replace(kGood, "schedule: linear", "schedule: sigmoid"));
   EXPECT_NE(msg.find("job.yaml:5:"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("diffusion.schedule: 'sigmoid' is not one of: linear, cosine, sohl2015, log_snr, flow"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("diffusion.schedule: 'sigmoid' is not one of: linear, cosine, sohl2015, log_snr, flow, edm"), std::string::npos) << msg;
 }
 
 // The variance, loss and schedule keys that only make sense together are refused apart, each
@@ -129,6 +129,21 @@ TEST(JobSpec, DiffusionKeysThatNeedEachOther) {
   EXPECT_NE(msg.find("diffusion.shift: must be in (0, 100]"), std::string::npos) << msg;
   msg = with("diffusion: {schedule: flow, objective: flow, steps: 100, min_snr_gamma: 5}");
   EXPECT_NE(msg.find("diffusion.min_snr_gamma: is defined for VP schedules"), std::string::npos) << msg;
+  msg = with("diffusion: {schedule: edm, steps: 18}");
+  EXPECT_NE(msg.find("diffusion.schedule: edm needs diffusion.objective edm (the preconditioned denoiser), not eps"),
+            std::string::npos) << msg;
+  msg = with("diffusion: {schedule: cosine, steps: 100, sigma_data: 0.5}");
+  EXPECT_NE(msg.find("diffusion.sigma_data: only for diffusion.schedule edm (this is cosine)"), std::string::npos) << msg;
+  msg = with("diffusion: {schedule: edm, objective: edm, steps: 18, sigma_min: 5, sigma_max: 2}");
+  EXPECT_NE(msg.find("diffusion.sigma_max: must be above diffusion.sigma_min (5), got 2"), std::string::npos) << msg;
+  msg = with("diffusion: {schedule: edm, objective: edm, steps: 18, p_std: 0}");
+  EXPECT_NE(msg.find("diffusion.p_std: must be > 0, got 0"), std::string::npos) << msg;
+  const JobSpec edm = parse_job_spec(
+      replace(kGood, d, "diffusion: {schedule: edm, objective: edm, steps: 18, sigma_data: 0.5, p_mean: -1, rho: 5}"), "j");
+  const JobSpec edm_again = parse_job_spec(job_spec_to_yaml(edm), "again");
+  EXPECT_EQ(edm_again.diffusion.sigma_data, 0.5);
+  EXPECT_EQ(edm_again.diffusion.p_mean, -1);
+  EXPECT_EQ(edm_again.diffusion.rho, 5);
   const JobSpec flow = parse_job_spec(replace(kGood, d, "diffusion: {schedule: flow, objective: flow, steps: 50, "
                                                         "flow_times: logit_normal, logit_normal_std: 0.5, shift: 3}"),
                                       "j");
