@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "framework/data/gaussian_mixture.h"
 
 #include <cmath>
@@ -43,6 +44,23 @@ void GaussianMixtureData::fill(std::uint64_t seed, std::uint32_t step, std::uint
     philox_normals(seed, step, i, stream, D, z.data());
     for (std::int64_t d = 0; d < D; ++d) out[j * D + d] = float(m_.means[k][d] + m_.stds[k][d] * z[d]);
   }
+}
+
+void GaussianMixture::responsibilities(const float* x, double a, double c, double* r) const {
+  const std::size_t K = components();
+  double top = -HUGE_VAL;
+  for (std::size_t k = 0; k < K; ++k) {  // log responsibilities, up to a constant
+    double l = std::log(weights[k]);
+    for (std::int64_t d = 0; d < dim(); ++d) {
+      const double v = a * a * stds[k][d] * stds[k][d] + c * c, e = x[d] - a * means[k][d];
+      l -= 0.5 * (std::log(v) + e * e / v);
+    }
+    r[k] = l;
+    top = std::max(top, l);
+  }
+  double total = 0;
+  for (std::size_t k = 0; k < K; ++k) total += (r[k] = std::exp(r[k] - top));
+  for (std::size_t k = 0; k < K; ++k) r[k] /= total;
 }
 
 }  // namespace carnot

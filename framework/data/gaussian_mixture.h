@@ -16,6 +16,10 @@ struct GaussianMixture {
   // The mixture's overall mean and standard deviation per dimension.
   std::vector<double> mean() const;
   std::vector<double> stddev() const;
+  // The responsibilities r[K] of the components for a point x[D] of the mixture passed through
+  // x ↦ a x + c n (n standard normal): component k is then N(a μ_k, a² s_k² + c²) per dimension.
+  // Every noising path of the exact models has this form.
+  void responsibilities(const float* x, double a, double c, double* r) const;
 };
 
 class GaussianMixtureData final : public Dataset {

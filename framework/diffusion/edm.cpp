@@ -106,26 +106,15 @@ void edm_sample(const Denoiser& denoise, const EdmConfig& config, int steps, Edm
 
 void ExactDenoiser::operator()(const Tensor& x, double sigma, const Tensor& d) const {
   const std::int64_t n = x.dim(0), D = data_.dim();
-  const std::size_t K = data_.components();
-  std::vector<double> logr(K);
+  std::vector<double> r(data_.components());
   for (std::int64_t j = 0; j < n; ++j) {
     const float* xj = x.data<float>() + j * D;
-    for (std::size_t k = 0; k < K; ++k) {  // log responsibilities, up to a constant
-      double l = std::log(data_.weights[k]);
-      for (std::int64_t q = 0; q < D; ++q) {
-        const double v = data_.stds[k][q] * data_.stds[k][q] + sigma * sigma, r = xj[q] - data_.means[k][q];
-        l -= 0.5 * (std::log(v) + r * r / v);
-      }
-      logr[k] = l;
-    }
-    const double top = *std::max_element(logr.begin(), logr.end());
-    double total = 0;
-    for (double& l : logr) total += (l = std::exp(l - top));
+    data_.responsibilities(xj, 1.0, sigma, r.data());
     for (std::int64_t q = 0; q < D; ++q) {
       double y = 0;
-      for (std::size_t k = 0; k < K; ++k) {
+      for (std::size_t k = 0; k < r.size(); ++k) {
         const double s2 = data_.stds[k][q] * data_.stds[k][q], mu = data_.means[k][q];
-        y += logr[k] / total * (mu + s2 / (s2 + sigma * sigma) * (xj[q] - mu));
+        y += r[k] * (mu + s2 / (s2 + sigma * sigma) * (xj[q] - mu));
       }
       d.data<float>()[j * D + q] = float(y);
     }

@@ -71,28 +71,17 @@ void flow_euler_sample(const EpsPredictor& velocity, int steps, double shift, st
 
 void ExactVelocity::operator()(const Tensor& z, const float* t_in, const Tensor& v) const {
   const std::int64_t n = z.dim(0), D = data_.dim();
-  const std::size_t K = data_.components();
-  std::vector<double> logr(K);
+  std::vector<double> r(data_.components());
   for (std::int64_t j = 0; j < n; ++j) {
     const double t = double(t_in[j]) / kFlowTimeScale, a = 1 - t;
     const float* zj = z.data<float>() + j * D;
-    for (std::size_t k = 0; k < K; ++k) {  // log responsibilities, up to a constant
-      double l = std::log(data_.weights[k]);
-      for (std::int64_t d = 0; d < D; ++d) {
-        const double s = data_.stds[k][d], V = a * a * s * s + t * t, r = zj[d] - a * data_.means[k][d];
-        l -= 0.5 * (std::log(V) + r * r / V);
-      }
-      logr[k] = l;
-    }
-    const double top = *std::max_element(logr.begin(), logr.end());
-    double total = 0;
-    for (double& l : logr) total += (l = std::exp(l - top));
+    data_.responsibilities(zj, a, t, r.data());
     for (std::int64_t d = 0; d < D; ++d) {
       double vel = 0;
-      for (std::size_t k = 0; k < K; ++k) {
+      for (std::size_t k = 0; k < r.size(); ++k) {
         const double mu = data_.means[k][d], s = data_.stds[k][d];
-        const double V = a * a * s * s + t * t, r = zj[d] - a * mu;
-        vel += logr[k] / total * (t * r / V - (mu + a * s * s * r / V));
+        const double V = a * a * s * s + t * t, e = zj[d] - a * mu;
+        vel += r[k] * (t * e / V - (mu + a * s * s * e / V));
       }
       v.data<float>()[j * D + d] = float(vel);
     }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # carnot sample --job on exact models: every sampler gives the data's moments within 5 standard
-# errors (step counts as in tests/unit/exact_samplers_test.cpp, whose bias is under 0.35 SE).
+# errors (step counts as in tests/unit/exact_samplers_test.cpp, whose bias is under 0.35 SE; euler
+# on the VP chain is DDIM with η = 0, the same update).
 source "$(dirname "$0")/common.sh"
 seed=${CARNOT_TEST_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 echo "[seed] $seed (replay with CARNOT_TEST_SEED=$seed)"
 for job in gaussian_exact mixture_exact; do
-  for sampler in "ddpm" "ddim --steps 2000" "heun --steps 500 --set diffusion.steps=1000" \
+  for sampler in "ddpm" "ddim --steps 2000" "euler --steps 2000" "heun --steps 500 --set diffusion.steps=1000" \
                  "flow_euler --steps 4000 --set diffusion.schedule=flow --set diffusion.objective=flow" \
-                 "heun --steps 200 --set diffusion.schedule=edm --set diffusion.objective=edm --set diffusion.sigma_max=1000"; do
+                 "heun --steps 200 --set diffusion.schedule=edm --set diffusion.objective=edm --set diffusion.sigma_max=1000" \
+                 "euler --steps 4000 --set diffusion.schedule=edm --set diffusion.objective=edm --set diffusion.sigma_max=1000"; do
     mpi 2 "$CARNOT" sample --job "$SRC/configs/$job.yaml" -n 20000 --seed "$seed" --out "$job.npy" \
       --sampler $sampler > out.txt
     grep "moments" out.txt | sed "s/^/$job $sampler: /"

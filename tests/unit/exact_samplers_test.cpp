@@ -31,7 +31,7 @@ struct Case {
   Sampler sample;
   bool flow = false;  // a flow sampler: driven by the exact velocity instead of ε
   // An EDM sampler, driven by the exact denoiser (then `sample` is unused).
-  std::function<void(const Denoiser&, std::uint64_t, std::int64_t, std::int64_t, float*)> edm;
+  std::function<void(const Denoiser&, std::uint64_t, std::int64_t, std::int64_t, float*)> edm = nullptr;
 };
 
 // Step counts: with the exact ε every step is affine for Gaussian data, so each sampler's
