@@ -3,13 +3,19 @@
 #include <algorithm>
 #include <cmath>
 
+#include "framework/core/error.h"
 #include "framework/core/random.h"
+#include "framework/diffusion/discretized_decoder.h"
 
 namespace carnot {
 
 BoundEstimate variational_bound(const ReverseModel& model, const NoiseSchedule& schedule,
                                 std::uint64_t seed, std::int64_t n, std::int64_t dim,
-                                const float* x0, std::int64_t chunk, int t_samples) {
+                                const float* x0, std::int64_t chunk, int t_samples,
+                                double bin_half_width) {
+  const bool discrete = bin_half_width > 0;
+  CARNOT_CHECK(!discrete || variance_outputs(model.variance(), 2) <= 2,
+               "the discretised decoder needs a diagonal reverse variance, not learned_full");
   const int T = schedule.steps();
   auto abar = [&](int t) { return t == 0 ? 1.0 : schedule.alphas_cumprod[t - 1]; };  // 1-indexed
   auto beta = [&](int t) { return schedule.betas[t - 1]; };
@@ -58,6 +64,16 @@ BoundEstimate variational_bound(const ReverseModel& model, const NoiseSchedule& 
         const double mu = (double(xt[k]) - b / std::sqrt(1 - ab) * eps.data<float>()[k]) / std::sqrt(a);
         // KL(N(μ̃, β̃) ‖ N(μ, Σ)) for t > 1 takes μ̃ − μ; the decoder's −log N(x0; μ, Σ) at t = 1, x0 − μ.
         delta[std::size_t(d)] = t > 1 ? c0 * x + ct * double(xt[k]) - mu : x - mu;
+      }
+      if (discrete && t == 1) {  // ∫ over each pixel's bin of N(μ, σ²)
+        double nats = 0;
+        for (std::int64_t d = 0; d < dim; ++d) {
+          const double x = x0[(c + j) * dim + d], var = reverse_variance(
+              schedule, 0, model.variance(), P > 0 ? double(params.data<float>()[j * P + d]) : 0.0);
+          nats += discretized_gaussian_nll(x, x - delta[std::size_t(d)], std::sqrt(var), bin_half_width);
+        }
+        terms[std::size_t(j)] = nats;
+        continue;
       }
       terms[std::size_t(j)] = row_bound_nats(schedule, t - 1, model.variance(), dim, delta.data(),
                                              params.data<float>() + j * P);

@@ -8,6 +8,8 @@
 // t_samples > 0 the denoising sum is itself estimated from that many uniform draws of t per point
 // (Monte Carlo over t, for large T); the decoder and prior stay exact.
 // σ_t² is the model's: DDPM's "fixed small" β̃_t, "fixed large" β_t, or learned (reverse_variance.h).
+// For 8-bit data scaled to [−1, 1] (bin_half_width 1/255) the decoder is DDPM's discretised one
+// (discretized_decoder.h), and nats / (dim ln 2) is bits per dimension; it needs a diagonal variance.
 // For data N(0, 1) the true reverse step is N(sqrt(α_t) x_t, β_t), so with σ_t² = β_t
 // and the exact ε the bound is tight: the tests use that as an exact answer.
 #pragma once
@@ -26,6 +28,7 @@ struct BoundEstimate {
 // x0[n, dim] in the units the model was trained on.
 BoundEstimate variational_bound(const ReverseModel& model, const NoiseSchedule& schedule,
                                 std::uint64_t seed, std::int64_t n, std::int64_t dim,
-                                const float* x0, std::int64_t chunk, int t_samples = 0);
+                                const float* x0, std::int64_t chunk, int t_samples = 0,
+                                double bin_half_width = 0);
 
 }  // namespace carnot
