@@ -79,7 +79,7 @@ void MlpScoreNet::forward(const Tensor& x, const float* t, const Tensor& out) {
   output_->forward(act, out);
 }
 
-void MlpScoreNet::backward(const Tensor& dout) {
+void MlpScoreNet::backward(const Tensor& dout, const Tensor& dx) {
   const std::int64_t n = x_.dim(0);
   const Tensor dh = grad_h_.tensor().rows(0, n), da = grad_a_.tensor().rows(0, n),
                db = grad_b_.tensor().rows(0, n), dtemb = grad_temb_.tensor().rows(0, n);
@@ -101,7 +101,7 @@ void MlpScoreNet::backward(const Tensor& dout) {
     ops_.accumulate(dtype_, db.numel(), db.raw(), dh.raw());    // residual path
     ops_.accumulate(dtype_, db.numel(), db.raw(), dtemb.raw());  // time embedding path
   }
-  input_.backward(x_, dh, Tensor());
+  input_.backward(x_, dh, dx);
   time_embed_.backward(dtemb);
 }
 

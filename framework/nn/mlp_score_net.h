@@ -36,8 +36,9 @@ class MlpScoreNet {
 
   // out[n, outputs] = net(x[n, D], t[n]); n ≤ max_batch. x must stay unchanged until backward.
   void forward(const Tensor& x, const float* t, const Tensor& out);
-  // Accumulates every parameter's gradient from dout[n, outputs] (grads are not zeroed here).
-  void backward(const Tensor& dout);
+  // Accumulates every parameter's gradient from dout[n, outputs] (grads are not zeroed here);
+  // with dx given ([n, D]) also writes the gradient with respect to the input x.
+  void backward(const Tensor& dout, const Tensor& dx = Tensor());
 
   ParameterStore& params() { return store_; }
   const ParameterStore& params() const { return store_; }

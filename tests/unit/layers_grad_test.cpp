@@ -109,6 +109,29 @@ TEST(LayerGradients, MlpScoreNet) {
                     net.params().values().numel(), "all MLP parameters");
 }
 
+// A network with more outputs than inputs (ε̂ then a full covariance's 3 parameters, for 2-D data),
+// and the gradient with respect to the input x.
+TEST(LayerGradients, MlpScoreNetWideOutputAndInputGradient) {
+  std::mt19937_64 rng(test::fresh_seed("LayerGradients.WideOutputAndInput"));
+  const std::int64_t n = 5, D = 2, O = 5;
+  MlpScoreNet net(MlpConfig{D, 8, 2, 4, O}, DType::F64, cpu_ops(), n, rng());
+  fill_normal(rng, net.params().values().data<double>(), net.params().values().numel(), 0.5);
+  Buffer x(DType::F64, Shape{n, D}), out(DType::F64, Shape{n, O}), dx(DType::F64, Shape{n, D});
+  fill_normal(rng, x.data<double>(), x.numel());
+  const float t[n] = {0.f, 3.f, 40.f, 300.f, 999.f};
+  std::vector<double> r(std::size_t(n * O));
+  fill_normal(rng, r.data(), n * O);
+  auto loss = [&] {
+    net.forward(x.tensor(), t, out.tensor());
+    return dot(out.tensor(), r);
+  };
+  loss();
+  net.backward(Tensor(r.data(), DType::F64, Shape{n, O}), dx.tensor());
+  expect_matches_fd(loss, net.params().values().data<double>(), net.params().grads().data<double>(),
+                    net.params().values().numel(), "all parameters, 5 outputs");
+  expect_matches_fd(loss, x.data<double>(), dx.data<double>(), x.numel(), "the input x");
+}
+
 TEST(LayerGradients, BackwardAccumulates) {
   const std::int64_t n = 3;
   MlpScoreNet net(MlpConfig{2, 4, 1, 4}, DType::F64, cpu_ops(), n, 7);
