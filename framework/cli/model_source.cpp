@@ -3,6 +3,7 @@
 #include "framework/cli/commands.h"
 #include "framework/core/error.h"
 #include "framework/data/dataset.h"
+#include "framework/diffusion/learned_betas.h"
 #include "framework/diffusion/objective.h"
 #include "framework/dist/agree.h"
 #include "framework/train/model_weights.h"
@@ -44,6 +45,7 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
   run_on_root_and_agree(comm, [&] { load_weights(weights, network_->params(), network_->params().values()); });
   const Tensor params = network_->params().values();
   comm.broadcast(params.raw(), std::int64_t(params.bytes()), 0);
+  if (config.beta_logits > 0) schedule_ = learned_schedule(schedule_, network_->beta_logits().data<float>());
   description_ = std::string(no_ema ? "live" : "EMA") + " weights of " + dir;
 }
 

@@ -3,7 +3,7 @@
 //   simple: ‖ε̂ − ε‖² / dim (DDPM's L_simple).
 //   vlb:    T · L_t / dim for the sample's uniform t, with L_t the bound's term at t
 //           (likelihood.h): an unbiased estimate of the bound less its prior term, in nats per
-//           dimension. It trains ε̂ with the bound's weights and, when learned, σ². The 2015 paper
+//           dimension (the trainer adds the prior's, which only learned β can change). It trains ε̂ with the bound's weights and, when learned, σ². The 2015 paper
 //           trains this way.
 //   hybrid: simple + vlb_weight · vlb with the mean's gradient stopped inside vlb, so that the
 //           bound trains only σ² (Nichol & Dhariwal 2021, λ = 0.001).

@@ -289,7 +289,7 @@ void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) 
   const Section s(r, n, "diffusion", {"schedule", "steps", "objective", "min_snr_gamma", "step1_beta",
                                       "variance", "loss", "vlb_weight", "log_snr_max", "log_snr_min", "flow_times",
                                       "logit_normal_mean", "logit_normal_std", "shift", "sigma_min", "sigma_max", "rho",
-                                      "sigma_data", "p_mean", "p_std"});
+                                      "sigma_data", "p_mean", "p_std", "betas"});
   s.choice("schedule", d.schedule, {"linear", "cosine", "sohl2015", "log_snr", "flow", "edm"});
   for (const char* key : {"sigma_min", "sigma_max", "rho", "sigma_data", "p_mean", "p_std"})
     s.key(key, [&](const YAML::Node& v, const std::string& p) {
@@ -359,6 +359,11 @@ void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) 
   });
   s.choice("variance", d.variance, {"fixed_small", "fixed_large", "learned", "learned_full"});
   s.choice("loss", d.loss, {"simple", "vlb", "hybrid"});
+  s.choice("betas", d.betas, {"fixed", "learned"});
+  s.key("betas", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.betas == "fixed" || (!d.continuous() && d.loss == "vlb"), v, p,
+              "learned needs a discrete schedule and diffusion.loss vlb (only the bound can train β)");
+  });
   s.key("vlb_weight", [&](const YAML::Node& v, const std::string& p) {
     r.require(d.loss == "hybrid", v, p, "only for diffusion.loss hybrid (this is " + d.loss + ")");
   });
@@ -502,6 +507,8 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
     const YAML::Node kind = v["kind"];
     r.require(spec.model.kind != "exact" || spec.data.kind != "swissroll", kind.IsDefined() ? kind : v,
               "model.kind", "exact needs data.kind gaussian or gaussian_mixture (the Swiss roll has no closed-form score)");
+    r.require(spec.model.kind != "exact" || spec.diffusion.betas == "fixed", kind.IsDefined() ? kind : v,
+              "model.kind", "exact has no learned β: set diffusion.betas fixed");
     r.require(spec.model.kind != "exact" || spec.diffusion.variance.rfind("learned", 0) != 0, kind.IsDefined() ? kind : v,
               "model.kind", "exact has no learned variance: set diffusion.variance fixed_small or fixed_large");
   });
@@ -586,6 +593,7 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "min_snr_gamma" << YAML::Value << num(s.diffusion.min_snr_gamma);
   out << YAML::Key << "variance" << YAML::Value << s.diffusion.variance;
   out << YAML::Key << "loss" << YAML::Value << s.diffusion.loss;
+  out << YAML::Key << "betas" << YAML::Value << s.diffusion.betas;
   if (s.diffusion.loss == "hybrid") out << YAML::Key << "vlb_weight" << YAML::Value << num(s.diffusion.vlb_weight);
   out << YAML::EndMap;
   out << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap;

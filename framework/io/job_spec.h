@@ -32,6 +32,7 @@ struct DiffusionSpec {
   double min_snr_gamma = 0;       // Min-SNR-γ loss weighting; 0 turns it off
   std::string variance = "fixed_small";  // reverse-step variance: fixed_small | fixed_large | learned
   std::string loss = "simple";           // simple | vlb | hybrid (diffusion/vlb_loss.h)
+  std::string betas = "fixed";           // fixed | learned (diffusion/learned_betas.h; loss vlb)
   double vlb_weight = 1e-3;              // hybrid: the bound's weight λ
   // schedule flow (flow_matching.h): how training times are drawn.
   std::string flow_times = "uniform";  // uniform | logit_normal

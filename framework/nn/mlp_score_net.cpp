@@ -6,7 +6,7 @@ MlpPlan plan_mlp(const MlpConfig& c, std::int64_t rows) {
   const std::int64_t H = c.hidden, D = c.data_dim, E = c.time_embed, O = c.outputs();
   auto linear = [](std::int64_t in, std::int64_t out) { return in * out + out; };
   MlpPlan p;
-  p.parameters = linear(E, H) + linear(H, H) + linear(D, H) + c.depth * 2 * linear(H, H) + linear(H, O);
+  p.parameters = linear(E, H) + linear(H, H) + linear(D, H) + c.depth * 2 * linear(H, H) + linear(H, O) + c.beta_logits;
   p.forward_flops_per_sample = 2 * (E * H + H * H + D * H + c.depth * 2 * H * H + H * O);
   // Time embedding: features [E] + 3 × [H]; per block 5 × [H]; model: temb, h0, final SiLU and
   // four gradient scratch buffers, all [H].
@@ -33,6 +33,8 @@ MlpScoreNet::MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::in
       time_embed_(ops, store_, "t_embedder", config.time_embed, config.hidden, max_batch),
       input_(ops, store_, "input_proj", config.data_dim, config.hidden) {
   const Shape hidden{max_batch, config.hidden};
+  if (config.beta_logits > 0)
+    beta_logits_ = store_.add("schedule.beta_logits", Shape{config.beta_logits}, ParamInit::zero());
   for (std::int64_t k = 0; k < config.depth; ++k) {
     const std::string name = "blocks." + std::to_string(k);
     blocks_.push_back(std::unique_ptr<Block>(

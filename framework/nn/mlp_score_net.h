@@ -19,6 +19,9 @@ struct MlpConfig {
   std::int64_t time_embed = 32;
   std::int64_t out_dim = 0;  // outputs per row; 0: data_dim (more with learned variances)
   std::int64_t outputs() const { return out_dim > 0 ? out_dim : data_dim; }
+  // A learned schedule's logits (diffusion/learned_betas.h), kept with the weights so that they
+  // are reduced, optimised, averaged and checkpointed alike; the network itself does not read them.
+  std::int64_t beta_logits = 0;
 };
 
 // What a model of this config costs, computed without building it (for `carnot validate`).
@@ -41,6 +44,9 @@ class MlpScoreNet {
   void backward(const Tensor& dout, const Tensor& dx = Tensor());
 
   ParameterStore& params() { return store_; }
+  // The learned schedule's logits and their gradients (empty without them).
+  Tensor beta_logits() const { return config_.beta_logits > 0 ? store_.value(beta_logits_) : Tensor(); }
+  Tensor beta_logit_grads() const { return config_.beta_logits > 0 ? store_.grad(beta_logits_) : Tensor(); }
   const ParameterStore& params() const { return store_; }
   const MlpConfig& config() const { return config_; }
   std::int64_t max_batch() const { return max_batch_; }
@@ -61,7 +67,8 @@ class MlpScoreNet {
   TimeEmbedding time_embed_;
   Linear input_;
   std::vector<std::unique_ptr<Block>> blocks_;
-  std::unique_ptr<Linear> output_;  // built after the blocks: registration is forward order
+  std::unique_ptr<Linear> output_;
+  ParamHandle beta_logits_;  // built after the blocks: registration is forward order
   Buffer temb_, h0_, final_act_;
   Buffer grad_h_, grad_a_, grad_b_, grad_temb_;
   Tensor x_;  // forward's input, for the input layer's backward

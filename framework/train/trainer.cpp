@@ -38,7 +38,8 @@ Slice batch_slice(std::int64_t batch, int rank, int world) {
 MlpConfig mlp_config(const JobSpec& spec) {
   const std::int64_t dim = spec.data.dim();
   const std::int64_t extra = variance_outputs(reverse_variance_of(spec.diffusion.variance), dim);
-  return MlpConfig{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed, dim + extra};
+  const std::int64_t logits = spec.diffusion.betas == "learned" ? spec.diffusion.steps - 1 : 0;
+  return MlpConfig{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed, dim + extra, logits};
 }
 
 Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& device)
@@ -48,6 +49,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
       slice_(batch_slice(spec.train.global_batch, comm.rank(), comm.size())),
       data_(make_dataset(spec.data)),
       schedule_(make_schedule(spec.diffusion)),
+      base_schedule_(schedule_),
       prediction_(spec.diffusion.continuous() ? Prediction::kEps : prediction_of(spec.diffusion.objective)),
       loss_{loss_kind_of(spec.diffusion.loss), reverse_variance_of(spec.diffusion.variance),
             spec.diffusion.vlb_weight},
@@ -70,6 +72,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   dpred_ = Buffer(DType::F32, Shape{rows, config.outputs()});
   target_ = Buffer(DType::F32, Shape{rows, dim});
   weights_ = Buffer(DType::F32, Shape{rows});
+  dx_ = Buffer(DType::F32, Shape{rows, dim});
   losses_.reserve(std::size_t(spec.train.steps));
 }
 
@@ -79,6 +82,9 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   const Tensor grads = model_->params().grads();
   ops_.fill_zero(DType::F32, grads.numel(), grads.raw());
   double loss_sum = 0;
+  const bool learned_betas = model_->config().beta_logits > 0;
+  // Every rank holds the same (all-reduced, then updated) logits, so the same schedule.
+  if (learned_betas) schedule_ = learned_schedule(base_schedule_, model_->beta_logits().data<float>());
   if (n > 0) {
     data_->fill(spec_.seed, s, first, n, RngStream::kData, x0_.data<float>());
     if (spec_.diffusion.flow())  // z_t into x_t_, the velocity target into target_
@@ -87,6 +93,9 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     else if (spec_.diffusion.edm())  // c_in x into x_t_, F_target into target_
       edm_inputs(edm_, spec_.seed, s, first, n, dim, x0_.data<float>(), x_t_.data<float>(), t_.data<float>(),
                  target_.data<float>());
+    else if (learned_betas)  // the schedule moves every step: the CPU inputs take it fresh
+      eps_objective_inputs(schedule_, spec_.seed, s, first, n, dim, x0_.data<float>(), t_.data<float>(),
+                           eps_.data<float>(), x_t_.data<float>());
     else
       eps_inputs_->make(spec_.seed, s, first, n, x0_.data<float>(), t_.data<float>(),
                         eps_.data<float>(), x_t_.data<float>());
@@ -99,7 +108,17 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
                    ? simple_loss(n, dim, pred, scale, dpred)
                    : bound_loss(loss_, schedule_, n, dim, t_.data<float>(), eps_.data<float>(),
                                 pred.data<float>(), scale, dpred.data<float>());
-    model_->backward(dpred);
+    if (loss_.kind == LossKind::kVlb)  // the prior's term completes the bound's estimate
+      for (std::int64_t j = 0; j < n; ++j) loss_sum += prior_nats(schedule_, dim, x0_.data<float>() + j * dim) / double(dim);
+    if (learned_betas) {
+      const Tensor dx = dx_.tensor().rows(0, n);
+      model_->backward(dpred, dx);
+      add_beta_logit_gradient(schedule_, loss_.variance, n, dim, t_.data<float>(), x0_.data<float>(),
+                              eps_.data<float>(), pred.data<float>(), dx.data<float>(), scale,
+                              model_->beta_logit_grads().data<float>());
+    } else {
+      model_->backward(dpred);
+    }
   }
   comm_.allreduce_sum(grads.data<float>(), grads.numel());
   comm_.allreduce_sum(&loss_sum, 1);

@@ -14,6 +14,7 @@
 #include "framework/diffusion/eps_objective.h"
 #include "framework/diffusion/edm.h"
 #include "framework/diffusion/flow_matching.h"
+#include "framework/diffusion/learned_betas.h"
 #include "framework/diffusion/objective.h"
 #include "framework/diffusion/schedule.h"
 #include "framework/diffusion/vlb_loss.h"
@@ -70,7 +71,8 @@ class Trainer {
   Ops& ops_;
   Slice slice_;
   std::unique_ptr<Dataset> data_;
-  NoiseSchedule schedule_;
+  NoiseSchedule schedule_;       // with learned β: rebuilt from the logits at every step
+  NoiseSchedule base_schedule_;  // the spec's schedule, which learned β perturb
   std::unique_ptr<EpsObjectiveInputs> eps_inputs_;
   std::unique_ptr<MlpScoreNet> model_;
   std::unique_ptr<AdamW> optimizer_;
@@ -79,7 +81,7 @@ class Trainer {
   BoundLossConfig loss_;
   FlowTimes flow_times_;
   EdmConfig edm_;
-  Buffer x0_, t_, eps_, x_t_, pred_, dpred_, target_, weights_;
+  Buffer x0_, t_, eps_, x_t_, pred_, dpred_, target_, weights_, dx_;
   std::vector<double> losses_;
   std::int64_t step_ = 0;
 };

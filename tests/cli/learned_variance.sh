@@ -20,4 +20,21 @@ tail -n 1 early.txt; tail -n 1 eval.txt
   assert b['bits'] > a['bits'] + 10 * se, (a, b)" || fail "training did not raise the bound"
 mpi 2 "$CARNOT" sample --ckpt run -n 2000 --out s.npy > sample.txt || { cat sample.txt; fail "sample"; }
 grep -q "variance learned" sample.txt || { cat sample.txt; fail "sample did not say it used the learned variance"; }
+
+# Learned β as well: the logits train (non-zero in the checkpoint) and eval and sample read them.
+mpi 2 "$CARNOT" train "$job" --run-dir betas "${common[@]}" --set diffusion.betas=learned --set train.steps=1500 \
+  --set checkpoint.every=1500 > train.txt || { cat train.txt; fail "train with learned betas"; }
+"${PYTHON:-python3}" - betas/checkpoints/step_000001500/ema.safetensors <<'PY' || fail "schedule.beta_logits"
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+meta = json.loads(raw[8:8 + n])["schedule.beta_logits"]
+a, b = meta["data_offsets"]
+v = struct.unpack(f"<{(b - a) // 4}f", raw[8 + n + a:8 + n + b])
+assert meta["shape"] == [39] and max(abs(x) for x in v) > 1e-3, (meta, v[:5])
+print("schedule.beta_logits: 39 values, largest |p| %.3f" % max(abs(x) for x in v))
+PY
+mpi 2 "$CARNOT" eval --ckpt betas --metric nll -n 4000 > betas.txt || { cat betas.txt; fail "eval learned betas"; }
+tail -n 1 betas.txt
+mpi 2 "$CARNOT" sample --ckpt betas -n 2000 --out b.npy > sample.txt || { cat sample.txt; fail "sample learned betas"; }
 echo "PASS"

@@ -74,6 +74,17 @@ TEST(WorldSizeInvariance, FlowMatching) {
   expect_same_as_one_rank(spec);
 }
 
+// Learned β (the logits live with the weights and are all-reduced with them) on the bound.
+TEST(WorldSizeInvariance, LearnedBetas) {
+  JobSpec spec = job(255);
+  spec.diffusion.schedule = "sohl2015";
+  spec.diffusion.steps = 40;
+  spec.diffusion.variance = "learned";
+  spec.diffusion.loss = "vlb";
+  spec.diffusion.betas = "learned";
+  expect_same_as_one_rank(spec);
+}
+
 // EDM: log-normal σ, preconditioned regression.
 TEST(WorldSizeInvariance, Edm) {
   JobSpec spec = job(255);

@@ -144,6 +144,15 @@ TEST(JobSpec, DiffusionKeysThatNeedEachOther) {
   EXPECT_EQ(edm_again.diffusion.sigma_data, 0.5);
   EXPECT_EQ(edm_again.diffusion.p_mean, -1);
   EXPECT_EQ(edm_again.diffusion.rho, 5);
+  msg = with("diffusion: {schedule: linear, steps: 1000, loss: hybrid, variance: learned, betas: learned}");
+  EXPECT_NE(msg.find("diffusion.betas: learned needs a discrete schedule and diffusion.loss vlb"), std::string::npos)
+      << msg;
+  EXPECT_EQ(parse_job_spec(job_spec_to_yaml(parse_job_spec(
+                               replace(kGood, d, "diffusion: {schedule: sohl2015, steps: 40, loss: vlb, betas: learned}"),
+                               "j")),
+                           "again")
+                .diffusion.betas,
+            "learned");
   const JobSpec flow = parse_job_spec(replace(kGood, d, "diffusion: {schedule: flow, objective: flow, steps: 50, "
                                                         "flow_times: logit_normal, logit_normal_std: 0.5, shift: 3}"),
                                       "j");
