@@ -16,6 +16,8 @@ class Dataset {
   // Points [first, first + n) of `step` into out[n, dim()], standardised units.
   virtual void fill(std::uint64_t seed, std::uint32_t step, std::uint32_t first, std::int64_t n,
                     RngStream stream, float* out) const = 0;
+  // Half the spacing of discrete data's levels (1/255 for 8-bit data on [−1, 1]); 0 if continuous.
+  virtual double bin_half_width() const { return 0; }
 };
 
 std::unique_ptr<Dataset> make_dataset(const DataSpec& spec);

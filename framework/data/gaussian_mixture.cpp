@@ -42,7 +42,10 @@ void GaussianMixtureData::fill(std::uint64_t seed, std::uint32_t step, std::uint
     for (double c = m_.weights[0]; u > c && k + 1 < m_.components(); c += m_.weights[++k]) {
     }
     philox_normals(seed, step, i, stream, D, z.data());
-    for (std::int64_t d = 0; d < D; ++d) out[j * D + d] = float(m_.means[k][d] + m_.stds[k][d] * z[d]);
+    for (std::int64_t d = 0; d < D; ++d) {
+      const double x = m_.means[k][d] + m_.stds[k][d] * z[d];
+      out[j * D + d] = float(eight_bit_ ? -1 + 2 * std::clamp(std::round((x + 1) * 127.5), 0.0, 255.0) / 255 : x);
+    }
   }
 }
 

@@ -24,15 +24,17 @@ struct GaussianMixture {
 
 class GaussianMixtureData final : public Dataset {
  public:
-  explicit GaussianMixtureData(GaussianMixture m) : m_(std::move(m)) {}
+  explicit GaussianMixtureData(GaussianMixture m, bool eight_bit = false) : m_(std::move(m)), eight_bit_(eight_bit) {}
   std::int64_t dim() const override { return m_.dim(); }
   // Point i: its component from the last Philox block's first word, its noise from blocks 0, 1, …
   void fill(std::uint64_t seed, std::uint32_t step, std::uint32_t first, std::int64_t n,
             RngStream stream, float* out) const override;
+  double bin_half_width() const override { return eight_bit_ ? 1.0 / 255 : 0.0; }
   const GaussianMixture& mixture() const { return m_; }
 
  private:
   GaussianMixture m_;
+  bool eight_bit_;  // clip to [−1, 1], round to the 256 levels
 };
 
 }  // namespace carnot

@@ -28,7 +28,7 @@ void SwissRoll::fill(std::uint64_t seed, std::uint32_t step, std::uint32_t first
 std::unique_ptr<Dataset> make_dataset(const DataSpec& spec) {
   if (spec.kind == "swissroll") return std::make_unique<SwissRoll>(spec.noise);
   if (spec.kind == "gaussian" || spec.kind == "gaussian_mixture")
-    return std::make_unique<GaussianMixtureData>(GaussianMixture::from_spec(spec));
+    return std::make_unique<GaussianMixtureData>(GaussianMixture::from_spec(spec), spec.quantize == "8bit");
   throw Error("unknown data.kind '" + spec.kind + "'");
 }
 

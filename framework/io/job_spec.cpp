@@ -226,7 +226,7 @@ class Section {
 };
 
 void read_data(const SpecReader& r, const YAML::Node& n, DataSpec& d) {
-  const Section s(r, n, "data", {"kind", "noise", "mean", "std", "means", "stds", "weights"});
+  const Section s(r, n, "data", {"kind", "noise", "mean", "std", "means", "stds", "weights", "quantize"});
   s.choice("kind", d.kind, {"swissroll", "gaussian", "gaussian_mixture"});
   // Each key belongs to one kind.
   const std::map<std::string, std::string> owner = {
@@ -237,6 +237,10 @@ void read_data(const SpecReader& r, const YAML::Node& n, DataSpec& d) {
       r.require(d.kind == kind, v, p, "only for data.kind " + kind + " (this is " + d.kind + ")");
     });
   s.number("noise", d.noise, at_least(0));
+  s.choice("quantize", d.quantize, {"none", "8bit"});
+  s.key("quantize", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.quantize == "none" || d.kind != "swissroll", v, p, "8bit is for data.kind gaussian or gaussian_mixture");
+  });
   auto positive = [&](const std::vector<double>& v, const YAML::Node& node, const std::string& p) {
     for (std::size_t i = 0; i < v.size(); ++i)
       r.require(v[i] > 0, node, p, "every standard deviation must be > 0, got " + fmt(v[i]));
@@ -518,6 +522,8 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
               var.IsDefined() ? var : v, "diffusion.variance",
               str_cat("learned_full is for data of at most ", DiffusionSpec::kMaxFullCovarianceDim,
                       " dimensions (this has ", spec.data.dim(), "); use learned"));
+    r.require(spec.diffusion.variance != "learned_full" || spec.data.quantize == "none", var.IsDefined() ? var : v,
+              "diffusion.variance", "learned_full has no discretised decoder for data.quantize 8bit; use learned");
   });
   return spec;
 }
@@ -557,6 +563,9 @@ std::string job_spec_to_yaml(const JobSpec& s) {
     out << YAML::Key << "means" << YAML::Value, rows(s.data.means);
     out << YAML::Key << "stds" << YAML::Value, rows(s.data.stds);
     out << YAML::Key << "weights" << YAML::Value, list(s.data.weights);
+  }
+  if (s.data.quantize != "none") {
+    out << YAML::Key << "quantize" << YAML::Value << s.data.quantize;
   }
   out << YAML::EndMap;
   out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;

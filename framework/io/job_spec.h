@@ -12,6 +12,9 @@ struct DataSpec {
   std::vector<double> mean, std;   // gaussian: diagonal N(mean, std²)
   std::vector<std::vector<double>> means, stds;  // gaussian_mixture: one row per component
   std::vector<double> weights;                   // gaussian_mixture: summing to 1
+  // gaussian kinds: none, or 8bit: clipped to [−1, 1] and rounded to its 256 levels −1 + 2k/255,
+  // 8-bit data with a known discrete likelihood, for the discretised decoder and bits_per_dim.
+  std::string quantize = "none";
   std::int64_t dim() const;
 };
 

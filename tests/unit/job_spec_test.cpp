@@ -153,6 +153,13 @@ TEST(JobSpec, DiffusionKeysThatNeedEachOther) {
                            "again")
                 .diffusion.betas,
             "learned");
+  msg = error_of(replace(kGood, "data:      {kind: swissroll, noise: 0.5}", "data: {kind: swissroll, quantize: 8bit}"));
+  EXPECT_NE(msg.find("data.quantize: 8bit is for data.kind gaussian or gaussian_mixture"), std::string::npos) << msg;
+  msg = error_of(replace(replace(kGood, "data:      {kind: swissroll, noise: 0.5}",
+                                 "data: {kind: gaussian, mean: [0], std: [0.3], quantize: 8bit}"),
+                         d, "diffusion: {schedule: linear, steps: 1000, loss: vlb, variance: learned_full}"));
+  EXPECT_NE(msg.find("diffusion.variance: learned_full has no discretised decoder for data.quantize 8bit"),
+            std::string::npos) << msg;
   const JobSpec flow = parse_job_spec(replace(kGood, d, "diffusion: {schedule: flow, objective: flow, steps: 50, "
                                                         "flow_times: logit_normal, logit_normal_std: 0.5, shift: 3}"),
                                       "j");
