@@ -204,6 +204,58 @@ TEST(ExactSamplers, LossAtExactModelIsIrreducibleForEveryObjective) {
   }
 }
 
+// The same for the continuous families, per dimension at each drawn time:
+//   flow: Var(ε − x0 | z_t) = s² / ((1 − t)² s² + t²)   (Cov(v, z) = t − (1 − t) s², and the
+//         numerator (1 + s²) V − Cov² collapses to s² because (1 − t) + t = 1);
+//   edm:  Var(y | x) / c_out² = s² σ² / (s² + σ²) · (σ² + σ_d²) / (σ σ_d)².
+// The Monte-Carlo mean of each loss at the exact velocity or denoiser matches the mean of its
+// closed form at the same draws within 5 standard errors.
+TEST(ExactSamplers, ContinuousLossesAtExactModelAreIrreducible) {
+  const std::uint64_t seed = test::fresh_seed("ExactSamplers.ContinuousIrreducible");
+  const std::int64_t n = 100000, D = kGaussian.dim();
+  GaussianMixtureData data(kGaussian);
+  std::vector<float> x0(n * D), t(n), z(n * D), target(n * D), pred(n * D);
+  data.fill(seed, 0, 0, n, RngStream::kData, x0.data());
+  auto check_loss = [&](const char* name, auto closed_form) {
+    double sum = 0, sum_sq = 0, exact = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double l = cpu_ops().mse_loss(DType::F32, 1, D, &pred[j * D], &target[j * D], nullptr, 1.0, nullptr);
+      sum += l, sum_sq += l * l;
+      for (std::int64_t d = 0; d < D; ++d) exact += closed_form(j, kGaussian.stds[0][d]) / double(D) / double(n);
+    }
+    const double mean = sum / n, se = std::sqrt((sum_sq / n - mean * mean) / n);
+    std::printf("%-4s loss at the exact model: %.5f +- %.5f, irreducible %.5f\n", name, mean, se, exact);
+    EXPECT_LT(std::fabs(mean - exact), 5 * se) << name;
+  };
+
+  FlowTimes times;
+  times.logit_normal = true;
+  flow_inputs(times, seed, 1, 0, n, D, x0.data(), t.data(), target.data(), z.data());
+  const ExactVelocity velocity(kGaussian);
+  velocity(Tensor(z.data(), DType::F32, Shape{n, D}), t.data(), Tensor(pred.data(), DType::F32, Shape{n, D}));
+  check_loss("flow", [&](std::int64_t j, double sd) {
+    const double tt = t[j] / kFlowTimeScale, a = 1 - tt;
+    return sd * sd / (a * a * sd * sd + tt * tt);
+  });
+
+  EdmConfig config;
+  config.sigma_data = 1.3;
+  edm_inputs(config, seed, 2, 0, n, D, x0.data(), z.data(), t.data(), target.data());
+  const ExactDenoiser denoiser(kGaussian);
+  for (std::int64_t j = 0; j < n; ++j) {  // F = (D(x; σ) − c_skip x) / c_out from the network's input c_in x
+    const double sigma = std::exp(t[j] / 250.0);
+    const EdmScaling c = edm_scaling(sigma, config.sigma_data);
+    std::vector<float> x(D), d(D);
+    for (std::int64_t q = 0; q < D; ++q) x[q] = float(z[j * D + q] / c.c_in);
+    denoiser(Tensor(x.data(), DType::F32, Shape{1, D}), sigma, Tensor(d.data(), DType::F32, Shape{1, D}));
+    for (std::int64_t q = 0; q < D; ++q) pred[j * D + q] = float((d[q] - c.c_skip * x[q]) / c.c_out);
+  }
+  check_loss("edm", [&](std::int64_t j, double sd) {
+    const double sigma = std::exp(t[j] / 250.0), s2 = sd * sd, g2 = sigma * sigma, sd2 = config.sigma_data * config.sigma_data;
+    return s2 * g2 / (s2 + g2) * (g2 + sd2) / (g2 * sd2);
+  });
+}
+
 // A network predicting x0 or v, wrapped for the samplers, gives back the ε̂ it encodes.
 TEST(Objectives, WrappedPredictionsGiveBackEps) {
   const NoiseSchedule s = NoiseSchedule::cosine(100);
