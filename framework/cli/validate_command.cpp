@@ -42,16 +42,21 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
   }
   const int ranks = args.ranks > 0 ? args.ranks : comm.size();
   const std::int64_t rows = batch_slice(spec.train.global_batch, 0, ranks).count;
+  const std::int64_t micro_rows = batch_slice(rows, 0, int(spec.train.grad_accum)).count;  // activations per piece
   const MlpConfig config = mlp_config(spec);
-  const MlpPlan plan = plan_mlp(config, rows);
+  const MlpPlan plan = plan_mlp(config, std::max<std::int64_t>(1, micro_rows));
   const double P = double(plan.parameters);
   // fp32 everywhere: weights, gradients, AdamW's two moments, the EMA copy.
   const double weights = 4 * P, grads = 4 * P, optimizer = 8 * P, ema = 4 * P;
   const double acts = 4.0 * double(plan.activation_elements);
   const double train_flops_per_sample = 3.0 * double(plan.forward_flops_per_sample);
 
-  std::printf("plan for %d rank(s), %lld samples on rank 0 of a global batch of %lld:\n", ranks,
-              (long long)rows, (long long)spec.train.global_batch);
+  std::printf("plan for %d rank(s), %lld samples on rank 0 of a global batch of %lld", ranks, (long long)rows,
+              (long long)spec.train.global_batch);
+  if (spec.train.grad_accum > 1)
+    std::printf(", in %lld micro-batches of up to %lld (activations for one)", (long long)spec.train.grad_accum,
+                (long long)micro_rows);
+  std::printf(":\n");
   std::printf("  model            %s, %s parameters (%lld)\n", spec.model.kind.c_str(), human_count(P).c_str(),
               (long long)plan.parameters);
   std::printf("  per rank         weights %s, gradients %s, AdamW state %s, EMA %s, activations %s\n",

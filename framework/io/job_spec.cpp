@@ -405,10 +405,15 @@ void read_optimizer(const SpecReader& r, const YAML::Node& n, OptimizerSpec& o) 
 }
 
 void read_train(const SpecReader& r, const YAML::Node& n, TrainSpec& t) {
-  const Section s(r, n, "train", {"global_batch", "steps", "ema"});
+  const Section s(r, n, "train", {"global_batch", "steps", "ema", "grad_accum"});
   s.integer("global_batch", t.global_batch, closed(1, 1 << 24));
   s.integer("steps", t.steps, closed(1, 2e9));
   s.number("ema", t.ema, half_open(0, 1));
+  s.integer("grad_accum", t.grad_accum, closed(1, 1 << 20));
+  s.key("grad_accum", [&](const YAML::Node& v, const std::string& p) {
+    r.require(t.grad_accum <= t.global_batch, v, p,
+              str_cat("must not exceed train.global_batch (", t.global_batch, "), got ", t.grad_accum));
+  });
 }
 
 void read_log(const SpecReader& r, const YAML::Node& n, LogSpec& l) {
@@ -616,7 +621,8 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "train" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "global_batch" << YAML::Value << s.train.global_batch;
   out << YAML::Key << "steps" << YAML::Value << s.train.steps;
-  out << YAML::Key << "ema" << YAML::Value << num(s.train.ema) << YAML::EndMap;
+  out << YAML::Key << "ema" << YAML::Value << num(s.train.ema);
+  out << YAML::Key << "grad_accum" << YAML::Value << s.train.grad_accum << YAML::EndMap;
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "every" << YAML::Value << s.log.every << YAML::EndMap;
   out << YAML::Key << "checkpoint" << YAML::Value << YAML::BeginMap;

@@ -64,6 +64,9 @@ struct TrainSpec {
   std::int64_t global_batch = 256;
   std::int64_t steps = 5000;
   double ema = 0.999;
+  // Micro-batches per step per rank: each rank's share of the global batch runs in this many
+  // pieces whose gradients add up before the one all-reduce (activations for one piece only).
+  std::int64_t grad_accum = 1;
 };
 
 struct LogSpec {

@@ -56,7 +56,8 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
       flow_times_(FlowTimes::from_spec(spec.diffusion)),
       edm_(EdmConfig::from_spec(spec.diffusion, data_std(spec.data))) {
   const std::int64_t dim = data_->dim();
-  const std::int64_t rows = std::max<std::int64_t>(1, slice_.count);
+  // Buffers for one micro-batch: the first of the grad_accum pieces is the largest.
+  const std::int64_t rows = std::max<std::int64_t>(1, batch_slice(slice_.count, 0, int(spec.train.grad_accum)).count);
   const MlpConfig config = mlp_config(spec);
   CARNOT_CHECK(config.data_dim == dim, "data.dim() ", config.data_dim, " but the dataset has ", dim);
   model_ = std::make_unique<MlpScoreNet>(config, DType::F32, ops, rows, spec.seed);
@@ -77,48 +78,17 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
 }
 
 double Trainer::step(std::uint32_t s, double* grad_norm) {
-  const std::int64_t n = slice_.count, dim = data_->dim();
-  const std::uint32_t first = std::uint32_t(slice_.begin);
   const Tensor grads = model_->params().grads();
   ops_.fill_zero(DType::F32, grads.numel(), grads.raw());
-  double loss_sum = 0;
-  const bool learned_betas = model_->config().beta_logits > 0;
   // Every rank holds the same (all-reduced, then updated) logits, so the same schedule.
-  if (learned_betas) schedule_ = learned_schedule(base_schedule_, model_->beta_logits().data<float>());
-  if (n > 0) {
-    data_->fill(spec_.seed, s, first, n, RngStream::kData, x0_.data<float>());
-    if (spec_.diffusion.flow())  // z_t into x_t_, the velocity target into target_
-      flow_inputs(flow_times_, spec_.seed, s, first, n, dim, x0_.data<float>(), t_.data<float>(),
-                  target_.data<float>(), x_t_.data<float>());
-    else if (spec_.diffusion.edm())  // c_in x into x_t_, F_target into target_
-      edm_inputs(edm_, spec_.seed, s, first, n, dim, x0_.data<float>(), x_t_.data<float>(), t_.data<float>(),
-                 target_.data<float>());
-    else if (learned_betas)  // the schedule moves every step: the CPU inputs take it fresh
-      eps_objective_inputs(schedule_, spec_.seed, s, first, n, dim, x0_.data<float>(), t_.data<float>(),
-                           eps_.data<float>(), x_t_.data<float>());
-    else
-      eps_inputs_->make(spec_.seed, s, first, n, x0_.data<float>(), t_.data<float>(),
-                        eps_.data<float>(), x_t_.data<float>());
-    const Tensor x_t = x_t_.tensor().rows(0, n), pred = pred_.tensor().rows(0, n),
-                 dpred = dpred_.tensor().rows(0, n);
-    model_->forward(x_t, t_.data<float>(), pred);
-    // Normalised by the global batch, so the all-reduced sum is the global mean's gradient.
-    const double scale = 1.0 / double(spec_.train.global_batch);
-    loss_sum = loss_.kind == LossKind::kSimple
-                   ? simple_loss(n, dim, pred, scale, dpred)
-                   : bound_loss(loss_, schedule_, n, dim, t_.data<float>(), eps_.data<float>(),
-                                pred.data<float>(), scale, dpred.data<float>());
-    if (loss_.kind == LossKind::kVlb)  // the prior's term completes the bound's estimate
-      for (std::int64_t j = 0; j < n; ++j) loss_sum += prior_nats(schedule_, dim, x0_.data<float>() + j * dim) / double(dim);
-    if (learned_betas) {
-      const Tensor dx = dx_.tensor().rows(0, n);
-      model_->backward(dpred, dx);
-      add_beta_logit_gradient(schedule_, loss_.variance, n, dim, t_.data<float>(), x0_.data<float>(),
-                              eps_.data<float>(), pred.data<float>(), dx.data<float>(), scale,
-                              model_->beta_logit_grads().data<float>());
-    } else {
-      model_->backward(dpred);
-    }
+  if (model_->config().beta_logits > 0)
+    schedule_ = learned_schedule(base_schedule_, model_->beta_logits().data<float>());
+  // This rank's slice in grad_accum contiguous pieces; gradients add up across them, and samples
+  // keep their global indices, so the step is the same computation at any piece count.
+  double loss_sum = 0;
+  for (int m = 0; m < int(spec_.train.grad_accum); ++m) {
+    const Slice piece = batch_slice(slice_.count, m, int(spec_.train.grad_accum));
+    loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count);
   }
   comm_.allreduce_sum(grads.data<float>(), grads.numel());
   comm_.allreduce_sum(&loss_sum, 1);
@@ -127,6 +97,47 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   optimizer_->step(params, grads);
   ema_->update(params);
   return loss_sum / double(spec_.train.global_batch);
+}
+
+// Forward, loss and backward for samples [first, first + n) of step s, accumulating gradients;
+// returns the loss summed over those samples (normalised by the global batch at the step's end).
+double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n) {
+  if (n == 0) return 0;
+  const std::int64_t dim = data_->dim();
+  const bool learned_betas = model_->config().beta_logits > 0;
+  data_->fill(spec_.seed, s, first, n, RngStream::kData, x0_.data<float>());
+  if (spec_.diffusion.flow())  // z_t into x_t_, the velocity target into target_
+    flow_inputs(flow_times_, spec_.seed, s, first, n, dim, x0_.data<float>(), t_.data<float>(),
+                target_.data<float>(), x_t_.data<float>());
+  else if (spec_.diffusion.edm())  // c_in x into x_t_, F_target into target_
+    edm_inputs(edm_, spec_.seed, s, first, n, dim, x0_.data<float>(), x_t_.data<float>(), t_.data<float>(),
+               target_.data<float>());
+  else if (learned_betas)  // the schedule moves every step: the CPU inputs take it fresh
+    eps_objective_inputs(schedule_, spec_.seed, s, first, n, dim, x0_.data<float>(), t_.data<float>(),
+                         eps_.data<float>(), x_t_.data<float>());
+  else
+    eps_inputs_->make(spec_.seed, s, first, n, x0_.data<float>(), t_.data<float>(), eps_.data<float>(),
+                      x_t_.data<float>());
+  const Tensor x_t = x_t_.tensor().rows(0, n), pred = pred_.tensor().rows(0, n), dpred = dpred_.tensor().rows(0, n);
+  model_->forward(x_t, t_.data<float>(), pred);
+  // Normalised by the global batch, so the all-reduced sum is the global mean's gradient.
+  const double scale = 1.0 / double(spec_.train.global_batch);
+  double loss_sum = loss_.kind == LossKind::kSimple
+                        ? simple_loss(n, dim, pred, scale, dpred)
+                        : bound_loss(loss_, schedule_, n, dim, t_.data<float>(), eps_.data<float>(),
+                                     pred.data<float>(), scale, dpred.data<float>());
+  if (loss_.kind == LossKind::kVlb)  // the prior's term completes the bound's estimate
+    for (std::int64_t j = 0; j < n; ++j) loss_sum += prior_nats(schedule_, dim, x0_.data<float>() + j * dim) / double(dim);
+  if (learned_betas) {
+    const Tensor dx = dx_.tensor().rows(0, n);
+    model_->backward(dpred, dx);
+    add_beta_logit_gradient(schedule_, loss_.variance, n, dim, t_.data<float>(), x0_.data<float>(),
+                            eps_.data<float>(), pred.data<float>(), dx.data<float>(), scale,
+                            model_->beta_logit_grads().data<float>());
+  } else {
+    model_->backward(dpred);
+  }
+  return loss_sum;
 }
 
 // The regression of the objective's target (ε, x0, v, the flow's velocity or EDM's F_target),

@@ -2,8 +2,9 @@
 // data-parallel step loop over a Comm.
 //
 // step s: global batch [s·B, (s+1)·B) → this rank's contiguous slice (the first B mod R ranks take
-// one more) → data, t and ε from Philox keyed by global sample index → forward → loss (sum over
-// the slice / B) → backward → all-reduce of the flat gradient → clip → AdamW → EMA.
+// one more) → in train.grad_accum contiguous pieces: data, t and ε from Philox keyed by global
+// sample index → forward → loss (sum over the piece / B) → backward, gradients adding up → one
+// all-reduce of the flat gradient → clip → AdamW → EMA.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -64,6 +65,7 @@ class Trainer {
 
  private:
   double step(std::uint32_t s, double* grad_norm);
+  double micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n);
   double simple_loss(std::int64_t n, std::int64_t dim, const Tensor& pred, double scale, const Tensor& dpred);
 
   JobSpec spec_;

@@ -85,6 +85,13 @@ TEST(WorldSizeInvariance, LearnedBetas) {
   expect_same_as_one_rank(spec);
 }
 
+// Ranks and micro-batches together: each rank's slice in 3 pieces.
+TEST(WorldSizeInvariance, GradAccum) {
+  JobSpec spec = job(255);
+  spec.train.grad_accum = 3;
+  expect_same_as_one_rank(spec);
+}
+
 // EDM: log-normal σ, preconditioned regression.
 TEST(WorldSizeInvariance, Edm) {
   JobSpec spec = job(255);

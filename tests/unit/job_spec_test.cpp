@@ -86,6 +86,12 @@ TEST(JobSpec, OutOfRangeNamesBound) {
   EXPECT_NE(lr.find("optimizer.lr: must be > 0, got -1"), std::string::npos) << lr;
 }
 
+TEST(JobSpec, GradAccumAtMostTheBatch) {
+  const std::string msg = error_of(replace(kGood, "ema: 0.999}", "ema: 0.999, grad_accum: 300}"));
+  EXPECT_NE(msg.find("train.grad_accum: must not exceed train.global_batch (256), got 300"), std::string::npos) << msg;
+  EXPECT_EQ(parse_job_spec(replace(kGood, "ema: 0.999}", "ema: 0.999, grad_accum: 4}"), "j").train.grad_accum, 4);
+}
+
 TEST(JobSpec, UnknownChoiceListsChoices) {
   const std::string msg = error_of(replace(kGood, "schedule: linear", "schedule: sigmoid"));
   EXPECT_NE(msg.find("job.yaml:5:"), std::string::npos) << msg;
