@@ -12,6 +12,7 @@
 #include "framework/io/file_util.h"
 #include "framework/io/job_spec.h"
 #include "framework/train/checkpoint.h"
+#include "framework/train/preemption.h"
 #include "framework/train/trainer.h"
 #include "kernels/cpu/threads.h"
 
@@ -134,6 +135,8 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
     return 0;
   }
 
+  install_preemption_handlers();
+  trainer.set_stop_request([] { return preemption_signal() != 0; });
   Checkpointer checkpointer(dir, spec.checkpoint.keep);
   trainer.run(folder.get(), [&](std::int64_t step) {
     run_on_root_and_agree(comm, [&] {
@@ -141,6 +144,14 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
       folder->log(str_cat("carnot: checkpoint ", saved, " (step ", step, ")"));
     });
   });
+  if (trainer.stopped_early() && trainer.step() < spec.train.steps) {
+    if (folder)
+      folder->log(str_cat("carnot: stopping at step ", trainer.step(), " of ", spec.train.steps, ": ",
+                          preemption_signal() ? signal_name(preemption_signal()) : "a stop signal", " on ",
+                          trainer.stop_ranks(), " of ", comm.size(), " rank(s); checkpoint written; exit ",
+                          int(ExitCode::kRequeue), " (requeue, then rerun the same command to continue)"));
+    return int(ExitCode::kRequeue);
+  }
   if (folder)
     folder->log(str_cat("carnot: final loss ", std::to_string(trainer.losses().back()), " at step ",
                         trainer.step()));

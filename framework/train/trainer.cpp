@@ -91,7 +91,11 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count);
   }
   comm_.allreduce_sum(grads.data<float>(), grads.numel());
-  comm_.allreduce_sum(&loss_sum, 1);
+  // The loss and the ranks that want to stop, in one small all-reduce.
+  double scalars[2] = {loss_sum, wants_stop_ && wants_stop_() ? 1.0 : 0.0};
+  comm_.allreduce_sum(scalars, 2);
+  loss_sum = scalars[0];
+  stop_ranks_ = int(scalars[1]);
   *grad_norm = clip_grad_norm(ops_, grads, spec_.optimizer.grad_clip);
   const Tensor params = model_->params().values();
   optimizer_->step(params, grads);
@@ -183,6 +187,7 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
   auto interval_start = start;
   double interval_loss = 0;
   std::int64_t interval_steps = 0;
+  stop_ranks_ = 0;
   for (std::int64_t s = first; s < total; ++s) {
     double grad_norm = 0;
     const double loss = step(std::uint32_t(s), &grad_norm);
@@ -215,7 +220,9 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
                        {"samples_per_s", samples_per_s},
                        {"elapsed_s", elapsed}});
     }
-    if (checkpoint && ((s + 1) % spec_.checkpoint.every == 0 || s + 1 == total)) checkpoint(s + 1);
+    const bool stop = stop_ranks_ > 0;  // agreed by every rank in the step's all-reduce
+    if (checkpoint && ((s + 1) % spec_.checkpoint.every == 0 || s + 1 == total || stop)) checkpoint(s + 1);
+    if (stop) return;
     if (log_now) {  // the next interval starts after any checkpoint, so its time is not counted
       interval_start = Clock::now();
       interval_loss = 0;

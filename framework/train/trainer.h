@@ -49,6 +49,14 @@ class Trainer {
   // quiet, for tests).
   void run(RunFolder* folder, const CheckpointFn& checkpoint = nullptr);
 
+  // Asked on every rank at the end of every step: whether this rank wants to stop (a preemption
+  // signal). The answers are summed in the step's all-reduce, so all ranks stop after the same
+  // step when any asks; run() then checkpoints there (if it has not just) and returns early.
+  void set_stop_request(std::function<bool()> wants_stop) { wants_stop_ = std::move(wants_stop); }
+  // Whether the last run() ended early on a stop request, and how many ranks asked.
+  bool stopped_early() const { return stop_ranks_ > 0; }
+  int stop_ranks() const { return stop_ranks_; }
+
   // Steps completed; set_step after restoring the state below moves the run there.
   std::int64_t step() const { return step_; }
   void set_step(std::int64_t step);
@@ -86,6 +94,8 @@ class Trainer {
   Buffer x0_, t_, eps_, x_t_, pred_, dpred_, target_, weights_, dx_;
   std::vector<double> losses_;
   std::int64_t step_ = 0;
+  std::function<bool()> wants_stop_;
+  int stop_ranks_ = 0;
 };
 
 }  // namespace carnot
