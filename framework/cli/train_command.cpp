@@ -127,6 +127,9 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
       comm.broadcast(t.raw(), std::int64_t(t.bytes()), 0);
     trainer.set_step(step);
     if (folder) folder->log(str_cat("carnot: resuming from ", resume_from, " at step ", step));
+  } else {  // a fresh start: every rank begins from rank 0's initial weights
+    for (const Tensor& t : {trainer.params().values(), trainer.ema_weights()})
+      comm.broadcast(t.raw(), std::int64_t(t.bytes()), 0);
   }
   if (trainer.step() >= spec.train.steps) {
     if (folder)
@@ -139,6 +142,8 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
   trainer.set_stop_request([] { return preemption_signal() != 0; });
   Checkpointer checkpointer(dir, spec.checkpoint.keep);
   trainer.run(folder.get(), [&](std::int64_t step) {
+    const Tensor weights = trainer.params().values();
+    check_replicas_identical(comm, weights.raw(), std::int64_t(weights.bytes()), str_cat("the weights at step ", step));
     run_on_root_and_agree(comm, [&] {
       const std::string saved = checkpointer.save(trainer, comm.size());
       folder->log(str_cat("carnot: checkpoint ", saved, " (step ", step, ")"));
