@@ -57,6 +57,12 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args);
 int run_validate(Comm& comm, const ValidateArgs& args);
 int run_inspect(const InspectArgs& args);
 int run_eval(Comm& comm, const EvalArgs& args);
+
+struct BenchArgs {
+  std::int64_t min_bytes = 1024, max_bytes = 64 << 20;
+  int iters = 50;
+};
+int run_bench_allreduce(Comm& comm, const BenchArgs& args);
 // Rank 0 reads the job spec and every rank parses the same text, so a bad spec fails on all
 // ranks alike (the error is marked as raised on all ranks).
 struct JobSpec;

@@ -100,6 +100,18 @@ int main(int argc, char** argv) {
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "Show a run's checkpoints, a checkpoint or a safetensors file");
   inspect_cmd->add_option("path", inspect.path, "Run folder, checkpoint folder or .safetensors file")->required();
 
+  BenchArgs bench;
+  CLI::App* bench_cmd = app.add_subcommand("bench", "Measure the engine against its peers");
+  CLI::App* bench_allreduce = bench_cmd->add_subcommand(
+      "allreduce", "Carnot's gradient all-reduce against raw MPI_Allreduce, per message size (JSON lines; run under mpirun)");
+  bench_cmd->require_subcommand(1);
+  bench_allreduce->add_option("--min", bench.min_bytes, "Smallest message, bytes (suffix K or M allowed)")
+      ->transform(CLI::AsSizeValue(false));
+  bench_allreduce->add_option("--max", bench.max_bytes, "Largest message, bytes (sizes double from --min)")
+      ->transform(CLI::AsSizeValue(false));
+  bench_allreduce->add_option("--iters", bench.iters, "Calls per size and path (fewer for large messages)")
+      ->check(CLI::Range(1, 100000));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -121,6 +133,7 @@ int main(int argc, char** argv) {
     if (*inspect_cmd) return run_inspect(inspect);  // reads files only: no MPI, no device
     comm = make_comm_from_environment();
     if (*validate_cmd) return run_validate(*comm, validate);
+    if (*bench_cmd) return run_bench_allreduce(*comm, bench);
     configure_threads(*comm);
     const DeviceChoice device = choose_device(device_mode, comm->local_rank());
     if (comm->rank() == 0)
