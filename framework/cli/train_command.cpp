@@ -9,6 +9,7 @@
 #include "framework/core/error.h"
 #include "framework/dist/agree.h"
 #include "framework/dist/launcher.h"
+#include "framework/dist/watchdog.h"
 #include "framework/io/file_util.h"
 #include "framework/io/job_spec.h"
 #include "framework/train/checkpoint.h"
@@ -138,10 +139,13 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
     return 0;
   }
 
+  Watchdog watchdog(comm.rank(), double(spec.distributed.timeout_s));
+  trainer.set_heartbeat([&](const char* doing, std::int64_t step) { watchdog.beat(doing, step); });
   install_preemption_handlers();
   trainer.set_stop_request([] { return preemption_signal() != 0; });
   Checkpointer checkpointer(dir, spec.checkpoint.keep);
   trainer.run(folder.get(), [&](std::int64_t step) {
+    trainer.heartbeat("writing a checkpoint");
     const Tensor weights = trainer.params().values();
     check_replicas_identical(comm, weights.raw(), std::int64_t(weights.bytes()), str_cat("the weights at step ", step));
     run_on_root_and_agree(comm, [&] {

@@ -427,6 +427,22 @@ void read_checkpoint(const SpecReader& r, const YAML::Node& n, CheckpointSpec& c
   s.integer("keep", c.keep, closed(1, 1000000));
 }
 
+void read_distributed(const SpecReader& r, const YAML::Node& n, DistributedSpec& d) {
+  const Section s(r, n, "distributed", {"timeout_s"});
+  s.integer("timeout_s", d.timeout_s, closed(1, 7 * 24 * 3600));
+}
+
+void read_debug(const SpecReader& r, const YAML::Node& n, DebugSpec& d) {
+  const Section s(r, n, "debug", {"fault"});
+  s.key("fault", [&](const YAML::Node& v, const std::string&) {
+    const Section f(r, v, "debug.fault", {"rank", "step", "kind"});
+    r.require(v["kind"].IsDefined(), v, "debug.fault", "needs kind: throw | exit | hang");
+    f.choice("kind", d.fault_kind, {"none", "throw", "exit", "hang"});
+    f.integer("rank", d.fault_rank, closed(0, 1 << 24));
+    f.integer("step", d.fault_step, closed(1, 2e9));
+  });
+}
+
 // Applies `key.path=value` to the document; returns the path it set.
 std::string apply_override(YAML::Node& root, const std::string& text) {
   const auto eq = text.find('=');
@@ -489,7 +505,7 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
   const YAML::Node& top = root;
   const Section s(r, top, "",
                   {"name", "seed", "data", "model", "diffusion", "optimizer", "train", "log",
-                   "checkpoint"});
+                   "checkpoint", "distributed", "debug"});
   JobSpec spec;
   if (!top["name"].IsDefined())
     throw UsageError(source_name + ": missing key 'name' (it names the run folder)");
@@ -512,6 +528,8 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
   s.key("train", [&](const YAML::Node& v, const std::string&) { read_train(r, v, spec.train); });
   s.key("log", [&](const YAML::Node& v, const std::string&) { read_log(r, v, spec.log); });
   s.key("checkpoint", [&](const YAML::Node& v, const std::string&) { read_checkpoint(r, v, spec.checkpoint); });
+  s.key("distributed", [&](const YAML::Node& v, const std::string&) { read_distributed(r, v, spec.distributed); });
+  s.key("debug", [&](const YAML::Node& v, const std::string&) { read_debug(r, v, spec.debug); });
   s.key("model", [&](const YAML::Node& v, const std::string&) {
     const YAML::Node kind = v["kind"];
     r.require(spec.model.kind != "exact" || spec.data.kind != "swissroll", kind.IsDefined() ? kind : v,
@@ -628,6 +646,15 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "checkpoint" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "every" << YAML::Value << s.checkpoint.every;
   out << YAML::Key << "keep" << YAML::Value << s.checkpoint.keep << YAML::EndMap;
+  out << YAML::Key << "distributed" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "timeout_s" << YAML::Value << s.distributed.timeout_s << YAML::EndMap;
+  if (s.debug.fault_kind != "none") {
+    out << YAML::Key << "debug" << YAML::Value << YAML::BeginMap << YAML::Key << "fault" << YAML::Value
+        << YAML::BeginMap;
+    out << YAML::Key << "rank" << YAML::Value << s.debug.fault_rank;
+    out << YAML::Key << "step" << YAML::Value << s.debug.fault_step;
+    out << YAML::Key << "kind" << YAML::Value << s.debug.fault_kind << YAML::EndMap << YAML::EndMap;
+  }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
@@ -655,7 +682,8 @@ std::vector<std::string> resume_incompatibilities(const JobSpec& saved, const Jo
   flatten(YAML::Load(job_spec_to_yaml(now)), "", b);
   std::vector<std::string> diffs;
   for (const auto& [key, value] : b) {
-    if (key == "train.steps" || key.rfind("log.", 0) == 0 || key.rfind("checkpoint.", 0) == 0)
+    if (key == "train.steps" || key.rfind("log.", 0) == 0 || key.rfind("checkpoint.", 0) == 0 ||
+        key.rfind("distributed.timeout_s", 0) == 0 || key.rfind("debug.", 0) == 0)
       continue;
     const auto it = a.find(key);
     const std::string old = it == a.end() ? "(absent)" : it->second;

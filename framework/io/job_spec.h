@@ -78,6 +78,19 @@ struct CheckpointSpec {
   std::int64_t keep = 3;      // newest checkpoints kept
 };
 
+struct DistributedSpec {
+  // A rank that makes no progress for this long (stuck in compute or waiting in a collective for a
+  // rank that is) ends the whole job with a message naming itself and where it was.
+  std::int64_t timeout_s = 300;
+};
+
+// Fault injection for tests: at the start of step `step` (1-based) rank `rank` throws, exits
+// abruptly or hangs. kind none (the default) injects nothing.
+struct DebugSpec {
+  std::string fault_kind = "none";  // none | throw | exit | hang
+  std::int64_t fault_rank = 0, fault_step = 1;
+};
+
 struct JobSpec {
   std::string name;
   std::uint64_t seed = 0;
@@ -88,6 +101,8 @@ struct JobSpec {
   TrainSpec train;
   LogSpec log;
   CheckpointSpec checkpoint;
+  DistributedSpec distributed;
+  DebugSpec debug;
 };
 
 // Parses and validates a job spec, applying `--set key.path=value` overrides (values in YAML

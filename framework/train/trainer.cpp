@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
 
 #include "framework/optim/grad_clip.h"
 
@@ -77,7 +79,20 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   losses_.reserve(std::size_t(spec.train.steps));
 }
 
+// debug.fault: this rank throws, exits abruptly or hangs at the start of step s + 1.
+static void inject_fault(const DebugSpec& debug, int rank, std::uint32_t s) {
+  if (debug.fault_kind == "none" || rank != debug.fault_rank || std::int64_t(s) + 1 != debug.fault_step) return;
+  if (debug.fault_kind == "throw") throw Error(str_cat("debug.fault: an injected error at step ", s + 1));
+  std::fprintf(stderr, "carnot: rank %d: debug.fault: %s at step %lld\n", rank,
+               debug.fault_kind == "exit" ? "exiting abruptly (code 3)" : "hanging", (long long)s + 1);
+  std::fflush(stderr);
+  if (debug.fault_kind == "exit") std::_Exit(3);
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
 double Trainer::step(std::uint32_t s, double* grad_norm) {
+  heartbeat("computing");
+  inject_fault(spec_.debug, comm_.rank(), s);
   const Tensor grads = model_->params().grads();
   ops_.fill_zero(DType::F32, grads.numel(), grads.raw());
   // Every rank holds the same (all-reduced, then updated) logits, so the same schedule.
@@ -90,12 +105,14 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     const Slice piece = batch_slice(slice_.count, m, int(spec_.train.grad_accum));
     loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count);
   }
+  heartbeat("waiting in the gradient all-reduce (for a rank that has stopped?)");
   comm_.allreduce_sum(grads.data<float>(), grads.numel());
   // The loss and the ranks that want to stop, in one small all-reduce.
   double scalars[2] = {loss_sum, wants_stop_ && wants_stop_() ? 1.0 : 0.0};
   comm_.allreduce_sum(scalars, 2);
   loss_sum = scalars[0];
   stop_ranks_ = int(scalars[1]);
+  heartbeat("computing");
   *grad_norm = clip_grad_norm(ops_, grads, spec_.optimizer.grad_clip);
   const Tensor params = model_->params().values();
   optimizer_->step(params, grads);

@@ -53,6 +53,11 @@ class Trainer {
   // signal). The answers are summed in the step's all-reduce, so all ranks stop after the same
   // step when any asks; run() then checkpoints there (if it has not just) and returns early.
   void set_stop_request(std::function<bool()> wants_stop) { wants_stop_ = std::move(wants_stop); }
+  // Told what the trainer is doing at every change (a string literal) and the step; for the watchdog.
+  void set_heartbeat(std::function<void(const char*, std::int64_t)> beat) { heartbeat_ = std::move(beat); }
+  void heartbeat(const char* doing) const {
+    if (heartbeat_) heartbeat_(doing, step_ + 1);
+  }
   // Whether the last run() ended early on a stop request, and how many ranks asked.
   bool stopped_early() const { return stop_ranks_ > 0; }
   int stop_ranks() const { return stop_ranks_; }
@@ -95,6 +100,7 @@ class Trainer {
   std::vector<double> losses_;
   std::int64_t step_ = 0;
   std::function<bool()> wants_stop_;
+  std::function<void(const char*, std::int64_t)> heartbeat_;
   int stop_ranks_ = 0;
 };
 

@@ -92,6 +92,20 @@ TEST(JobSpec, GradAccumAtMostTheBatch) {
   EXPECT_EQ(parse_job_spec(replace(kGood, "ema: 0.999}", "ema: 0.999, grad_accum: 4}"), "j").train.grad_accum, 4);
 }
 
+TEST(JobSpec, DebugFaultAndTimeout) {
+  const std::string with_fault = std::string(kGood) + "debug: {fault: {rank: 1, step: 30, kind: hang}}\n";
+  const JobSpec s = parse_job_spec(with_fault, "j");
+  EXPECT_EQ(s.debug.fault_kind, "hang");
+  EXPECT_EQ(s.debug.fault_rank, 1);
+  EXPECT_EQ(s.debug.fault_step, 30);
+  std::string msg = error_of(std::string(kGood) + "debug: {fault: {rank: 1, step: 30, kind: crash}}\n");
+  EXPECT_NE(msg.find("debug.fault.kind: 'crash' is not one of: none, throw, exit, hang"), std::string::npos) << msg;
+  msg = error_of(std::string(kGood) + "distributed: {timeout_s: 0}\n");
+  EXPECT_NE(msg.find("distributed.timeout_s: must be in [1, 604800], got 0"), std::string::npos) << msg;
+  // Neither changes the training, so a run may resume with them changed.
+  EXPECT_TRUE(resume_incompatibilities(parse_job_spec(kGood, "j"), s).empty());
+}
+
 TEST(JobSpec, UnknownChoiceListsChoices) {
   const std::string msg = error_of(replace(kGood, "schedule: linear", "schedule: sigmoid"));
   EXPECT_NE(msg.find("job.yaml:5:"), std::string::npos) << msg;
