@@ -24,11 +24,25 @@ class Comm {
   // rank r's count; out may be null elsewhere).
   virtual void gather(const float* data, std::int64_t count, const std::vector<std::int64_t>& counts,
                       float* out) = 0;
+  // ZeRO's pair, over a flat buffer split into one contiguous shard per rank (counts[r] elements
+  // for rank r, in rank order; shard_counts gives the usual split):
+  //   reduce_scatter_sum: `in` (the whole buffer, every rank) summed across ranks; rank r receives
+  //                       its shard into `out` (counts[rank] elements).
+  //   allgather:          each rank's shard `in` (counts[rank] elements) into the whole `out` on
+  //                       every rank; `in` may be the shard's own place in `out`.
+  // reduce_scatter_sum's in and out must not overlap.
+  virtual void reduce_scatter_sum(const float* in, float* out, const std::vector<std::int64_t>& counts) = 0;
+  virtual void allgather(const float* in, float* out, const std::vector<std::int64_t>& counts) = 0;
+  // In-place maxima across ranks, for small flags and scalars.
+  virtual void allreduce_max(double* data, std::int64_t n) = 0;
   virtual void broadcast(void* data, std::int64_t bytes, int root) = 0;
   virtual void barrier() = 0;
   // Brings every rank down with this exit code; never returns.
   [[noreturn]] virtual void abort(int code) = 0;
 };
+
+// n elements in `world` contiguous shards, the first n mod world one larger.
+std::vector<std::int64_t> shard_counts(std::int64_t n, int world);
 
 // The world of one process, for runs without a launcher.
 std::unique_ptr<Comm> make_self_comm();

@@ -98,6 +98,30 @@ class MpiComm final : public Comm {
     CARNOT_MPI_CHECK(MPI_Gatherv(data, checked_int(count, "gather"), MPI_FLOAT, out, c.data(),
                                  displ.data(), MPI_FLOAT, 0, MPI_COMM_WORLD));
   }
+  void reduce_scatter_sum(const float* in, float* out, const std::vector<std::int64_t>& counts) override {
+    CARNOT_CHECK(int(counts.size()) == size_, "reduce-scatter needs one count per rank");
+    std::vector<int> c(counts.size());
+    for (std::size_t r = 0; r < counts.size(); ++r) c[r] = checked_int(counts[r], "reduce-scatter");
+    CARNOT_MPI_CHECK(MPI_Reduce_scatter(in, out, c.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+  }
+  void allgather(const float* in, float* out, const std::vector<std::int64_t>& counts) override {
+    CARNOT_CHECK(int(counts.size()) == size_, "all-gather needs one count per rank");
+    std::vector<int> c(counts.size()), displ(counts.size());
+    std::int64_t at = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      c[r] = checked_int(counts[r], "all-gather");
+      displ[r] = checked_int(at, "all-gather");
+      at += counts[r];
+    }
+    // A shard already in its place in `out` goes as MPI_IN_PLACE.
+    const void* send = in == out + displ[std::size_t(rank_)] ? MPI_IN_PLACE : static_cast<const void*>(in);
+    CARNOT_MPI_CHECK(MPI_Allgatherv(send, c[std::size_t(rank_)], MPI_FLOAT, out, c.data(), displ.data(), MPI_FLOAT,
+                                    MPI_COMM_WORLD));
+  }
+  void allreduce_max(double* data, std::int64_t n) override {
+    CARNOT_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, checked_int(n, "all-reduce"), MPI_DOUBLE, MPI_MAX,
+                                   MPI_COMM_WORLD));
+  }
   void broadcast(void* data, std::int64_t bytes, int root) override {
     CARNOT_MPI_CHECK(MPI_Bcast(data, checked_int(bytes, "broadcast"), MPI_BYTE, root, MPI_COMM_WORLD));
   }

@@ -20,6 +20,13 @@ class SelfComm final : public Comm {
               float* out) override {
     if (out != data) std::memcpy(out, data, std::size_t(count) * sizeof(float));
   }
+  void reduce_scatter_sum(const float* in, float* out, const std::vector<std::int64_t>& counts) override {
+    if (out != in) std::memcpy(out, in, std::size_t(counts.at(0)) * sizeof(float));
+  }
+  void allgather(const float* in, float* out, const std::vector<std::int64_t>& counts) override {
+    if (out != in) std::memcpy(out, in, std::size_t(counts.at(0)) * sizeof(float));
+  }
+  void allreduce_max(double*, std::int64_t) override {}
   void broadcast(void*, std::int64_t, int) override {}
   void barrier() override {}
   [[noreturn]] void abort(int code) override { std::_Exit(code); }
@@ -28,5 +35,11 @@ class SelfComm final : public Comm {
 }  // namespace
 
 std::unique_ptr<Comm> make_self_comm() { return std::make_unique<SelfComm>(); }
+
+std::vector<std::int64_t> shard_counts(std::int64_t n, int world) {
+  std::vector<std::int64_t> c(static_cast<std::size_t>(world), n / world);
+  for (int r = 0; r < int(n % world); ++r) ++c[std::size_t(r)];
+  return c;
+}
 
 }  // namespace carnot

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "framework/io/job_spec.h"
 #include "framework/train/trainer.h"
@@ -50,6 +51,17 @@ void expect_same_as_one_rank(const JobSpec& spec) {
 }
 
 TEST(WorldSizeInvariance, DefaultJobFiftySteps) { expect_same_as_one_rank(job(256)); }
+
+// Two runs of the same job at the same world size end with the same weights, bit for bit.
+TEST(Determinism, SameJobSameWorldTwiceIsBitwiseIdentical) {
+  const JobSpec spec = job(255);
+  Trainer a(spec, *test::g_comm, cpu_ops()), b(spec, *test::g_comm, cpu_ops());
+  a.run(nullptr);
+  b.run(nullptr);
+  const Tensor pa = a.model().params().values(), pb = b.model().params().values();
+  EXPECT_EQ(std::memcmp(pa.raw(), pb.raw(), pa.bytes()), 0);
+  EXPECT_EQ(a.losses(), b.losses());
+}
 
 // A batch the ranks cannot split evenly: the first B mod R ranks take one more sample.
 TEST(WorldSizeInvariance, UnevenBatch) { expect_same_as_one_rank(job(255)); }
