@@ -14,6 +14,7 @@
 #include "framework/io/job_spec.h"
 #include "framework/train/checkpoint.h"
 #include "framework/train/preemption.h"
+#include "framework/train/trace.h"
 #include "framework/train/trainer.h"
 #include "kernels/cpu/threads.h"
 
@@ -139,6 +140,15 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
     return 0;
   }
 
+  std::unique_ptr<Trace> trace;
+  if (spec.train.trace) {
+    std::error_code ec;
+    fs::create_directories(dir + "/trace", ec);
+    if (ec) throw Error("cannot create '" + dir + "/trace': " + ec.message());
+    trace = std::make_unique<Trace>(str_cat(dir, "/trace/rank", comm.rank(), ".json"), comm.rank(),
+                                    spec.train.trace_steps);
+    trainer.set_trace(trace.get());
+  }
   Watchdog watchdog(comm.rank(), double(spec.distributed.timeout_s));
   trainer.set_heartbeat([&](const char* doing, std::int64_t step) { watchdog.beat(doing, step); });
   install_preemption_handlers();
@@ -146,6 +156,7 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
   Checkpointer checkpointer(dir, spec.checkpoint.keep);
   trainer.run(folder.get(), [&](std::int64_t step) {
     trainer.heartbeat("writing a checkpoint");
+    TraceSpan span(trace.get(), "checkpoint", step - 1);
     const Tensor weights = trainer.params().values();
     check_replicas_identical(comm, weights.raw(), std::int64_t(weights.bytes()), str_cat("the weights at step ", step));
     run_on_root_and_agree(comm, [&] {
@@ -153,6 +164,12 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
       folder->log(str_cat("carnot: checkpoint ", saved, " (step ", step, ")"));
     });
   });
+  if (trace) {
+    trace->close();
+    if (folder)
+      folder->log(str_cat("carnot: timeline of the first ", spec.train.trace_steps, " steps in ", dir,
+                          "/trace/rank*.json (open in https://ui.perfetto.dev)"));
+  }
   if (trainer.stopped_early() && trainer.step() < spec.train.steps) {
     if (folder)
       folder->log(str_cat("carnot: stopping at step ", trainer.step(), " of ", spec.train.steps, ": ",

@@ -405,11 +405,15 @@ void read_optimizer(const SpecReader& r, const YAML::Node& n, OptimizerSpec& o) 
 }
 
 void read_train(const SpecReader& r, const YAML::Node& n, TrainSpec& t) {
-  const Section s(r, n, "train", {"global_batch", "steps", "ema", "grad_accum"});
+  const Section s(r, n, "train", {"global_batch", "steps", "ema", "grad_accum", "trace", "trace_steps"});
   s.integer("global_batch", t.global_batch, closed(1, 1 << 24));
   s.integer("steps", t.steps, closed(1, 2e9));
   s.number("ema", t.ema, half_open(0, 1));
   s.integer("grad_accum", t.grad_accum, closed(1, 1 << 20));
+  std::string trace = t.trace ? "true" : "false";
+  s.choice("trace", trace, {"false", "true"});
+  t.trace = trace == "true";
+  s.integer("trace_steps", t.trace_steps, closed(1, 1000000));
   s.key("grad_accum", [&](const YAML::Node& v, const std::string& p) {
     r.require(t.grad_accum <= t.global_batch, v, p,
               str_cat("must not exceed train.global_batch (", t.global_batch, "), got ", t.grad_accum));
@@ -640,7 +644,12 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "global_batch" << YAML::Value << s.train.global_batch;
   out << YAML::Key << "steps" << YAML::Value << s.train.steps;
   out << YAML::Key << "ema" << YAML::Value << num(s.train.ema);
-  out << YAML::Key << "grad_accum" << YAML::Value << s.train.grad_accum << YAML::EndMap;
+  out << YAML::Key << "grad_accum" << YAML::Value << s.train.grad_accum;
+  if (s.train.trace) {
+    out << YAML::Key << "trace" << YAML::Value << true;
+    out << YAML::Key << "trace_steps" << YAML::Value << s.train.trace_steps;
+  }
+  out << YAML::EndMap;
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "every" << YAML::Value << s.log.every << YAML::EndMap;
   out << YAML::Key << "checkpoint" << YAML::Value << YAML::BeginMap;
@@ -683,7 +692,7 @@ std::vector<std::string> resume_incompatibilities(const JobSpec& saved, const Jo
   std::vector<std::string> diffs;
   for (const auto& [key, value] : b) {
     if (key == "train.steps" || key.rfind("log.", 0) == 0 || key.rfind("checkpoint.", 0) == 0 ||
-        key.rfind("distributed.timeout_s", 0) == 0 || key.rfind("debug.", 0) == 0)
+        key.rfind("distributed.timeout_s", 0) == 0 || key.rfind("debug.", 0) == 0 || key.rfind("train.trace", 0) == 0)
       continue;
     const auto it = a.find(key);
     const std::string old = it == a.end() ? "(absent)" : it->second;

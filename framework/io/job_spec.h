@@ -67,6 +67,9 @@ struct TrainSpec {
   // Micro-batches per step per rank: each rank's share of the global batch runs in this many
   // pieces whose gradients add up before the one all-reduce (activations for one piece only).
   std::int64_t grad_accum = 1;
+  // Chrome-trace timeline per rank (run folder trace/rank<R>.json) of the first trace_steps steps.
+  bool trace = false;
+  std::int64_t trace_steps = 200;
 };
 
 struct LogSpec {

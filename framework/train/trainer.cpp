@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "framework/optim/grad_clip.h"
@@ -101,18 +102,23 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   // This rank's slice in grad_accum contiguous pieces; gradients add up across them, and samples
   // keep their global indices, so the step is the same computation at any piece count.
   double loss_sum = 0;
+  TraceSpan whole(trace_, "step", s);
   for (int m = 0; m < int(spec_.train.grad_accum); ++m) {
     const Slice piece = batch_slice(slice_.count, m, int(spec_.train.grad_accum));
     loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count);
   }
   heartbeat("waiting in the gradient all-reduce (for a rank that has stopped?)");
-  comm_.allreduce_sum(grads.data<float>(), grads.numel());
-  // The loss and the ranks that want to stop, in one small all-reduce.
-  double scalars[2] = {loss_sum, wants_stop_ && wants_stop_() ? 1.0 : 0.0};
-  comm_.allreduce_sum(scalars, 2);
-  loss_sum = scalars[0];
-  stop_ranks_ = int(scalars[1]);
+  {
+    TraceSpan span(trace_, "all-reduce", s);
+    comm_.allreduce_sum(grads.data<float>(), grads.numel());
+    // The loss and the ranks that want to stop, in one small all-reduce.
+    double scalars[2] = {loss_sum, wants_stop_ && wants_stop_() ? 1.0 : 0.0};
+    comm_.allreduce_sum(scalars, 2);
+    loss_sum = scalars[0];
+    stop_ranks_ = int(scalars[1]);
+  }
   heartbeat("computing");
+  TraceSpan optimizer_span(trace_, "optimizer", s);
   *grad_norm = clip_grad_norm(ops_, grads, spec_.optimizer.grad_clip);
   const Tensor params = model_->params().values();
   optimizer_->step(params, grads);
@@ -126,6 +132,7 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n)
   if (n == 0) return 0;
   const std::int64_t dim = data_->dim();
   const bool learned_betas = model_->config().beta_logits > 0;
+  std::optional<TraceSpan> span(std::in_place, trace_, "data", s);
   data_->fill(spec_.seed, s, first, n, RngStream::kData, x0_.data<float>());
   if (spec_.diffusion.flow())  // z_t into x_t_, the velocity target into target_
     flow_inputs(flow_times_, spec_.seed, s, first, n, dim, x0_.data<float>(), t_.data<float>(),
@@ -140,7 +147,9 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n)
     eps_inputs_->make(spec_.seed, s, first, n, x0_.data<float>(), t_.data<float>(), eps_.data<float>(),
                       x_t_.data<float>());
   const Tensor x_t = x_t_.tensor().rows(0, n), pred = pred_.tensor().rows(0, n), dpred = dpred_.tensor().rows(0, n);
+  span.emplace(trace_, "forward", s);
   model_->forward(x_t, t_.data<float>(), pred);
+  span.emplace(trace_, "loss", s);
   // Normalised by the global batch, so the all-reduced sum is the global mean's gradient.
   const double scale = 1.0 / double(spec_.train.global_batch);
   double loss_sum = loss_.kind == LossKind::kSimple
@@ -149,6 +158,7 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n)
                                      pred.data<float>(), scale, dpred.data<float>());
   if (loss_.kind == LossKind::kVlb)  // the prior's term completes the bound's estimate
     for (std::int64_t j = 0; j < n; ++j) loss_sum += prior_nats(schedule_, dim, x0_.data<float>() + j * dim) / double(dim);
+  span.emplace(trace_, "backward", s);
   if (learned_betas) {
     const Tensor dx = dx_.tensor().rows(0, n);
     model_->backward(dpred, dx);

@@ -25,6 +25,7 @@
 #include "framework/optim/adamw.h"
 #include "framework/optim/ema.h"
 #include "framework/train/run_folder.h"
+#include "framework/train/trace.h"
 
 namespace carnot {
 
@@ -55,6 +56,8 @@ class Trainer {
   void set_stop_request(std::function<bool()> wants_stop) { wants_stop_ = std::move(wants_stop); }
   // Told what the trainer is doing at every change (a string literal) and the step; for the watchdog.
   void set_heartbeat(std::function<void(const char*, std::int64_t)> beat) { heartbeat_ = std::move(beat); }
+  // Records the steps' phases into `trace` (null: none); the caller owns it.
+  void set_trace(Trace* trace) { trace_ = trace; }
   void heartbeat(const char* doing) const {
     if (heartbeat_) heartbeat_(doing, step_ + 1);
   }
@@ -101,6 +104,7 @@ class Trainer {
   std::int64_t step_ = 0;
   std::function<bool()> wants_stop_;
   std::function<void(const char*, std::int64_t)> heartbeat_;
+  Trace* trace_ = nullptr;
   int stop_ranks_ = 0;
 };
 
