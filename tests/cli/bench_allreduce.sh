@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# carnot bench allreduce under 2 ranks: one JSON line per message size, sizes doubling from --min
+# carnot bench allreduce under 2 ranks (started by launch/mpirun.sh): one JSON line per message size, sizes doubling from --min
 # to --max, every figure positive and busbw = algbw · 2(n − 1)/n; without a launcher it is refused
 # with exit 2 (there is no MPI to compare with). Speed is the benchmark's business, not this test's.
 source "$(dirname "$0")/common.sh"
-mpi 2 "$CARNOT" bench allreduce --min 1K --max 64K --iters 5 > bench.txt || { cat bench.txt; fail "bench"; }
+CARNOT="$CARNOT" "$SRC/launch/mpirun.sh" 2 bench allreduce --min 1K --max 64K --iters 5 > bench.txt || { cat bench.txt; fail "bench"; }
 "${PYTHON:-python3}" - <<'PY' || { cat bench.txt; fail "bench output"; }
 import json
 rows = [json.loads(l) for l in open("bench.txt") if l.startswith("{")]
