@@ -33,6 +33,12 @@ class Comm {
   // reduce_scatter_sum's in and out must not overlap.
   virtual void reduce_scatter_sum(const float* in, float* out, const std::vector<std::int64_t>& counts) = 0;
   virtual void allgather(const float* in, float* out, const std::vector<std::int64_t>& counts) = 0;
+  // Nonblocking in-place sums: start_allreduce_sum begins one and returns at once (data must stay
+  // untouched until wait_all); progress lets started operations advance (MPI moves them only
+  // inside MPI calls); wait_all completes every started one, in the order started.
+  virtual void start_allreduce_sum(float* data, std::int64_t n) = 0;
+  virtual void progress() = 0;
+  virtual void wait_all() = 0;
   // In-place maxima across ranks, for small flags and scalars.
   virtual void allreduce_max(double* data, std::int64_t n) = 0;
   virtual void broadcast(void* data, std::int64_t bytes, int root) = 0;

@@ -118,6 +118,21 @@ class MpiComm final : public Comm {
     CARNOT_MPI_CHECK(MPI_Allgatherv(send, c[std::size_t(rank_)], MPI_FLOAT, out, c.data(), displ.data(), MPI_FLOAT,
                                     MPI_COMM_WORLD));
   }
+  void start_allreduce_sum(float* data, std::int64_t n) override {
+    requests_.emplace_back();
+    CARNOT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, checked_int(n, "all-reduce"), MPI_FLOAT, MPI_SUM,
+                                    MPI_COMM_WORLD, &requests_.back()));
+  }
+  void progress() override {
+    if (requests_.empty()) return;
+    int done = 0;
+    CARNOT_MPI_CHECK(MPI_Testall(int(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE));
+  }
+  void wait_all() override {
+    if (requests_.empty()) return;
+    CARNOT_MPI_CHECK(MPI_Waitall(int(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE));
+    requests_.clear();
+  }
   void allreduce_max(double* data, std::int64_t n) override {
     CARNOT_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, checked_int(n, "all-reduce"), MPI_DOUBLE, MPI_MAX,
                                    MPI_COMM_WORLD));
@@ -134,6 +149,7 @@ class MpiComm final : public Comm {
  private:
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   MPI_Comm node_ = MPI_COMM_NULL;
+  std::vector<MPI_Request> requests_;  // started and not yet waited for
   bool owns_mpi_ = false;
 };
 

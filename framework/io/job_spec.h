@@ -85,6 +85,9 @@ struct DistributedSpec {
   // A rank that makes no progress for this long (stuck in compute or waiting in a collective for a
   // rank that is) ends the whole job with a message naming itself and where it was.
   std::int64_t timeout_s = 300;
+  // Gradient buckets of about this many MiB (the first at most 1 MiB), each all-reduced as soon as
+  // backward has finished it (dist/grad_buckets.h); 0: one all-reduce after backward.
+  double bucket_mb = 25;
 };
 
 // Fault injection for tests: at the start of step `step` (1-based) rank `rank` throws, exits

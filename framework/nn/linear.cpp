@@ -1,5 +1,6 @@
 #include "framework/nn/linear.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace carnot {
@@ -11,6 +12,16 @@ Linear::Linear(Ops& ops, ParameterStore& store, const std::string& name, std::in
   const double bound = 1.0 / std::sqrt(double(in));
   weight_ = store.add(name + ".weight", Shape{out, in}, ParamInit::uniform(bound));
   bias_ = store.add(name + ".bias", Shape{out}, ParamInit::uniform(bound));
+}
+
+std::int64_t Linear::flat_end() const {
+  const ParamInfo& w = store_.params()[std::size_t(weight_.index)];
+  const ParamInfo& b = store_.params()[std::size_t(bias_.index)];
+  // The alignment padding after a parameter is its own (zero, never written).
+  auto end = [](const ParamInfo& p) {
+    return (p.offset + p.shape.numel() + ParameterStore::kAlign - 1) / ParameterStore::kAlign * ParameterStore::kAlign;
+  };
+  return std::max(end(w), end(b));
 }
 
 void Linear::forward(const Tensor& x, const Tensor& y) const {

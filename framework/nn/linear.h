@@ -14,6 +14,8 @@ class Linear {
 
   std::int64_t in_features() const { return in_; }
   std::int64_t out_features() const { return out_; }
+  // One past this layer's last gradient element in the store's flat buffer (after finalize).
+  std::int64_t flat_end() const;
 
   // y[n, out] = x[n, in] W^T + b.
   void forward(const Tensor& x, const Tensor& y) const;

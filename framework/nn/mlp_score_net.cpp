@@ -88,7 +88,11 @@ void MlpScoreNet::backward(const Tensor& dout, const Tensor& dx) {
   const Tensor h_last = blocks_.empty() ? h0_.tensor().rows(0, n)
                                         : blocks_.back()->out.tensor().rows(0, n);
   // out = final_layer(SiLU(h_L))
+  auto ready = [&](std::int64_t mark) {
+    if (grads_ready_) grads_ready_(mark);
+  };
   output_->backward(final_act_.tensor().rows(0, n), dout, dh);
+  ready(output_->flat_end());
   ops_.silu_backward(dtype_, dh.numel(), h_last.raw(), dh.raw(), dh.raw());
   ops_.fill_zero(dtype_, dtemb.numel(), dtemb.raw());
   // h_{k+1} = h_k + fc2(SiLU(fc1(SiLU(h_k + temb)))); dh holds dL/dh_{k+1} on entry.
@@ -102,8 +106,12 @@ void MlpScoreNet::backward(const Tensor& dout, const Tensor& dx) {
     ops_.silu_backward(dtype_, db.numel(), pre1.raw(), db.raw(), db.raw());
     ops_.accumulate(dtype_, db.numel(), db.raw(), dh.raw());    // residual path
     ops_.accumulate(dtype_, db.numel(), db.raw(), dtemb.raw());  // time embedding path
+    ready(std::max(b.fc1.flat_end(), b.fc2.flat_end()));
   }
   input_.backward(x_, dh, dx);
+  // With learned β their logits lie between the blocks and the input layer, and get their
+  // gradient from the trainer after backward: the mark stops short of them.
+  if (config_.beta_logits == 0) ready(input_.flat_end());
   time_embed_.backward(dtemb);
 }
 

@@ -4,6 +4,7 @@
 //   out = Linear(SiLU(h))
 // Explicit forward and backward; activations for max_batch rows are allocated at construction.
 #pragma once
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -42,6 +43,9 @@ class MlpScoreNet {
   // Accumulates every parameter's gradient from dout[n, outputs] (grads are not zeroed here);
   // with dx given ([n, D]) also writes the gradient with respect to the input x.
   void backward(const Tensor& dout, const Tensor& dx = Tensor());
+  // Told, during backward, how far the final gradients reach in the flat buffer: every element
+  // below the mark is complete (gradient buckets start their all-reduce on it). Unset: not told.
+  void set_grads_ready(std::function<void(std::int64_t mark)> hook) { grads_ready_ = std::move(hook); }
 
   ParameterStore& params() { return store_; }
   // The learned schedule's logits and their gradients (empty without them).
@@ -68,7 +72,8 @@ class MlpScoreNet {
   Linear input_;
   std::vector<std::unique_ptr<Block>> blocks_;
   std::unique_ptr<Linear> output_;
-  ParamHandle beta_logits_;  // built after the blocks: registration is forward order
+  ParamHandle beta_logits_;
+  std::function<void(std::int64_t)> grads_ready_;  // built after the blocks: registration is forward order
   Buffer temb_, h0_, final_act_;
   Buffer grad_h_, grad_a_, grad_b_, grad_temb_;
   Tensor x_;  // forward's input, for the input layer's backward

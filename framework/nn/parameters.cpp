@@ -5,7 +5,6 @@
 namespace carnot {
 
 namespace {
-constexpr std::int64_t kAlign = 16;  // elements: 64 bytes in fp32
 }
 
 ParamHandle ParameterStore::add(std::string name, Shape shape, ParamInit init) {
@@ -22,7 +21,7 @@ void ParameterStore::finalize(std::uint64_t seed) {
   std::int64_t offset = 0;
   for (auto it = params_.rbegin(); it != params_.rend(); ++it) {
     it->offset = offset;
-    offset += (it->shape.numel() + kAlign - 1) / kAlign * kAlign;
+    offset += (it->shape.numel() + ParameterStore::kAlign - 1) / ParameterStore::kAlign * ParameterStore::kAlign;
   }
   values_ = Buffer(dtype_, Shape{offset});
   grads_ = Buffer(dtype_, Shape{offset});

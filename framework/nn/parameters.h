@@ -33,6 +33,8 @@ struct ParamInfo {
 
 class ParameterStore {
  public:
+  static constexpr std::int64_t kAlign = 16;  // each parameter starts at a multiple: 64 bytes in fp32
+
   explicit ParameterStore(DType dtype) : dtype_(dtype) {}
   ParameterStore(const ParameterStore&) = delete;
   ParameterStore& operator=(const ParameterStore&) = delete;

@@ -1,5 +1,6 @@
 #include "framework/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -78,6 +79,17 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   weights_ = Buffer(DType::F32, Shape{rows});
   dx_ = Buffer(DType::F32, Shape{rows, dim});
   losses_.reserve(std::size_t(spec.train.steps));
+  if (spec.distributed.bucket_mb > 0) {
+    std::vector<std::int64_t> starts;
+    for (const ParamInfo& p : model_->params().params()) starts.push_back(p.offset);
+    std::sort(starts.begin(), starts.end());
+    const double mib = 1024.0 * 1024.0;
+    const auto bytes = std::int64_t(spec.distributed.bucket_mb * mib);
+    buckets_ = std::make_unique<GradBuckets>(
+        comm, model_->params().grads().data<float>(),
+        plan_buckets(starts, params.numel(), std::max<std::int64_t>(bytes, 4),
+                     std::max<std::int64_t>(std::min<std::int64_t>(bytes, 1 << 20), 4)));
+  }
 }
 
 // debug.fault: this rank throws, exits abruptly or hangs at the start of step s + 1.
@@ -103,14 +115,23 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   // keep their global indices, so the step is the same computation at any piece count.
   double loss_sum = 0;
   TraceSpan whole(trace_, "step", s);
-  for (int m = 0; m < int(spec_.train.grad_accum); ++m) {
-    const Slice piece = batch_slice(slice_.count, m, int(spec_.train.grad_accum));
+  if (buckets_) buckets_->begin_step();
+  const int pieces = int(spec_.train.grad_accum);
+  for (int m = 0; m < pieces; ++m) {
+    // Buckets start during the last piece's backward only: before it, gradients are partial sums.
+    if (buckets_ && m == pieces - 1)
+      model_->set_grads_ready([this](std::int64_t mark) { buckets_->ready_up_to(mark); });
+    const Slice piece = batch_slice(slice_.count, m, pieces);
     loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count);
   }
+  model_->set_grads_ready(nullptr);
   heartbeat("waiting in the gradient all-reduce (for a rank that has stopped?)");
   {
-    TraceSpan span(trace_, "all-reduce", s);
-    comm_.allreduce_sum(grads.data<float>(), grads.numel());
+    TraceSpan span(trace_, "all-reduce", s);  // with buckets: the wait for the last of them
+    if (buckets_)
+      buckets_->finish();
+    else
+      comm_.allreduce_sum(grads.data<float>(), grads.numel());
     // The loss and the ranks that want to stop, in one small all-reduce.
     double scalars[2] = {loss_sum, wants_stop_ && wants_stop_() ? 1.0 : 0.0};
     comm_.allreduce_sum(scalars, 2);

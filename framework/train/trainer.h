@@ -20,6 +20,7 @@
 #include "framework/diffusion/schedule.h"
 #include "framework/diffusion/vlb_loss.h"
 #include "framework/dist/comm.h"
+#include "framework/dist/grad_buckets.h"
 #include "framework/io/job_spec.h"
 #include "framework/nn/mlp_score_net.h"
 #include "framework/optim/adamw.h"
@@ -49,6 +50,9 @@ class Trainer {
   // Runs from the current step up to train.steps. On rank 0, logs to `folder` when given (null:
   // quiet, for tests).
   void run(RunFolder* folder, const CheckpointFn& checkpoint = nullptr);
+
+  // The gradient buckets (null with distributed.bucket_mb 0).
+  const GradBuckets* buckets() const { return buckets_.get(); }
 
   // Asked on every rank at the end of every step: whether this rank wants to stop (a preemption
   // signal). The answers are summed in the step's all-reduce, so all ranks stop after the same
@@ -105,6 +109,7 @@ class Trainer {
   std::function<bool()> wants_stop_;
   std::function<void(const char*, std::int64_t)> heartbeat_;
   Trace* trace_ = nullptr;
+  std::unique_ptr<GradBuckets> buckets_;  // null: one all-reduce after backward
   int stop_ranks_ = 0;
 };
 

@@ -1,6 +1,7 @@
 // The trainer in one process: batch slicing, determinism, and that it learns.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -45,6 +46,27 @@ TEST(Trainer, SameJobTwiceIsBitwiseIdentical) {
   const Tensor pa = a.model().params().values(), pb = b.model().params().values();
   EXPECT_EQ(std::memcmp(pa.raw(), pb.raw(), pa.bytes()), 0);
   EXPECT_EQ(a.losses(), b.losses());
+}
+
+// Buckets cut on parameter boundaries, cover the buffer in order, the first within its cap, the
+// others at least their cap except the last.
+TEST(GradBuckets, PlanCoversTheBufferOnBoundaries) {
+  const std::vector<std::int64_t> starts = {0, 16, 48, 1024, 1040, 5000, 5008};
+  const std::int64_t n = 9000;
+  const auto b = plan_buckets(starts, n, /*bucket_bytes=*/4 * 2000, /*first_bucket_bytes=*/4 * 40);
+  ASSERT_FALSE(b.empty());
+  EXPECT_EQ(b.front().begin, 0);
+  EXPECT_EQ(b.back().end, n);
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    EXPECT_NE(std::find(starts.begin(), starts.end(), b[i].begin), starts.end());
+    if (i > 0) {
+      EXPECT_EQ(b[i].begin, b[i - 1].end);
+    }
+    if (i + 1 < b.size()) {
+      EXPECT_GE((b[i].end - b[i].begin) * 4, i == 0 ? 4 * 40 : 4 * 2000);
+    }
+  }
+  EXPECT_EQ(b[0].end, 48);  // 16 elements < 40, 48 ≥ 40: the first bucket closes at the second boundary
 }
 
 // Gradient accumulation: the rank's batch in K pieces is the same computation as in one, up to

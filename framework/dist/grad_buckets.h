@@ -1,0 +1,44 @@
+// Gradient buckets, as PyTorch DDP's Reducer has them: the flat gradient buffer is cut, on
+// parameter boundaries, into contiguous buckets of about bucket_bytes (the first one smaller, so
+// that communication starts early). Backward produces gradients from the start of the buffer to its
+// end (the layout is reverse registration order); as it reports how far the final gradients reach,
+// every bucket wholly below that mark starts its nonblocking all-reduce, in bucket order, while
+// backward goes on. finish() starts the rest and waits for all. Every rank cuts the same buckets
+// and starts them in the same order.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "framework/dist/comm.h"
+
+namespace carnot {
+
+struct BucketRange {
+  std::int64_t begin = 0, end = 0;  // elements of the flat buffer
+};
+
+// boundaries: each parameter's first element in the flat buffer, ascending; n: the buffer's size.
+std::vector<BucketRange> plan_buckets(const std::vector<std::int64_t>& boundaries, std::int64_t n,
+                                      std::int64_t bucket_bytes, std::int64_t first_bucket_bytes);
+
+class GradBuckets {
+ public:
+  GradBuckets(Comm& comm, float* grads, std::vector<BucketRange> buckets)
+      : comm_(comm), grads_(grads), buckets_(std::move(buckets)) {}
+  const std::vector<BucketRange>& buckets() const { return buckets_; }
+
+  void begin_step() { started_ = 0; }
+  // Gradients [0, mark) are final: start every bucket that lies within.
+  void ready_up_to(std::int64_t mark);
+  // Starts the buckets not yet started and waits for all of them.
+  void finish();
+  std::size_t started() const { return started_; }
+
+ private:
+  Comm& comm_;
+  float* grads_;
+  std::vector<BucketRange> buckets_;
+  std::size_t started_ = 0;
+};
+
+}  // namespace carnot
