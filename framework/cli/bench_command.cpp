@@ -34,10 +34,12 @@ template <class Fn> double time_per_call(int iters, Fn fn) {
 
 int run_bench_allreduce(Comm& comm, const BenchArgs& args) {
   if (comm.backend() != "mpi")
-    throw UsageError("carnot bench allreduce compares with raw MPI: run it under mpirun (this run has backend " +
-                     comm.backend() + ")");
-  if (args.min_bytes < 4 || args.max_bytes < args.min_bytes)
-    throw UsageError(str_cat("--min and --max: need 4 <= min <= max bytes, got ", args.min_bytes, " and ", args.max_bytes));
+    throw_on_all_ranks(UsageError("carnot bench allreduce compares with raw MPI: run it under mpirun (this run has backend " +
+                     comm.backend() + ")"));
+  constexpr std::int64_t kMaxBytes = std::int64_t(1) << 30;  // one buffer per rank; MPI counts are int
+  if (args.min_bytes < 4 || args.max_bytes < args.min_bytes || args.max_bytes > kMaxBytes)
+    throw_on_all_ranks(UsageError(str_cat("--min and --max: need 4 <= min <= max <= ", kMaxBytes, " bytes (1G), got ",
+                                          args.min_bytes, " and ", args.max_bytes)));
   const int n = comm.size();
   if (comm.rank() == 0)
     std::printf("carnot: all-reduce of float32 over %d rank(s), %d calls per size and path\n", n, args.iters);

@@ -98,7 +98,12 @@ bool live_progress() {
 }  // namespace
 
 int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
+  // From the start, so that a signal while loading or resuming is a request to stop, not death.
+  install_preemption_handlers();
   const JobSpec spec = load_spec_on_all_ranks(comm, args.job, args.overrides);
+  if (spec.debug.fault_kind != "none" && spec.debug.fault_rank >= comm.size())
+    throw_on_all_ranks(UsageError(str_cat(args.job, ": debug.fault.rank ", spec.debug.fault_rank,
+                                          " does not exist in a run of ", comm.size(), " rank(s)")));
   if (spec.model.kind == "exact")
     throw_on_all_ranks(UsageError(args.job + ": model.kind exact has nothing to train; sample it with carnot sample --job " +
                                   args.job));
@@ -151,7 +156,6 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
   }
   Watchdog watchdog(comm.rank(), double(spec.distributed.timeout_s));
   trainer.set_heartbeat([&](const char* doing, std::int64_t step) { watchdog.beat(doing, step); });
-  install_preemption_handlers();
   trainer.set_stop_request([] { return preemption_signal() != 0; });
   Checkpointer checkpointer(dir, spec.checkpoint.keep);
   trainer.run(folder.get(), [&](std::int64_t step) {

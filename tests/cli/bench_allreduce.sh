@@ -17,4 +17,8 @@ set +e
 env -u OMPI_COMM_WORLD_SIZE "$CARNOT" bench allreduce --max 4K > single.txt 2> single.err; rc=$?
 set -e
 [ $rc -eq 2 ] && grep -q "run it under mpirun" single.err || { cat single.err; fail "bench without a launcher (exit $rc)"; }
+set +e
+CARNOT="$CARNOT" "$SRC/launch/mpirun.sh" 2 bench allreduce --max 4G > big.txt 2> big.err; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "max <= 1073741824 bytes" big.err || { cat big.err; fail "--max 4G (exit $rc)"; }
 echo "PASS"

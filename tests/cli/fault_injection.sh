@@ -20,4 +20,12 @@ for kind in throw exit hang; do
   grep -Eq "${expect[$kind]}" "$kind.err" || { cat "$kind.err"; fail "$kind: no message naming rank 1"; }
   echo "$kind: exit $rc; $(grep -E "${expect[$kind]}" "$kind.err" | head -n 1)"
 done
+# A fault on a rank the run does not have is refused before anything starts.
+set +e
+"$MPIEXEC" -np 2 --oversubscribe --bind-to none "$CARNOT" train "$SRC/configs/swissroll.yaml" --run-dir run_bad \
+  --set "debug.fault={rank: 5, step: 3, kind: hang}" > bad.out 2> bad.err
+rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "debug.fault.rank 5 does not exist in a run of 2 rank(s)" bad.err && [ ! -e run_bad ] \
+  || { cat bad.err; fail "debug.fault.rank beyond the world (exit $rc)"; }
 echo "PASS"
