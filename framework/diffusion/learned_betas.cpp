@@ -20,14 +20,6 @@ NoiseSchedule learned_schedule(const NoiseSchedule& base, const float* logits) {
   return s;
 }
 
-double prior_nats(const NoiseSchedule& s, std::int64_t dim, const float* x0) {
-  const double abT = s.alphas_cumprod.back();
-  double kl = 0;
-  for (std::int64_t d = 0; d < dim; ++d)
-    kl += 0.5 * (abT * double(x0[d]) * x0[d] + (1 - abT) - 1 - std::log(1 - abT));
-  return kl;
-}
-
 namespace {
 
 // The row's bound term at 0-indexed t ≥ 1 as a function of (β_t, ᾱ_t, ᾱ_{t−1}) alone, with the

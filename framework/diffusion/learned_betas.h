@@ -8,15 +8,13 @@
 #pragma once
 #include <cstdint>
 
+#include "framework/diffusion/likelihood.h"  // prior_nats
 #include "framework/diffusion/vlb_loss.h"
 
 namespace carnot {
 
 // The schedule for logits p[T − 1] (the model's 0-indexed steps 1..T−1).
 NoiseSchedule learned_schedule(const NoiseSchedule& base, const float* logits);
-
-// KL(q(x_T | x_0) ‖ N(0, I)) for one point x0[dim], in nats.
-double prior_nats(const NoiseSchedule& s, std::int64_t dim, const float* x0);
 
 // Adds to g_logits[T − 1] grad_scale times the gradient, with respect to the logits, of the sum
 // over the n rows of (T L_t + L_prior) / dim. out[n, width] is the network's output at x_t and

@@ -9,6 +9,14 @@
 
 namespace carnot {
 
+double prior_nats(const NoiseSchedule& s, std::int64_t dim, const float* x0) {
+  const double abT = s.alphas_cumprod.back();  // KL(N(sqrt(ᾱ_T) x0, 1 − ᾱ_T) ‖ N(0, 1)) per dimension
+  double kl = 0;
+  for (std::int64_t d = 0; d < dim; ++d)
+    kl += 0.5 * (abT * double(x0[d]) * x0[d] + (1 - abT) - 1 - std::log(1 - abT));
+  return kl;
+}
+
 BoundEstimate variational_bound(const ReverseModel& model, const NoiseSchedule& schedule,
                                 std::uint64_t seed, std::int64_t n, std::int64_t dim,
                                 const float* x0, std::int64_t chunk, int t_samples,
@@ -23,14 +31,8 @@ BoundEstimate variational_bound(const ReverseModel& model, const NoiseSchedule& 
   out.nats.assign(std::size_t(n), 0.0);
   out.step_nats.assign(std::size_t(T) + 1, 0.0);
 
-  // Prior: KL(N(sqrt(ᾱ_T) x0, 1 − ᾱ_T) ‖ N(0, 1)) per dimension.
-  const double abT = abar(T);
   for (std::int64_t j = 0; j < n; ++j) {
-    double kl = 0;
-    for (std::int64_t d = 0; d < dim; ++d) {
-      const double m = std::sqrt(abT) * x0[j * dim + d];
-      kl += 0.5 * (m * m + (1 - abT) - 1 - std::log(1 - abT));
-    }
+    const double kl = prior_nats(schedule, dim, x0 + j * dim);
     out.nats[std::size_t(j)] += kl;
     out.step_nats[std::size_t(T)] += kl / double(n);
   }

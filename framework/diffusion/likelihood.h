@@ -25,6 +25,9 @@ struct BoundEstimate {
   std::vector<double> step_nats;     // per term, mean over samples: [0] decoder, [t−1] step t, [T] prior
 };
 
+// The prior's term, KL(q(x_T | x_0) ‖ N(0, I)), for one point x0[dim], in nats.
+double prior_nats(const NoiseSchedule& s, std::int64_t dim, const float* x0);
+
 // x0[n, dim] in the units the model was trained on.
 BoundEstimate variational_bound(const ReverseModel& model, const NoiseSchedule& schedule,
                                 std::uint64_t seed, std::int64_t n, std::int64_t dim,

@@ -43,6 +43,22 @@ int checked_int(std::int64_t n, const char* what) {
   return int(n);
 }
 
+// MPI's int counts and displacements for one contiguous block per rank, in rank order.
+struct Blocks {
+  std::vector<int> counts, displs;
+};
+Blocks blocks_of(const std::vector<std::int64_t>& counts, int size, const char* what) {
+  CARNOT_CHECK(int(counts.size()) == size, what, " needs one count per rank");
+  Blocks b{std::vector<int>(counts.size()), std::vector<int>(counts.size())};
+  std::int64_t at = 0;
+  for (std::size_t r = 0; r < counts.size(); ++r) {
+    b.counts[r] = checked_int(counts[r], what);
+    b.displs[r] = checked_int(at, what);
+    at += counts[r];
+  }
+  return b;
+}
+
 class MpiComm final : public Comm {
  public:
   explicit MpiComm(const LaunchEnv& env) {
@@ -87,35 +103,20 @@ class MpiComm final : public Comm {
   }
   void gather(const float* data, std::int64_t count, const std::vector<std::int64_t>& counts,
               float* out) override {
-    CARNOT_CHECK(int(counts.size()) == size_, "gather needs one count per rank");
-    std::vector<int> c(counts.size()), displ(counts.size());
-    std::int64_t at = 0;
-    for (std::size_t r = 0; r < counts.size(); ++r) {
-      c[r] = checked_int(counts[r], "gather");
-      displ[r] = checked_int(at, "gather");
-      at += counts[r];
-    }
-    CARNOT_MPI_CHECK(MPI_Gatherv(data, checked_int(count, "gather"), MPI_FLOAT, out, c.data(),
-                                 displ.data(), MPI_FLOAT, 0, MPI_COMM_WORLD));
+    const Blocks b = blocks_of(counts, size_, "gather");
+    CARNOT_MPI_CHECK(MPI_Gatherv(data, checked_int(count, "gather"), MPI_FLOAT, out, b.counts.data(),
+                                 b.displs.data(), MPI_FLOAT, 0, MPI_COMM_WORLD));
   }
   void reduce_scatter_sum(const float* in, float* out, const std::vector<std::int64_t>& counts) override {
-    CARNOT_CHECK(int(counts.size()) == size_, "reduce-scatter needs one count per rank");
-    std::vector<int> c(counts.size());
-    for (std::size_t r = 0; r < counts.size(); ++r) c[r] = checked_int(counts[r], "reduce-scatter");
-    CARNOT_MPI_CHECK(MPI_Reduce_scatter(in, out, c.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+    const Blocks b = blocks_of(counts, size_, "reduce-scatter");
+    CARNOT_MPI_CHECK(MPI_Reduce_scatter(in, out, b.counts.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
   }
   void allgather(const float* in, float* out, const std::vector<std::int64_t>& counts) override {
-    CARNOT_CHECK(int(counts.size()) == size_, "all-gather needs one count per rank");
-    std::vector<int> c(counts.size()), displ(counts.size());
-    std::int64_t at = 0;
-    for (std::size_t r = 0; r < counts.size(); ++r) {
-      c[r] = checked_int(counts[r], "all-gather");
-      displ[r] = checked_int(at, "all-gather");
-      at += counts[r];
-    }
+    const Blocks b = blocks_of(counts, size_, "all-gather");
     // A shard already in its place in `out` goes as MPI_IN_PLACE.
-    const void* send = in == out + displ[std::size_t(rank_)] ? MPI_IN_PLACE : static_cast<const void*>(in);
-    CARNOT_MPI_CHECK(MPI_Allgatherv(send, c[std::size_t(rank_)], MPI_FLOAT, out, c.data(), displ.data(), MPI_FLOAT,
+    const std::size_t me = std::size_t(rank_);
+    const void* send = in == out + b.displs[me] ? MPI_IN_PLACE : static_cast<const void*>(in);
+    CARNOT_MPI_CHECK(MPI_Allgatherv(send, b.counts[me], MPI_FLOAT, out, b.counts.data(), b.displs.data(), MPI_FLOAT,
                                     MPI_COMM_WORLD));
   }
   void start_allreduce_sum(float* data, std::int64_t n) override {

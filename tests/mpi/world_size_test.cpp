@@ -98,15 +98,17 @@ TEST(Determinism, SameJobSameWorldTwiceIsBitwiseIdentical) {
 // A batch the ranks cannot split evenly: the first B mod R ranks take one more sample.
 TEST(WorldSizeInvariance, UnevenBatch) { expect_same_as_one_rank(job(255)); }
 
-// The bound as the loss, with learned variances (two outputs per dimension) on the 2015 schedule.
-TEST(WorldSizeInvariance, LearnedVarianceVlb) {
-  JobSpec spec = job(255);
+// The bound as the loss, with learned diagonal variances, on the 2015 schedule at T = 40.
+JobSpec bound_job(std::int64_t global_batch) {
+  JobSpec spec = job(global_batch);
   spec.diffusion.schedule = "sohl2015";
   spec.diffusion.steps = 40;
   spec.diffusion.variance = "learned";
   spec.diffusion.loss = "vlb";
-  expect_same_as_one_rank(spec);
+  return spec;
 }
+
+TEST(WorldSizeInvariance, LearnedVarianceVlb) { expect_same_as_one_rank(bound_job(255)); }
 
 // Flow matching: logit-normal times with SD3's shift, velocity regression.
 TEST(WorldSizeInvariance, FlowMatching) {
@@ -120,11 +122,7 @@ TEST(WorldSizeInvariance, FlowMatching) {
 
 // Learned β (the logits live with the weights and are all-reduced with them) on the bound.
 TEST(WorldSizeInvariance, LearnedBetas) {
-  JobSpec spec = job(255);
-  spec.diffusion.schedule = "sohl2015";
-  spec.diffusion.steps = 40;
-  spec.diffusion.variance = "learned";
-  spec.diffusion.loss = "vlb";
+  JobSpec spec = bound_job(255);
   spec.diffusion.betas = "learned";
   expect_same_as_one_rank(spec);
 }
