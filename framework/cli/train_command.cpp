@@ -50,7 +50,7 @@ void check_spec_compatible(const std::string& saved_path, const JobSpec& now) {
   if (diffs.empty()) return;
   std::string msg = "cannot resume: the job spec differs from " + saved_path + " in";
   for (const std::string& d : diffs) msg += "\n  " + d;
-  throw UsageError(msg + "\n(only train.steps, log.* and checkpoint.* may change; use another "
+  throw UsageError(msg + "\n(only train.steps, log.*, checkpoint.*, distributed.*, debug.* and train.trace* may change; use another "
                          "--run-dir, or --resume never in an empty folder, for a new run)");
 }
 
@@ -129,9 +129,9 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
     // Every rank continues from rank 0's restored state.
     std::int64_t step = trainer.step();
     comm.broadcast(&step, sizeof step, 0);
-    for (const Tensor& t : {trainer.params().values(), trainer.ema_weights(),
-                            trainer.optimizer().exp_avg(), trainer.optimizer().exp_avg_sq()})
+    for (const Tensor& t : {trainer.params().values(), trainer.ema_weights()})
       comm.broadcast(t.raw(), std::int64_t(t.bytes()), 0);
+    trainer.scatter_optimizer_state();  // under ZeRO each rank takes its shard
     trainer.set_step(step);
     if (folder) folder->log(str_cat("carnot: resuming from ", resume_from, " at step ", step));
   } else {  // a fresh start: every rank begins from rank 0's initial weights
@@ -163,6 +163,7 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
     TraceSpan span(trace.get(), "checkpoint", step - 1);
     const Tensor weights = trainer.params().values();
     check_replicas_identical(comm, weights.raw(), std::int64_t(weights.bytes()), str_cat("the weights at step ", step));
+    trainer.gather_optimizer_state();  // under ZeRO, the shards' moments to rank 0
     run_on_root_and_agree(comm, [&] {
       const std::string saved = checkpointer.save(trainer, comm.size());
       folder->log(str_cat("carnot: checkpoint ", saved, " (step ", step, ")"));

@@ -46,8 +46,12 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
   const MlpConfig config = mlp_config(spec);
   const MlpPlan plan = plan_mlp(config, std::max<std::int64_t>(1, micro_rows));
   const double P = double(plan.parameters);
-  // fp32 everywhere: weights, gradients, AdamW's two moments, the EMA copy.
-  const double weights = 4 * P, grads = 4 * P, optimizer = 8 * P, ema = 4 * P;
+  // fp32 everywhere: weights (which are also the optimizer's master copy), gradients, AdamW's two
+  // moments, the EMA copy. ZeRO-1 keeps the moments of one shard per rank, plus that shard's
+  // reduce-scattered gradient.
+  const bool zero = spec.distributed.zero == 1;
+  const double shard = zero ? 1.0 / ranks : 1.0;
+  const double weights = 4 * P, grads = 4 * P + (zero ? 4 * P * shard : 0), optimizer = 8 * P * shard, ema = 4 * P;
   const double acts = 4.0 * double(plan.activation_elements);
   const double train_flops_per_sample = 3.0 * double(plan.forward_flops_per_sample);
 
@@ -62,8 +66,15 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
   std::printf("  per rank         weights %s, gradients %s, AdamW state %s, EMA %s, activations %s\n",
               human_bytes(weights).c_str(), human_bytes(grads).c_str(), human_bytes(optimizer).c_str(),
               human_bytes(ema).c_str(), human_bytes(acts).c_str());
-  std::printf("  per parameter    %.0f bytes (fp32 weights 4 + gradients 4 + AdamW 8 + EMA 4; not sharded)\n",
-              (weights + grads + optimizer + ema) / P);
+  if (zero)
+    std::printf("  per parameter    %.4g bytes (fp32 weights 4 + gradients 4 + gradient shard 4/%d + AdamW 8/%d + EMA 4;\n"
+                "                   ZeRO stage 1 over %d ranks. The ZeRO paper's 2 + 2 + 12/N counts fp16 weights and\n"
+                "                   gradients beside fp32 master weights; here the fp32 weights are the master copy)\n",
+                (weights + grads + optimizer + ema) / P, ranks, ranks, ranks);
+  else
+    std::printf("  per parameter    %.0f bytes (fp32 weights 4 + gradients 4 + AdamW 8 + EMA 4; not sharded:\n"
+                "                   distributed.zero 1 makes AdamW's 8 bytes 8/N)\n",
+                (weights + grads + optimizer + ema) / P);
   std::printf("  total per rank   %s\n", human_bytes(weights + grads + optimizer + ema + acts).c_str());
   std::printf("  FLOPs            %s per sample forward, %s per sample trained (3x), %s per step\n",
               human_count(double(plan.forward_flops_per_sample)).c_str(),

@@ -37,11 +37,17 @@ class Comm {
   // untouched until wait_all); progress lets started operations advance (MPI moves them only
   // inside MPI calls); wait_all completes every started one, in the order started.
   virtual void start_allreduce_sum(float* data, std::int64_t n) = 0;
+  // The nonblocking reduce_scatter_sum, for ZeRO's buckets: `in` holds sum(counts) elements, rank
+  // r's part of their sum goes to `out` (counts[rank] elements; zero counts are fine).
+  virtual void start_reduce_scatter_sum(const float* in, float* out, const std::vector<std::int64_t>& counts) = 0;
   virtual void progress() = 0;
   virtual void wait_all() = 0;
   // In-place maxima across ranks, for small flags and scalars.
   virtual void allreduce_max(double* data, std::int64_t n) = 0;
   virtual void broadcast(void* data, std::int64_t bytes, int root) = 0;
+  // gather's inverse: rank 0's `in` (sum(counts) elements; may be null elsewhere) cut into one
+  // contiguous block per rank, rank r's into `out` (counts[r] elements).
+  virtual void scatter(const float* in, float* out, const std::vector<std::int64_t>& counts) = 0;
   virtual void barrier() = 0;
   // Brings every rank down with this exit code; never returns.
   [[noreturn]] virtual void abort(int code) = 0;

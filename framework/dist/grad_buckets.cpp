@@ -1,5 +1,7 @@
 #include "framework/dist/grad_buckets.h"
 
+#include <algorithm>
+
 #include "framework/core/error.h"
 
 namespace carnot {
@@ -22,19 +24,37 @@ std::vector<BucketRange> plan_buckets(const std::vector<std::int64_t>& boundarie
   return out;
 }
 
-void GradBuckets::ready_up_to(std::int64_t mark) {
-  while (started_ < buckets_.size() && buckets_[started_].end <= mark) {
-    const BucketRange& b = buckets_[started_++];
-    comm_.start_allreduce_sum(grads_ + b.begin, b.end - b.begin);
+void GradBuckets::reduce_scatter_into(float* shard, const std::vector<std::int64_t>& counts, int rank) {
+  shard_ = shard;
+  shard_counts_.assign(buckets_.size(), std::vector<std::int64_t>(counts.size()));
+  shard_offsets_.assign(buckets_.size(), 0);
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    std::int64_t shard_begin = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      const std::int64_t lo = std::max(buckets_[i].begin, shard_begin);
+      const std::int64_t hi = std::min(buckets_[i].end, shard_begin + counts[r]);
+      shard_counts_[i][r] = std::max<std::int64_t>(0, hi - lo);
+      if (int(r) == rank) shard_offsets_[i] = std::clamp<std::int64_t>(lo - shard_begin, 0, counts[r]);
+      shard_begin += counts[r];
+    }
   }
+}
+
+void GradBuckets::start(std::size_t i) {
+  const BucketRange& b = buckets_[i];
+  if (shard_)
+    comm_.start_reduce_scatter_sum(grads_ + b.begin, shard_ + shard_offsets_[i], shard_counts_[i]);
+  else
+    comm_.start_allreduce_sum(grads_ + b.begin, b.end - b.begin);
+}
+
+void GradBuckets::ready_up_to(std::int64_t mark) {
+  while (started_ < buckets_.size() && buckets_[started_].end <= mark) start(started_++);
   comm_.progress();
 }
 
 void GradBuckets::finish() {
-  while (started_ < buckets_.size()) {
-    const BucketRange& b = buckets_[started_++];
-    comm_.start_allreduce_sum(grads_ + b.begin, b.end - b.begin);
-  }
+  while (started_ < buckets_.size()) start(started_++);
   comm_.wait_all();
 }
 

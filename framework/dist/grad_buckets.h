@@ -5,6 +5,10 @@
 // every bucket wholly below that mark starts its nonblocking all-reduce, in bucket order, while
 // backward goes on. finish() starts the rest and waits for all. Every rank cuts the same buckets
 // and starts them in the same order.
+//
+// Under ZeRO (reduce_scatter_into) a bucket is reduce-scattered instead of all-reduced: each rank
+// receives the sum of the bucket's part that falls in its shard of the flat buffer, into its place
+// in the shard. Summed over the buckets, that is one reduce-scatter of the whole buffer.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -26,6 +30,9 @@ class GradBuckets {
   GradBuckets(Comm& comm, float* grads, std::vector<BucketRange> buckets)
       : comm_(comm), grads_(grads), buckets_(std::move(buckets)) {}
   const std::vector<BucketRange>& buckets() const { return buckets_; }
+  // ZeRO: rank r's shard is elements [sum(counts[<r]), +counts[r]) of the buffer; its summed
+  // gradients go to `shard` (counts[rank] elements).
+  void reduce_scatter_into(float* shard, const std::vector<std::int64_t>& counts, int rank);
 
   void begin_step() { started_ = 0; }
   // Gradients [0, mark) are final: start every bucket that lies within.
@@ -39,6 +46,11 @@ class GradBuckets {
   float* grads_;
   std::vector<BucketRange> buckets_;
   std::size_t started_ = 0;
+  void start(std::size_t bucket);
+  // ZeRO: the shard and, per bucket, each rank's count and this rank's offset into its shard.
+  float* shard_ = nullptr;
+  std::vector<std::vector<std::int64_t>> shard_counts_;
+  std::vector<std::int64_t> shard_offsets_;
 };
 
 }  // namespace carnot

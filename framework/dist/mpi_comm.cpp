@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <cstdlib>
+#include <deque>
 
 #include "framework/core/error.h"
 #include "framework/dist/comm.h"
@@ -124,6 +125,13 @@ class MpiComm final : public Comm {
     CARNOT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, checked_int(n, "all-reduce"), MPI_FLOAT, MPI_SUM,
                                     MPI_COMM_WORLD, &requests_.back()));
   }
+  void start_reduce_scatter_sum(const float* in, float* out, const std::vector<std::int64_t>& counts) override {
+    // MPI reads the counts until the operation completes: they live with the request.
+    const Blocks& b = pending_blocks_.emplace_back(blocks_of(counts, size_, "reduce-scatter"));
+    requests_.emplace_back();
+    CARNOT_MPI_CHECK(MPI_Ireduce_scatter(in, out, b.counts.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                                         &requests_.back()));
+  }
   void progress() override {
     if (requests_.empty()) return;
     int done = 0;
@@ -133,6 +141,7 @@ class MpiComm final : public Comm {
     if (requests_.empty()) return;
     CARNOT_MPI_CHECK(MPI_Waitall(int(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE));
     requests_.clear();
+    pending_blocks_.clear();
   }
   void allreduce_max(double* data, std::int64_t n) override {
     CARNOT_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, checked_int(n, "all-reduce"), MPI_DOUBLE, MPI_MAX,
@@ -140,6 +149,12 @@ class MpiComm final : public Comm {
   }
   void broadcast(void* data, std::int64_t bytes, int root) override {
     CARNOT_MPI_CHECK(MPI_Bcast(data, checked_int(bytes, "broadcast"), MPI_BYTE, root, MPI_COMM_WORLD));
+  }
+  void scatter(const float* in, float* out, const std::vector<std::int64_t>& counts) override {
+    const Blocks b = blocks_of(counts, size_, "scatter");
+    const std::size_t me = std::size_t(rank_);
+    CARNOT_MPI_CHECK(MPI_Scatterv(in, b.counts.data(), b.displs.data(), MPI_FLOAT, out, b.counts[me], MPI_FLOAT, 0,
+                                  MPI_COMM_WORLD));
   }
   void barrier() override { CARNOT_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
   [[noreturn]] void abort(int code) override {
@@ -151,6 +166,7 @@ class MpiComm final : public Comm {
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   MPI_Comm node_ = MPI_COMM_NULL;
   std::vector<MPI_Request> requests_;  // started and not yet waited for
+  std::deque<Blocks> pending_blocks_;   // their counts (a deque keeps them in place)
   bool owns_mpi_ = false;
 };
 

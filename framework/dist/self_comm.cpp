@@ -28,6 +28,12 @@ class SelfComm final : public Comm {
   }
   void allreduce_max(double*, std::int64_t) override {}
   void start_allreduce_sum(float*, std::int64_t) override {}
+  void start_reduce_scatter_sum(const float* in, float* out, const std::vector<std::int64_t>& counts) override {
+    reduce_scatter_sum(in, out, counts);
+  }
+  void scatter(const float* in, float* out, const std::vector<std::int64_t>& counts) override {
+    if (out != in) std::memcpy(out, in, std::size_t(counts.at(0)) * sizeof(float));
+  }
   void progress() override {}
   void wait_all() override {}
   void broadcast(void*, std::int64_t, int) override {}

@@ -432,8 +432,10 @@ void read_checkpoint(const SpecReader& r, const YAML::Node& n, CheckpointSpec& c
 }
 
 void read_distributed(const SpecReader& r, const YAML::Node& n, DistributedSpec& d) {
-  const Section s(r, n, "distributed", {"timeout_s", "bucket_mb"});
+  const Section s(r, n, "distributed", {"timeout_s", "bucket_mb", "zero", "backend"});
   s.number("bucket_mb", d.bucket_mb, closed(0, 1 << 20), " (0: one all-reduce after backward)");
+  s.integer("zero", d.zero, closed(0, 1), " (0: no sharding; 1: AdamW state sharded, ZeRO stage 1)");
+  s.choice("backend", d.backend, {"auto", "mpi", "nccl"});
   s.integer("timeout_s", d.timeout_s, closed(1, 7 * 24 * 3600));
 }
 
@@ -658,7 +660,9 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "keep" << YAML::Value << s.checkpoint.keep << YAML::EndMap;
   out << YAML::Key << "distributed" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "timeout_s" << YAML::Value << s.distributed.timeout_s;
-  out << YAML::Key << "bucket_mb" << YAML::Value << num(s.distributed.bucket_mb) << YAML::EndMap;
+  out << YAML::Key << "bucket_mb" << YAML::Value << num(s.distributed.bucket_mb);
+  out << YAML::Key << "zero" << YAML::Value << s.distributed.zero;
+  out << YAML::Key << "backend" << YAML::Value << s.distributed.backend << YAML::EndMap;
   if (s.debug.fault_kind != "none") {
     out << YAML::Key << "debug" << YAML::Value << YAML::BeginMap << YAML::Key << "fault" << YAML::Value
         << YAML::BeginMap;
@@ -694,7 +698,7 @@ std::vector<std::string> resume_incompatibilities(const JobSpec& saved, const Jo
   std::vector<std::string> diffs;
   for (const auto& [key, value] : b) {
     if (key == "train.steps" || key.rfind("log.", 0) == 0 || key.rfind("checkpoint.", 0) == 0 ||
-        key.rfind("distributed.timeout_s", 0) == 0 || key.rfind("distributed.bucket_mb", 0) == 0 || key.rfind("debug.", 0) == 0 || key.rfind("train.trace", 0) == 0)
+        key.rfind("distributed.", 0) == 0 || key.rfind("debug.", 0) == 0 || key.rfind("train.trace", 0) == 0)
       continue;
     const auto it = a.find(key);
     const std::string old = it == a.end() ? "(absent)" : it->second;

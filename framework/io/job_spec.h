@@ -88,6 +88,11 @@ struct DistributedSpec {
   // Gradient buckets of about this many MiB (the first at most 1 MiB), each all-reduced as soon as
   // backward has finished it (dist/grad_buckets.h); 0: one all-reduce after backward.
   double bucket_mb = 25;
+  // ZeRO stage: 0 replicates the optimizer state; 1 shards AdamW's moments across the ranks
+  // (gradients reduce-scattered, each rank updates its shard, the weights all-gathered).
+  std::int64_t zero = 0;
+  // The communicator: auto (NCCL when the model's buffers live on a GPU, else MPI), mpi or nccl.
+  std::string backend = "auto";
 };
 
 // Fault injection for tests: at the start of step `step` (1-based) rank `rank` throws, exits

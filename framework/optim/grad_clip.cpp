@@ -6,9 +6,13 @@ namespace carnot {
 
 double clip_grad_norm(Ops& ops, const Tensor& grads, double max_norm) {
   const double norm = std::sqrt(ops.sum_squares(grads.dtype(), grads.numel(), grads.raw()));
+  clip_to_norm(ops, grads, norm, max_norm);
+  return norm;
+}
+
+void clip_to_norm(Ops& ops, const Tensor& grads, double norm, double max_norm) {
   if (max_norm > 0 && norm > max_norm)
     ops.scale(grads.dtype(), grads.numel(), max_norm / (norm + 1e-6), grads.raw());
-  return norm;
 }
 
 }  // namespace carnot

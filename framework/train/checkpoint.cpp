@@ -114,7 +114,7 @@ std::string Checkpointer::save(Trainer& trainer, int world_size) {
   written("ema.safetensors");
   const AdamW& opt = trainer.optimizer();
   write_safetensors(tmp + "/optimizer.safetensors",
-                    {flat_tensor("exp_avg", opt.exp_avg()), flat_tensor("exp_avg_sq", opt.exp_avg_sq())},
+                    {flat_tensor("exp_avg", trainer.whole_exp_avg()), flat_tensor("exp_avg_sq", trainer.whole_exp_avg_sq())},
                     {{"format", "carnot"}, {"optimizer.kind", spec.optimizer.kind},
                      {"optimizer.step", std::to_string(opt.steps_taken())},
                      {"layout", "flat, in the model's gradient-bucket order (see model.safetensors)"}});
@@ -210,8 +210,8 @@ void load_checkpoint(const std::string& dir, Trainer& trainer) {
   load_weights(dir + "/ema.safetensors", store, trainer.ema_weights());
   const std::string opt_path = dir + "/optimizer.safetensors";
   const SafetensorsFile opt = read_safetensors(opt_path);
-  copy_flat(opt, "exp_avg", trainer.optimizer().exp_avg(), opt_path);
-  copy_flat(opt, "exp_avg_sq", trainer.optimizer().exp_avg_sq(), opt_path);
+  copy_flat(opt, "exp_avg", trainer.whole_exp_avg(), opt_path);
+  copy_flat(opt, "exp_avg_sq", trainer.whole_exp_avg_sq(), opt_path);
   trainer.set_step(checkpoint_step(dir));
 }
 

@@ -5,7 +5,9 @@
 //
 // Writing goes to a temporary folder that is fsynced and renamed into place before `latest` is
 // replaced (itself atomically), so a crash at any point leaves `latest` naming a complete
-// checkpoint. Rank 0 writes; the optimizer is not sharded yet, so one optimizer file holds all.
+// checkpoint. Rank 0 writes. The optimizer file holds the moments of every parameter whatever the
+// ZeRO sharding (Trainer::gather_optimizer_state collects them on rank 0 first), so a run may
+// resume with another distributed.zero or world size.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -23,7 +25,8 @@ class Checkpointer {
  public:
   Checkpointer(std::string run_dir, std::int64_t keep);
 
-  // Writes the trainer's state at its current step; returns the checkpoint's folder.
+  // Writes the trainer's state at its current step; returns the checkpoint's folder. Under ZeRO,
+  // call trainer.gather_optimizer_state() on every rank first.
   std::string save(Trainer& trainer, int world_size);
 
   // For tests: called after each file is written into the temporary folder (throw to simulate a
@@ -47,7 +50,8 @@ std::optional<std::string> newest_good_checkpoint(const std::string& run_dir,
 // Whether run_dir/checkpoints holds any checkpoint folder at all.
 bool has_checkpoints(const std::string& run_dir);
 
-// Restores a verified checkpoint into the trainer (weights, EMA, AdamW moments and step).
+// Restores a verified checkpoint into the trainer (weights, EMA, AdamW moments and step); under
+// ZeRO the moments land in rank 0's staging copy, for trainer.scatter_optimizer_state().
 void load_checkpoint(const std::string& dir, Trainer& trainer);
 
 // The step a checkpoint folder holds, from its state.json.

@@ -67,7 +67,12 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   model_ = std::make_unique<MlpScoreNet>(config, DType::F32, ops, rows, spec.seed);
   if (!spec.diffusion.continuous()) eps_inputs_ = make_eps_objective_inputs(schedule_, device, rows, dim);
   const Tensor params = model_->params().values();
-  optimizer_ = std::make_unique<AdamW>(ops, spec.optimizer, params.numel());
+  zero_ = spec.distributed.zero == 1;
+  shard_counts_ = zero_ ? carnot::shard_counts(params.numel(), comm.size()) : std::vector<std::int64_t>{params.numel()};
+  for (int r = 0; zero_ && r < comm.rank(); ++r) shard_begin_ += shard_counts_[std::size_t(r)];
+  const std::int64_t mine = shard_counts_[zero_ ? std::size_t(comm.rank()) : 0];
+  if (zero_) shard_grads_ = Buffer(DType::F32, Shape{mine});
+  optimizer_ = std::make_unique<AdamW>(ops, spec.optimizer, mine);
   ema_ = std::make_unique<Ema>(ops, params, spec.train.ema);
   x0_ = Buffer(DType::F32, Shape{rows, dim});
   t_ = Buffer(DType::F32, Shape{rows});
@@ -89,6 +94,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
         comm, model_->params().grads().data<float>(),
         plan_buckets(starts, params.numel(), std::max<std::int64_t>(bytes, 4),
                      std::max<std::int64_t>(std::min<std::int64_t>(bytes, 1 << 20), 4)));
+    if (zero_) buckets_->reduce_scatter_into(shard_grads_.data<float>(), shard_counts_, comm.rank());
   }
 }
 
@@ -130,19 +136,35 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     TraceSpan span(trace_, "all-reduce", s);  // with buckets: the wait for the last of them
     if (buckets_)
       buckets_->finish();
+    else if (zero_)
+      comm_.reduce_scatter_sum(grads.data<float>(), shard_grads_.data<float>(), shard_counts_);
     else
       comm_.allreduce_sum(grads.data<float>(), grads.numel());
-    // The loss and the ranks that want to stop, in one small all-reduce.
-    double scalars[2] = {loss_sum, wants_stop_ && wants_stop_() ? 1.0 : 0.0};
-    comm_.allreduce_sum(scalars, 2);
+    // The loss, the ranks that want to stop and (ZeRO) the shards' squared gradient norms, in one
+    // small all-reduce.
+    double scalars[3] = {loss_sum, wants_stop_ && wants_stop_() ? 1.0 : 0.0, 0.0};
+    if (zero_) scalars[2] = ops_.sum_squares(DType::F32, shard_grads_.numel(), shard_grads_.data<float>());
+    comm_.allreduce_sum(scalars, zero_ ? 3 : 2);
     loss_sum = scalars[0];
     stop_ranks_ = int(scalars[1]);
+    if (zero_) *grad_norm = std::sqrt(scalars[2]);
   }
   heartbeat("computing");
   TraceSpan optimizer_span(trace_, "optimizer", s);
-  *grad_norm = clip_grad_norm(ops_, grads, spec_.optimizer.grad_clip);
   const Tensor params = model_->params().values();
-  optimizer_->step(params, grads);
+  if (zero_) {
+    const Tensor shard_grads = shard_grads_.tensor();
+    clip_to_norm(ops_, shard_grads, *grad_norm, spec_.optimizer.grad_clip);
+    float* shard = params.data<float>() + shard_begin_;
+    optimizer_->step(Tensor(shard, DType::F32, Shape{shard_grads.numel()}), shard_grads);
+    heartbeat("waiting in the weights' all-gather (for a rank that has stopped?)");
+    TraceSpan gather_span(trace_, "all-gather", s);
+    comm_.allgather(shard, params.data<float>(), shard_counts_);
+    heartbeat("computing");
+  } else {
+    *grad_norm = clip_grad_norm(ops_, grads, spec_.optimizer.grad_clip);
+    optimizer_->step(params, grads);
+  }
   ema_->update(params);
   return loss_sum / double(spec_.train.global_batch);
 }
@@ -209,6 +231,41 @@ double Trainer::simple_loss(std::int64_t n, std::int64_t dim, const Tensor& pred
                     weights_.data<float>());
   return ops_.mse_loss(DType::F32, n, dim, pred.raw(), target, weighted ? weights_.data<float>() : nullptr,
                        scale, dpred.raw());
+}
+
+Tensor Trainer::whole_exp_avg() {
+  if (!zero_) return optimizer_->exp_avg();
+  if (comm_.rank() != 0) return Tensor();
+  if (whole_m_.tensor().raw() == nullptr) whole_m_ = Buffer(DType::F32, Shape{model_->params().values().numel()});
+  return whole_m_.tensor();
+}
+
+Tensor Trainer::whole_exp_avg_sq() {
+  if (!zero_) return optimizer_->exp_avg_sq();
+  if (comm_.rank() != 0) return Tensor();
+  if (whole_v_.tensor().raw() == nullptr) whole_v_ = Buffer(DType::F32, Shape{model_->params().values().numel()});
+  return whole_v_.tensor();
+}
+
+void Trainer::gather_optimizer_state() {
+  if (!zero_) return;
+  const std::int64_t mine = optimizer_->exp_avg().numel();
+  const Tensor m = whole_exp_avg(), v = whole_exp_avg_sq();
+  comm_.gather(optimizer_->exp_avg().data<float>(), mine, shard_counts_, comm_.rank() == 0 ? m.data<float>() : nullptr);
+  comm_.gather(optimizer_->exp_avg_sq().data<float>(), mine, shard_counts_,
+               comm_.rank() == 0 ? v.data<float>() : nullptr);
+}
+
+void Trainer::scatter_optimizer_state() {
+  const Tensor m = optimizer_->exp_avg(), v = optimizer_->exp_avg_sq();
+  if (!zero_) {
+    comm_.broadcast(m.raw(), std::int64_t(m.bytes()), 0);
+    comm_.broadcast(v.raw(), std::int64_t(v.bytes()), 0);
+    return;
+  }
+  const Tensor wm = whole_exp_avg(), wv = whole_exp_avg_sq();
+  comm_.scatter(comm_.rank() == 0 ? wm.data<float>() : nullptr, m.data<float>(), shard_counts_);
+  comm_.scatter(comm_.rank() == 0 ? wv.data<float>() : nullptr, v.data<float>(), shard_counts_);
 }
 
 void Trainer::set_step(std::int64_t step) {

@@ -5,6 +5,12 @@
 // one more) → in train.grad_accum contiguous pieces: data, t and ε from Philox keyed by global
 // sample index → forward → loss (sum over the piece / B) → backward, gradients adding up → one
 // all-reduce of the flat gradient → clip → AdamW → EMA.
+//
+// distributed.zero 1 (ZeRO stage 1, Rajbhandari et al. 2020): rank r owns shard r of the flat
+// parameters (shard_counts) and keeps AdamW's moments for it alone. The gradient is
+// reduce-scattered rather than all-reduced, clipped by the norm of the whole (the shards' squares
+// summed in the step's scalar all-reduce), AdamW updates the shard, and the weights are
+// all-gathered: the same arithmetic as zero 0, with optimizer memory 1/R per rank.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -75,7 +81,21 @@ class Trainer {
   // The state a checkpoint holds, as views into the trainer's buffers (writable, for restore).
   ParameterStore& params() { return model_->params(); }
   Tensor ema_weights() const { return ema_->weights(); }
+  // The optimizer over this rank's parameters: all of them, or under ZeRO its shard.
   const AdamW& optimizer() const { return *optimizer_; }
+  // Rank r's shard of the flat parameters under ZeRO, [shard_begin, +shard_counts[r]); without
+  // ZeRO one shard of everything.
+  const std::vector<std::int64_t>& shard_counts() const { return shard_counts_; }
+  std::int64_t shard_begin() const { return shard_begin_; }
+  // AdamW's moments over every parameter, as checkpoints hold them (whatever the sharding). Without
+  // ZeRO they are the optimizer's own. Under ZeRO they are a staging copy on rank 0 (empty tensors
+  // elsewhere): gather_optimizer_state() fills it from every rank's shard, and
+  // scatter_optimizer_state() hands it back out; both are collective. Without ZeRO, the scatter
+  // broadcasts rank 0's moments and the gather does nothing.
+  Tensor whole_exp_avg();
+  Tensor whole_exp_avg_sq();
+  void gather_optimizer_state();
+  void scatter_optimizer_state();
   const JobSpec& spec() const { return spec_; }
 
   // The global loss of every step taken.
@@ -110,6 +130,11 @@ class Trainer {
   std::function<void(const char*, std::int64_t)> heartbeat_;
   Trace* trace_ = nullptr;
   std::unique_ptr<GradBuckets> buckets_;  // null: one all-reduce after backward
+  bool zero_ = false;
+  std::vector<std::int64_t> shard_counts_;
+  std::int64_t shard_begin_ = 0;
+  Buffer shard_grads_;                 // ZeRO: this rank's summed gradient shard
+  Buffer whole_m_, whole_v_;           // ZeRO, rank 0: the moments of all, for checkpoints
   int stop_ranks_ = 0;
 };
 

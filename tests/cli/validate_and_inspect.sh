@@ -10,6 +10,10 @@ for cfg in "$SRC"/configs/*.yaml; do
   echo "ok: validate $(basename "$cfg")"
 done
 grep -q "153 k parameters (153474)" validate.out || fail "parameter count of the Swiss-roll model"
+# ZeRO-1's accounting: AdamW's 8 bytes per parameter become 8/N, plus the 4/N gradient shard.
+"$CARNOT" validate "$SRC/configs/swissroll.yaml" --set distributed.zero=1 --ranks 4 > zero.out
+grep -q "per parameter    15 bytes" zero.out && grep -q "AdamW state 299.75 KiB" zero.out \
+  || { cat zero.out; fail "validate's ZeRO-1 accounting on 4 ranks"; }
 
 check_refused() {  # check_refused PATTERN ARGS...
   local pattern=$1; shift
@@ -22,6 +26,7 @@ check_refused "neg.yaml:5:" neg.yaml
 check_refused "model.hidden: must be in [1, 65536], got -4" neg.yaml
 check_refused "--set 'diffusion.steps=10'" "$SRC/configs/swissroll.yaml" --set diffusion.steps=10
 check_refused "cannot read job spec" missing.yaml
+check_refused "distributed.zero: must be in [0, 1]" "$SRC/configs/swissroll.yaml" --set distributed.zero=2
 
 "$CARNOT" train "$SRC/configs/swissroll.yaml" --set train.steps=20 --set checkpoint.every=10 --run-dir run > /dev/null
 "$CARNOT" inspect run > inspect.out || { cat inspect.out; fail "inspect of a good run"; }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "framework/dist/comm.h"
+#include "framework/dist/grad_buckets.h"
 #include "tests/mpi/mpi_test_env.h"
 #include "tests/unit/test_support.h"
 
@@ -94,6 +95,47 @@ TEST(Collectives, AllgatherConcatenatesShardsExactly) {
     std::copy(shard.begin(), shard.end(), in_place.begin() + begin);  // the shard already in place
     world.allgather(in_place.data() + begin, in_place.data(), counts);
     EXPECT_EQ(in_place, whole) << "n " << n << " in place";
+  }
+}
+
+// ZeRO's buckets: a buffer cut into buckets that straddle the shard boundaries, each bucket
+// reduce-scattered without blocking, equals one reduce-scatter of the whole (the same sums, so
+// the same floats up to MPI's order of summation).
+TEST(Collectives, BucketedReduceScatterEqualsWhole) {
+  Comm& world = *test::g_comm;
+  const std::uint64_t seed = shared_seed("Collectives.BucketedReduceScatter");
+  for (std::int64_t n : {7, 1001, 100003}) {
+    const std::vector<std::int64_t> counts = shard_counts(n, world.size());
+    std::vector<std::int64_t> starts;
+    for (std::int64_t b = 0; b < n; b += 1 + n / 13) starts.push_back(b);
+    std::vector<float> grads = input(seed, world.rank(), n);
+    std::vector<float> whole(std::size_t(counts[std::size_t(world.rank())])), bucketed(whole.size(), -7.0f);
+    world.reduce_scatter_sum(grads.data(), whole.data(), counts);
+    GradBuckets buckets(world, grads.data(), plan_buckets(starts, n, 4, 4));
+    ASSERT_GT(buckets.buckets().size(), 3u);
+    buckets.reduce_scatter_into(bucketed.data(), counts, world.rank());
+    buckets.begin_step();
+    buckets.ready_up_to(n / 2);
+    buckets.finish();
+    EXPECT_LT(test::rel_error(bucketed.data(), whole.data(), whole.size()), 1e-6) << "n " << n;
+  }
+}
+
+TEST(Collectives, ScatterIsGathersInverse) {
+  Comm& world = *test::g_comm;
+  const std::uint64_t seed = shared_seed("Collectives.Scatter");
+  for (std::int64_t n : kSizes) {
+    const std::vector<std::int64_t> counts = shard_counts(n, world.size());
+    std::int64_t begin = 0;
+    for (int r = 0; r < world.rank(); ++r) begin += counts[std::size_t(r)];
+    const std::vector<float> whole = input(seed, 0, n);
+    std::vector<float> mine(std::size_t(counts[std::size_t(world.rank())]), -1.0f);
+    world.scatter(world.rank() == 0 ? whole.data() : nullptr, mine.data(), counts);
+    EXPECT_EQ(mine, std::vector<float>(whole.begin() + begin, whole.begin() + begin + std::int64_t(mine.size())))
+        << "n " << n;
+    std::vector<float> back(world.rank() == 0 ? std::size_t(n) : 0, -1.0f);
+    world.gather(mine.data(), std::int64_t(mine.size()), counts, world.rank() == 0 ? back.data() : nullptr);
+    if (world.rank() == 0) EXPECT_EQ(back, whole) << "n " << n;
   }
 }
 
