@@ -1,6 +1,9 @@
-// carnot bench allreduce [--min SIZE] [--max SIZE] [--iters N], under mpirun: the all-reduce that
-// training uses (Comm::allreduce_sum on float32) against raw MPI_Allreduce on the same buffer in
-// the same run, alternated so that drift in the machine hits both alike. One JSON object per
+// carnot bench allreduce [--min SIZE] [--max SIZE] [--iters N] [--bucket-mb MB], under mpirun: the
+// all-reduce that training does (the buffer cut into gradient buckets of --bucket-mb on boundaries
+// every 256 KiB, as parameters would cut it, each bucket's nonblocking all-reduce started in order
+// and all waited for: dist/grad_buckets.h) against one raw MPI_Allreduce of the same buffer in the
+// same run, alternated so that drift in the machine hits both alike. --backend nccl measures
+// device buffers instead (bench_nccl.cpp). One JSON object per
 // message size on stdout (rank 0), with nccl-tests' accounting: algbw = bytes / time and
 // busbw = algbw · 2 (n − 1) / n, n ranks; time is the slowest rank's mean per call, the median of
 // five alternating rounds.
@@ -14,6 +17,7 @@
 
 #include "framework/cli/commands.h"
 #include "framework/core/error.h"
+#include "framework/dist/grad_buckets.h"
 
 namespace carnot {
 
@@ -33,6 +37,7 @@ template <class Fn> double time_per_call(int iters, Fn fn) {
 }  // namespace
 
 int run_bench_allreduce(Comm& comm, const BenchArgs& args) {
+  if (args.backend == "nccl") return run_bench_allreduce_nccl(comm, args);
   if (comm.backend() != "mpi")
     throw_on_all_ranks(UsageError("carnot bench allreduce compares with raw MPI: run it under mpirun (this run has backend " +
                      comm.backend() + ")"));
@@ -42,17 +47,26 @@ int run_bench_allreduce(Comm& comm, const BenchArgs& args) {
                                           args.min_bytes, " and ", args.max_bytes)));
   const int n = comm.size();
   if (comm.rank() == 0)
-    std::printf("carnot: all-reduce of float32 over %d rank(s), %d calls per size and path\n", n, args.iters);
+    std::printf("carnot: all-reduce of float32 over %d rank(s), %d calls per size and path; carnot in buckets of %g MiB\n",
+                n, args.iters, args.bucket_mb);
   for (std::int64_t bytes = args.min_bytes; bytes <= args.max_bytes; bytes *= 2) {
     const std::int64_t count = bytes / 4;
     std::vector<float> buf(static_cast<std::size_t>(count), 1.0f / float(n));
+    std::vector<std::int64_t> boundaries;
+    for (std::int64_t b = 0; b < count; b += 65536) boundaries.push_back(b);
+    const auto bucket_bytes = std::max<std::int64_t>(4, std::int64_t(args.bucket_mb * 1024 * 1024));
+    GradBuckets buckets(comm, buf.data(),
+                        plan_buckets(boundaries, count, bucket_bytes, std::min<std::int64_t>(bucket_bytes, 1 << 20)));
     // Fewer calls for large messages keep each size to a second or so.
     const int iters = int(std::max<std::int64_t>(3, std::min<std::int64_t>(args.iters, (std::int64_t(1) << 27) / bytes)));
     // Five alternating rounds of each path; the median round of each damps the bursts of a shared
     // machine, which otherwise move one round by 20 %.
     std::vector<double> carnot_rounds, mpi_rounds;
     for (int round = 0; round < 5; ++round) {
-      carnot_rounds.push_back(time_per_call(iters, [&] { comm.allreduce_sum(buf.data(), count); }));
+      carnot_rounds.push_back(time_per_call(iters, [&] {
+        buckets.begin_step();
+        buckets.finish();
+      }));
       mpi_rounds.push_back(time_per_call(iters, [&] {
         MPI_Allreduce(MPI_IN_PLACE, buf.data(), int(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
       }));
@@ -67,6 +81,7 @@ int run_bench_allreduce(Comm& comm, const BenchArgs& args) {
     if (comm.rank() == 0) {
       const nlohmann::ordered_json row = {{"bytes", count * 4},
                                           {"ranks", n},
+                                          {"buckets", buckets.buckets().size()},
                                           {"carnot_time_us", carnot_s * 1e6},
                                           {"mpi_time_us", mpi_s * 1e6},
                                           {"carnot_algbw_gbs", double(count * 4) / carnot_s / 1e9},

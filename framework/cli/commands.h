@@ -61,8 +61,11 @@ int run_eval(Comm& comm, const EvalArgs& args);
 struct BenchArgs {
   std::int64_t min_bytes = 1024, max_bytes = 64 << 20;
   int iters = 50;
+  double bucket_mb = 25;         // carnot's path cuts the buffer into gradient buckets of this size
+  std::string backend = "mpi";   // nccl: device buffers, against raw ncclAllReduce
 };
 int run_bench_allreduce(Comm& comm, const BenchArgs& args);
+int run_bench_allreduce_nccl(Comm& comm, const BenchArgs& args);  // throws where NCCL was not built
 // Rank 0 reads the job spec and every rank parses the same text, so a bad spec fails on all
 // ranks alike (the error is marked as raised on all ranks).
 struct JobSpec;

@@ -111,6 +111,10 @@ int main(int argc, char** argv) {
       ->transform(CLI::AsSizeValue(false));
   bench_allreduce->add_option("--iters", bench.iters, "Calls per size and path (fewer for large messages)")
       ->check(CLI::Range(1, 100000));
+  bench_allreduce->add_option("--bucket-mb", bench.bucket_mb, "Carnot's gradient bucket size, MiB (as distributed.bucket_mb)")
+      ->check(CLI::Range(1.0 / 1024, 1024.0));
+  bench_allreduce->add_option("--backend", bench.backend, "mpi (host buffers) or nccl (device buffers, one GPU per rank)")
+      ->check(CLI::IsMember({"mpi", "nccl"}));
 
   try {
     app.parse(argc, argv);

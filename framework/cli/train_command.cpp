@@ -104,6 +104,12 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
   if (spec.debug.fault_kind != "none" && spec.debug.fault_rank >= comm.size())
     throw_on_all_ranks(UsageError(str_cat(args.job, ": debug.fault.rank ", spec.debug.fault_rank,
                                           " does not exist in a run of ", comm.size(), " rank(s)")));
+  // auto: NCCL once gradients live on the GPU; today the trainer's are host buffers, so MPI.
+  if (spec.distributed.backend == "nccl")
+    throw_on_all_ranks(UsageError(
+        args.job + ": distributed.backend nccl reduces device buffers, but this trainer keeps its gradients in host "
+                   "memory until the CUDA training step exists; use backend auto or mpi (carnot bench allreduce "
+                   "--backend nccl measures NCCL itself)"));
   if (spec.model.kind == "exact")
     throw_on_all_ranks(UsageError(args.job + ": model.kind exact has nothing to train; sample it with carnot sample --job " +
                                   args.job));

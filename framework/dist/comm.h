@@ -20,6 +20,8 @@ class Comm {
   // In-place sums across ranks; every rank ends with the same values.
   virtual void allreduce_sum(float* data, std::int64_t n) = 0;
   virtual void allreduce_sum(double* data, std::int64_t n) = 0;
+  // bfloat16 (kernels/bf16.h) in place: each partial sum is rounded to bf16, as NCCL's is.
+  virtual void allreduce_sum_bf16(std::uint16_t* data, std::int64_t n) = 0;
   // Concatenates each rank's `count` floats, in rank order, into `out` on rank 0 (counts[r] is
   // rank r's count; out may be null elsewhere).
   virtual void gather(const float* data, std::int64_t count, const std::vector<std::int64_t>& counts,

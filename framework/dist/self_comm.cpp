@@ -16,6 +16,7 @@ class SelfComm final : public Comm {
   std::string backend() const override { return "self"; }
   void allreduce_sum(float*, std::int64_t) override {}
   void allreduce_sum(double*, std::int64_t) override {}
+  void allreduce_sum_bf16(std::uint16_t*, std::int64_t) override {}
   void gather(const float* data, std::int64_t count, const std::vector<std::int64_t>&,
               float* out) override {
     if (out != data) std::memcpy(out, data, std::size_t(count) * sizeof(float));

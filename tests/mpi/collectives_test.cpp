@@ -8,6 +8,7 @@
 
 #include "framework/dist/comm.h"
 #include "framework/dist/grad_buckets.h"
+#include "kernels/bf16.h"
 #include "tests/mpi/mpi_test_env.h"
 #include "tests/unit/test_support.h"
 
@@ -55,6 +56,34 @@ TEST(Collectives, AllreduceSumMatchesSerialSum) {
     }
     world.allreduce_sum(mine.data(), n);
     EXPECT_LT(sum_error(mine, expect, scale), 1e-6) << "n " << n;
+  }
+}
+
+// bfloat16: every partial sum rounds to 8 bits of mantissa, so against the exact sum the error is
+// at most about (ranks − 1) roundings of 2^-9 relative to the magnitudes summed.
+TEST(Collectives, AllreduceSumBf16MatchesSerialSumToItsRounding) {
+  Comm& world = *test::g_comm;
+  const std::uint64_t seed = shared_seed("Collectives.AllreduceBf16");
+  const double bound = world.size() * std::ldexp(1.0, -9);
+  for (std::int64_t n : kSizes) {
+    std::vector<double> expect(static_cast<std::size_t>(n), 0.0), scale(expect);
+    std::vector<std::uint16_t> mine(static_cast<std::size_t>(n));
+    for (int r = 0; r < world.size(); ++r) {
+      const std::vector<float> v = input(seed, r, n);
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::uint16_t h = float_to_bf16(v[i]);
+        if (r == world.rank()) mine[i] = h;
+        expect[i] += bf16_to_float(h), scale[i] += std::fabs(bf16_to_float(h));
+      }
+    }
+    world.allreduce_sum_bf16(mine.data(), n);
+    std::vector<float> got(mine.size());
+    for (std::size_t i = 0; i < got.size(); ++i) got[i] = bf16_to_float(mine[i]);
+    const double e = sum_error(got, expect, scale);
+    EXPECT_LT(e, bound) << "n " << n;
+    if (n >= 1001) {
+      EXPECT_GT(e, 0.0) << "n " << n << ": no rounding at all is not bf16 arithmetic";
+    }
   }
 }
 
@@ -135,7 +164,9 @@ TEST(Collectives, ScatterIsGathersInverse) {
         << "n " << n;
     std::vector<float> back(world.rank() == 0 ? std::size_t(n) : 0, -1.0f);
     world.gather(mine.data(), std::int64_t(mine.size()), counts, world.rank() == 0 ? back.data() : nullptr);
-    if (world.rank() == 0) EXPECT_EQ(back, whole) << "n " << n;
+    if (world.rank() == 0) {
+      EXPECT_EQ(back, whole) << "n " << n;
+    }
   }
 }
 
