@@ -66,6 +66,12 @@ struct BenchArgs {
 };
 int run_bench_allreduce(Comm& comm, const BenchArgs& args);
 int run_bench_allreduce_nccl(Comm& comm, const BenchArgs& args);  // throws where NCCL was not built
+struct BenchStepArgs {
+  std::string job;
+  std::vector<std::string> overrides;
+  std::int64_t steps = 50, warmup = 10;
+};
+int run_bench_step(Comm& comm, const BenchStepArgs& args);
 // Rank 0 reads the job spec and every rank parses the same text, so a bad spec fails on all
 // ranks alike (the error is marked as raised on all ranks).
 struct JobSpec;

@@ -105,6 +105,13 @@ int main(int argc, char** argv) {
   CLI::App* bench_allreduce = bench_cmd->add_subcommand(
       "allreduce", "Carnot's gradient all-reduce against raw MPI_Allreduce, per message size (JSON lines; run under mpirun)");
   bench_cmd->require_subcommand(1);
+  BenchStepArgs bench_step;
+  CLI::App* bench_step_cmd = bench_cmd->add_subcommand(
+      "step", "A training step's compute and exposed communication, overlap on and off (JSON lines; run under mpirun)");
+  bench_step_cmd->add_option("job", bench_step.job, "Job spec (YAML)")->required();
+  bench_step_cmd->add_option("--set", bench_step.overrides, "Override a key (YAML value)");
+  bench_step_cmd->add_option("--steps", bench_step.steps, "Steps measured")->check(CLI::Range(1, 1000000));
+  bench_step_cmd->add_option("--warmup", bench_step.warmup, "Steps before measuring")->check(CLI::Range(1, 1000000));
   bench_allreduce->add_option("--min", bench.min_bytes, "Smallest message, bytes (suffix K or M allowed)")
       ->transform(CLI::AsSizeValue(false));
   bench_allreduce->add_option("--max", bench.max_bytes, "Largest message, bytes (sizes double from --min)")
@@ -137,8 +144,9 @@ int main(int argc, char** argv) {
     if (*inspect_cmd) return run_inspect(inspect);  // reads files only: no MPI, no device
     comm = make_comm_from_environment();
     if (*validate_cmd) return run_validate(*comm, validate);
-    if (*bench_cmd) return run_bench_allreduce(*comm, bench);
+    if (*bench_allreduce) return run_bench_allreduce(*comm, bench);
     configure_threads(*comm);
+    if (*bench_step_cmd) return run_bench_step(*comm, bench_step);
     const DeviceChoice device = choose_device(device_mode, comm->local_rank());
     if (comm->rank() == 0)
       std::printf("carnot: device: %s%s\n", device.description.c_str(),

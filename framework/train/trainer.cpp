@@ -132,6 +132,7 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   }
   model_->set_grads_ready(nullptr);
   heartbeat("waiting in the gradient all-reduce (for a rank that has stopped?)");
+  const auto wait_start = Clock::now();
   {
     TraceSpan span(trace_, "all-reduce", s);  // with buckets: the wait for the last of them
     if (buckets_)
@@ -149,6 +150,7 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     stop_ranks_ = int(scalars[1]);
     if (zero_) *grad_norm = std::sqrt(scalars[2]);
   }
+  comm_wait_s_ += seconds_since(wait_start);
   heartbeat("computing");
   TraceSpan optimizer_span(trace_, "optimizer", s);
   const Tensor params = model_->params().values();
@@ -159,7 +161,9 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     optimizer_->step(Tensor(shard, DType::F32, Shape{shard_grads.numel()}), shard_grads);
     heartbeat("waiting in the weights' all-gather (for a rank that has stopped?)");
     TraceSpan gather_span(trace_, "all-gather", s);
+    const auto gather_start = Clock::now();
     comm_.allgather(shard, params.data<float>(), shard_counts_);
+    comm_wait_s_ += seconds_since(gather_start);
     heartbeat("computing");
   } else {
     *grad_norm = clip_grad_norm(ops_, grads, spec_.optimizer.grad_clip);

@@ -98,6 +98,10 @@ class Trainer {
   void scatter_optimizer_state();
   const JobSpec& spec() const { return spec_; }
 
+  // Seconds this rank has spent waiting for communication (the gradient collectives' end, the
+  // step's scalar all-reduce, ZeRO's all-gather): the exposed part, not hidden behind backward.
+  double comm_wait_seconds() const { return comm_wait_s_; }
+
   // The global loss of every step taken.
   const std::vector<double>& losses() const { return losses_; }
   const MlpScoreNet& model() const { return *model_; }
@@ -136,6 +140,7 @@ class Trainer {
   Buffer shard_grads_;                 // ZeRO: this rank's summed gradient shard
   Buffer whole_m_, whole_v_;           // ZeRO, rank 0: the moments of all, for checkpoints
   int stop_ranks_ = 0;
+  double comm_wait_s_ = 0;
 };
 
 }  // namespace carnot

@@ -1,0 +1,63 @@
+// carnot bench step JOB [--set k=v]... [--steps N] [--warmup W], under mpirun: where a training
+// step's time goes, with communication overlapped (the job's gradient buckets) and not
+// (distributed.bucket_mb 0: one all-reduce after backward). Exposed communication is the time
+// the step waits for collectives to end (Trainer::comm_wait_seconds); compute is the rest. Each
+// figure is the slowest rank's mean per step over N steps after W of warm-up. One JSON object per
+// setting on stdout (rank 0).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "framework/cli/commands.h"
+#include "framework/io/job_spec.h"
+#include "framework/train/trainer.h"
+
+namespace carnot {
+
+int run_bench_step(Comm& comm, const BenchStepArgs& args) {
+  JobSpec spec = load_spec_on_all_ranks(comm, args.job, args.overrides);
+  if (spec.model.kind == "exact")
+    throw_on_all_ranks(UsageError(args.job + ": model.kind exact has no training step to measure"));
+  spec.train.steps = args.warmup + args.steps;
+  spec.checkpoint.every = args.warmup;  // the checkpoint hook marks the end of warm-up
+  const double job_bucket_mb = spec.distributed.bucket_mb > 0 ? spec.distributed.bucket_mb : 25;
+  if (comm.rank() == 0)
+    std::printf("carnot: step time of '%s' on %d rank(s) (%s): %lld steps after %lld of warm-up, global batch %lld\n",
+                spec.name.c_str(), comm.size(), comm.backend().c_str(), (long long)args.steps, (long long)args.warmup,
+                (long long)spec.train.global_batch);
+  for (const double bucket_mb : {job_bucket_mb, 0.0}) {
+    spec.distributed.bucket_mb = bucket_mb;
+    Trainer trainer(spec, comm, cpu_ops());
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point t0;
+    double wait0 = 0;
+    trainer.run(nullptr, [&](std::int64_t step) {
+      if (step != args.warmup) return;
+      comm.barrier();
+      t0 = Clock::now();
+      wait0 = trainer.comm_wait_seconds();
+    });
+    double times[2] = {std::chrono::duration<double>(Clock::now() - t0).count() / double(args.steps),
+                       (trainer.comm_wait_seconds() - wait0) / double(args.steps)};
+    comm.allreduce_max(times, 2);
+    if (comm.rank() == 0) {
+      const nlohmann::ordered_json row = {
+          {"overlap", bucket_mb > 0},
+          {"bucket_mb", bucket_mb},
+          {"buckets", trainer.buckets() ? trainer.buckets()->buckets().size() : 1},
+          {"ranks", comm.size()},
+          {"zero", spec.distributed.zero},
+          {"step_ms", times[0] * 1e3},
+          {"compute_ms", std::max(0.0, times[0] - times[1]) * 1e3},
+          {"exposed_comm_ms", times[1] * 1e3},
+          {"exposed_fraction", times[1] / times[0]},
+          {"samples_per_s", double(spec.train.global_batch) / times[0]}};
+      std::printf("%s\n", row.dump().c_str());
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
+}  // namespace carnot
