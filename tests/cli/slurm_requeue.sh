@@ -2,7 +2,8 @@
 # launch/slurm/carnot.sbatch run as Slurm would, with stand-ins for srun (mpirun with 2 ranks)
 # and scontrol (records its arguments): SIGUSR1 to the batch script reaches the ranks, they
 # checkpoint and exit 75, the script requeues the job by its id and exits 75; the requeued job
-# (the same script again) resumes from that checkpoint and finishes with exit 0.
+# (through the several-node template, which runs the same body) resumes from that checkpoint and
+# finishes with exit 0.
 source "$(dirname "$0")/common.sh"
 mkdir -p stubs
 cat > stubs/srun <<STUB
@@ -32,7 +33,10 @@ set -e
 [ $rc -eq 75 ] || { cat first.log; fail "the batch script exited $rc, not 75"; }
 grep -q "^requeue 4242$" scontrol.log || { cat first.log; fail "scontrol requeue 4242 not called"; }
 grep "stopping at step" run/log.txt || fail "the ranks did not stop"
-"${batch_job[@]}" > second.log 2>&1 || { cat second.log; fail "the requeued job failed"; }
+# The requeued job through the several-node template, which hands over to the same body.
+env PATH="$PWD/stubs:$PATH" SLURM_JOB_ID=4242 CARNOT="$CARNOT" CARNOT_SLURM_DIR="$SRC/launch/slurm" \
+  bash "$SRC/launch/slurm/carnot-multinode.sbatch" "$SRC/configs/swissroll.yaml" --run-dir run --set train.steps=1500 \
+  --set log.every=50 > second.log 2>&1 || { cat second.log; fail "the requeued job failed"; }
 grep "resuming from" run/log.txt | tail -n 1
 grep -q "final loss" run/log.txt || fail "the requeued job did not finish"
 [ "$(wc -l < scontrol.log)" -eq 1 ] || fail "requeued twice"
