@@ -41,7 +41,7 @@ MlpScoreNet::MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::in
         new Block{Linear(ops, store_, name + ".fc1", config.hidden, config.hidden),
                   Linear(ops, store_, name + ".fc2", config.hidden, config.hidden),
                   Buffer(dtype, hidden), Buffer(dtype, hidden), Buffer(dtype, hidden),
-                  Buffer(dtype, hidden), Buffer(dtype, hidden)}));
+                  Buffer(dtype, hidden), Buffer(dtype, hidden), name}));
   }
   output_ = std::make_unique<Linear>(ops, store_, "final_layer", config.hidden, config.outputs());
   temb_ = Buffer(dtype, hidden);
@@ -88,11 +88,13 @@ void MlpScoreNet::backward(const Tensor& dout, const Tensor& dx) {
   const Tensor h_last = blocks_.empty() ? h0_.tensor().rows(0, n)
                                         : blocks_.back()->out.tensor().rows(0, n);
   // out = final_layer(SiLU(h_L))
-  auto ready = [&](std::int64_t mark) {
-    if (grads_ready_) grads_ready_(mark);
+  std::int64_t mark = 0;
+  auto ready = [&](std::int64_t reach, const char* module) {
+    mark = std::max(mark, reach);
+    if (grads_ready_) grads_ready_(mark, module);
   };
   output_->backward(final_act_.tensor().rows(0, n), dout, dh);
-  ready(output_->flat_end());
+  ready(output_->flat_end(), "final_layer");
   ops_.silu_backward(dtype_, dh.numel(), h_last.raw(), dh.raw(), dh.raw());
   ops_.fill_zero(dtype_, dtemb.numel(), dtemb.raw());
   // h_{k+1} = h_k + fc2(SiLU(fc1(SiLU(h_k + temb)))); dh holds dL/dh_{k+1} on entry.
@@ -106,13 +108,14 @@ void MlpScoreNet::backward(const Tensor& dout, const Tensor& dx) {
     ops_.silu_backward(dtype_, db.numel(), pre1.raw(), db.raw(), db.raw());
     ops_.accumulate(dtype_, db.numel(), db.raw(), dh.raw());    // residual path
     ops_.accumulate(dtype_, db.numel(), db.raw(), dtemb.raw());  // time embedding path
-    ready(std::max(b.fc1.flat_end(), b.fc2.flat_end()));
+    ready(std::max(b.fc1.flat_end(), b.fc2.flat_end()), b.name.c_str());
   }
   input_.backward(x_, dh, dx);
   // With learned β their logits lie between the blocks and the input layer, and get their
   // gradient from the trainer after backward: the mark stops short of them.
-  if (config_.beta_logits == 0) ready(input_.flat_end());
+  ready(config_.beta_logits == 0 ? input_.flat_end() : mark, "input_proj");
   time_embed_.backward(dtemb);
+  ready(config_.beta_logits == 0 ? store_.values().numel() : mark, "t_embedder");
 }
 
 }  // namespace carnot

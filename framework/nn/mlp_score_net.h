@@ -5,6 +5,7 @@
 // Explicit forward and backward; activations for max_batch rows are allocated at construction.
 #pragma once
 #include <functional>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -43,9 +44,12 @@ class MlpScoreNet {
   // Accumulates every parameter's gradient from dout[n, outputs] (grads are not zeroed here);
   // with dx given ([n, D]) also writes the gradient with respect to the input x.
   void backward(const Tensor& dout, const Tensor& dx = Tensor());
-  // Told, during backward, how far the final gradients reach in the flat buffer: every element
-  // below the mark is complete (gradient buckets start their all-reduce on it). Unset: not told.
-  void set_grads_ready(std::function<void(std::int64_t mark)> hook) { grads_ready_ = std::move(hook); }
+  // Told, during backward, after each module (final_layer, blocks.K from the last, input_proj,
+  // t_embedder), its name and how far the final gradients reach in the flat buffer: every element
+  // below the mark is complete (gradient buckets start their all-reduce on it; the timeline marks
+  // the module's span). The name lives as long as the model. Unset: not told.
+  using GradsReady = std::function<void(std::int64_t mark, const char* module)>;
+  void set_grads_ready(GradsReady hook) { grads_ready_ = std::move(hook); }
 
   ParameterStore& params() { return store_; }
   // The learned schedule's logits and their gradients (empty without them).
@@ -61,6 +65,7 @@ class MlpScoreNet {
   struct Block {
     Linear fc1, fc2;
     Buffer pre1, act1, pre2, act2, out;  // h + temb, SiLU, fc1(.), SiLU, h_next
+    std::string name;                    // blocks.K
   };
 
   MlpConfig config_;
@@ -73,7 +78,7 @@ class MlpScoreNet {
   std::vector<std::unique_ptr<Block>> blocks_;
   std::unique_ptr<Linear> output_;
   ParamHandle beta_logits_;
-  std::function<void(std::int64_t)> grads_ready_;  // built after the blocks: registration is forward order
+  GradsReady grads_ready_;  // built after the blocks: registration is forward order
   Buffer temb_, h0_, final_act_;
   Buffer grad_h_, grad_a_, grad_b_, grad_temb_;
   Tensor x_;  // forward's input, for the input layer's backward

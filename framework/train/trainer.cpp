@@ -125,8 +125,19 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   const int pieces = int(spec_.train.grad_accum);
   for (int m = 0; m < pieces; ++m) {
     // Buckets start during the last piece's backward only: before it, gradients are partial sums.
-    if (buckets_ && m == pieces - 1)
-      model_->set_grads_ready([this](std::int64_t mark) { buckets_->ready_up_to(mark); });
+    // The timeline gets a span per module of every piece's backward.
+    const bool start_buckets = buckets_ && m == pieces - 1;
+    const bool trace_modules = trace_ && trace_->recording(s);
+    if (start_buckets || trace_modules)
+      model_->set_grads_ready([this, s, start_buckets, trace_modules](std::int64_t mark, const char* module) {
+        if (trace_modules) {
+          trace_->span(module, module_start_, s);
+          module_start_ = std::chrono::steady_clock::now();
+        }
+        if (start_buckets) buckets_->ready_up_to(mark);
+      });
+    else
+      model_->set_grads_ready(nullptr);
     const Slice piece = batch_slice(slice_.count, m, pieces);
     loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count);
   }
@@ -206,6 +217,7 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n)
   if (loss_.kind == LossKind::kVlb)  // the prior's term completes the bound's estimate
     for (std::int64_t j = 0; j < n; ++j) loss_sum += prior_nats(schedule_, dim, x0_.data<float>() + j * dim) / double(dim);
   span.emplace(trace_, "backward", s);
+  module_start_ = Clock::now();
   if (learned_betas) {
     const Tensor dx = dx_.tensor().rows(0, n);
     model_->backward(dpred, dx);

@@ -12,6 +12,7 @@
 // summed in the step's scalar all-reduce), AdamW updates the shard, and the weights are
 // all-gathered: the same arithmetic as zero 0, with optimizer memory 1/R per rank.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -141,6 +142,7 @@ class Trainer {
   Buffer whole_m_, whole_v_;           // ZeRO, rank 0: the moments of all, for checkpoints
   int stop_ranks_ = 0;
   double comm_wait_s_ = 0;
+  std::chrono::steady_clock::time_point module_start_;  // the timeline's current backward module
 };
 
 }  // namespace carnot
