@@ -21,11 +21,13 @@ class CommThread {
   CommThread& operator=(const CommThread&) = delete;
 
   void post(std::function<void()> job);
-  // Returns when every posted job has run; rethrows the first error.
+  // Returns when every posted job has run (running those not yet picked up itself); rethrows the
+  // first error.
   void drain();
 
  private:
   void run();
+  void run_front(std::unique_lock<std::mutex>& lock);  // the next job, with the lock held on entry
   std::mutex mutex_;
   std::condition_variable work_, idle_;
   std::deque<std::function<void()>> jobs_;

@@ -53,8 +53,17 @@ void GradBuckets::ready_up_to(std::int64_t mark) {
   comm_.progress();
 }
 
+// Buckets not started by now are reduced by blocking calls from here, after the started ones (the
+// same order on every rank): nothing is left to overlap, and handing them to the communication
+// thread would only add its wake-up to the wait.
 void GradBuckets::finish() {
-  while (started_ < buckets_.size()) start(started_++);
+  for (; started_ < buckets_.size(); ++started_) {
+    const BucketRange& b = buckets_[started_];
+    if (shard_)
+      comm_.reduce_scatter_sum(grads_ + b.begin, shard_ + shard_offsets_[started_], shard_counts_[started_]);
+    else
+      comm_.allreduce_sum(grads_ + b.begin, b.end - b.begin);
+  }
   comm_.wait_all();
 }
 

@@ -3,7 +3,7 @@
 // that communication starts early). Backward produces gradients from the start of the buffer to its
 // end (the layout is reverse registration order); as it reports how far the final gradients reach,
 // every bucket wholly below that mark starts its nonblocking all-reduce, in bucket order, while
-// backward goes on. finish() starts the rest and waits for all. Every rank cuts the same buckets
+// backward goes on. finish() reduces the rest and waits for all. Every rank cuts the same buckets
 // and starts them in the same order.
 //
 // Under ZeRO (reduce_scatter_into) a bucket is reduce-scattered instead of all-reduced: each rank
@@ -37,7 +37,7 @@ class GradBuckets {
   void begin_step() { started_ = 0; }
   // Gradients [0, mark) are final: start every bucket that lies within.
   void ready_up_to(std::int64_t mark);
-  // Starts the buckets not yet started and waits for all of them.
+  // Reduces the buckets not yet started (blocking, after the started ones) and waits for all.
   void finish();
   std::size_t started() const { return started_; }
 
