@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/conv_shape.h"
 #include "kernels/dtype.h"
 
 namespace carnot {
@@ -28,6 +29,56 @@ class Ops {
   virtual void silu_forward(DType dt, std::int64_t n, const void* x, void* y) = 0;
   virtual void silu_backward(DType dt, std::int64_t n, const void* x, const void* dy,
                              void* dx) = 0;
+
+  // GELU, tanh form (DiT's MLP): y = x/2 (1 + tanh(√(2/π)(x + 0.044715 x³))); dx may alias dy.
+  virtual void gelu_forward(DType dt, std::int64_t n, const void* x, void* y) = 0;
+  virtual void gelu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) = 0;
+
+  // ---- image models (issue 6). Activations are dt; statistics (mean, 1/std) are dt too.
+  // Parameter gradients (dweight, dbias, dgamma, dbeta) accumulate; all others are written.
+  // LayerNorm over each row of cols, no affine (DiT's norm before adaLN).
+  virtual void layer_norm_forward(DType dt, std::int64_t rows, std::int64_t cols, double eps, const void* x,
+                                  void* y, void* mean, void* rstd) = 0;
+  virtual void layer_norm_backward(DType dt, std::int64_t rows, std::int64_t cols, const void* x, const void* mean,
+                                   const void* rstd, const void* dy, void* dx) = 0;
+  // adaLN: y[b,n,c] = x[b,n,c] (1 + scale[b,c]) + shift[b,c]; shift and scale rows are mod_stride
+  // apart (DiT's six modulation vectors share one [B, 6C] tensor).
+  virtual void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
+                                const void* shift, const void* scale, std::int64_t mod_stride, void* y) = 0;
+  virtual void modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
+                                 const void* scale, std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
+                                 void* dscale) = 0;
+  // adaLN-Zero's gated residual: y[b,n,c] += gate[b,c] h[b,n,c] (y's own gradient passes through).
+  virtual void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
+                                      const void* h, const void* gate, std::int64_t mod_stride, void* y) = 0;
+  virtual void gated_residual_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
+                                       const void* h, const void* gate, std::int64_t mod_stride, const void* dy,
+                                       void* dh, void* dgate) = 0;
+  // GroupNorm on NCHW (hw = H·W), with per-channel gamma and beta (both null: no affine).
+  virtual void group_norm_forward(DType dt, std::int64_t batch, std::int64_t channels, std::int64_t hw,
+                                  std::int64_t groups, double eps, const void* x, const void* gamma,
+                                  const void* beta, void* y, void* mean, void* rstd) = 0;
+  virtual void group_norm_backward(DType dt, std::int64_t batch, std::int64_t channels, std::int64_t hw,
+                                   std::int64_t groups, const void* x, const void* gamma, const void* mean,
+                                   const void* rstd, const void* dy, void* dx, void* dgamma, void* dbeta) = 0;
+  // Multi-head self-attention on DiT's fused qkv[b, n, 3C] (C = heads · head_dim) into out[b, n, C];
+  // probs[b, h, n, n] (softmax(QKᵀ/√D)) is saved for backward, which needs N·N workspace.
+  virtual void attention_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
+                                 std::int64_t head_dim, const void* qkv, void* probs, void* out) = 0;
+  virtual void attention_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
+                                  std::int64_t head_dim, const void* qkv, const void* probs, const void* dout,
+                                  void* workspace, void* dqkv) = 0;
+  // Convolution on NCHW, weight [Cout, Cin, k, k], bias [Cout] or null; workspace of
+  // g.workspace_elements(). dx may be null (the input layer).
+  virtual void conv2d_forward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* bias,
+                              void* workspace, void* y) = 0;
+  virtual void conv2d_backward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* dy,
+                               void* workspace, void* dx, void* dweight, void* dbias) = 0;
+  // Nearest-neighbour ×2 up-sampling of `planes` H×W planes.
+  virtual void upsample2x_forward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* x,
+                                  void* y) = 0;
+  virtual void upsample2x_backward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* dy,
+                                   void* dx) = 0;
 
   // y = a + b (y may alias a or b); y += x; y *= s; y = 0.
   virtual void add(DType dt, std::int64_t n, const void* a, const void* b, void* y) = 0;

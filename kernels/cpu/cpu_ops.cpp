@@ -14,6 +14,10 @@ template <class Fn> auto dispatch(DType dt, Fn&& fn) {
   return fn(float{});
 }
 
+// The typed views of the table's void pointers (null stays null).
+template <class T> const T* in(const void* p) { return static_cast<const T*>(p); }
+template <class T> T* out(void* p) { return static_cast<T*>(p); }
+
 class CpuOps final : public Ops {
  public:
   void gemm(DType dt, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
@@ -51,6 +55,118 @@ class CpuOps final : public Ops {
       cpu::silu_backward<T>(n, static_cast<const T*>(x), static_cast<const T*>(dy),
                             static_cast<T*>(dx));
     });
+  }
+  void gelu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
+    dispatch(dt, [&](auto z) { cpu::gelu_forward(n, in<decltype(z)>(x), out<decltype(z)>(y)); });
+  }
+  void gelu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::gelu_backward(n, in<T>(x), in<T>(dy), out<T>(dx));
+    });
+  }
+  void layer_norm_forward(DType dt, std::int64_t rows, std::int64_t cols, double eps, const void* x, void* y,
+                          void* mean, void* rstd) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::layer_norm_forward(rows, cols, eps, in<T>(x), out<T>(y), out<T>(mean), out<T>(rstd));
+    });
+  }
+  void layer_norm_backward(DType dt, std::int64_t rows, std::int64_t cols, const void* x, const void* mean,
+                           const void* rstd, const void* dy, void* dx) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::layer_norm_backward(rows, cols, in<T>(x), in<T>(mean), in<T>(rstd), in<T>(dy), out<T>(dx));
+    });
+  }
+  void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
+                        const void* shift, const void* scale, std::int64_t mod_stride, void* y) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::modulate_forward(batch, tokens, cols, in<T>(x), in<T>(shift), in<T>(scale), mod_stride, out<T>(y));
+    });
+  }
+  void modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
+                         const void* scale, std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
+                         void* dscale) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::modulate_backward(batch, tokens, cols, in<T>(x), in<T>(scale), mod_stride, in<T>(dy), out<T>(dx),
+                             out<T>(dshift), out<T>(dscale));
+    });
+  }
+  void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
+                              const void* gate, std::int64_t mod_stride, void* y) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::gated_residual_forward(batch, tokens, cols, in<T>(h), in<T>(gate), mod_stride, out<T>(y));
+    });
+  }
+  void gated_residual_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
+                               const void* gate, std::int64_t mod_stride, const void* dy, void* dh,
+                               void* dgate) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::gated_residual_backward(batch, tokens, cols, in<T>(h), in<T>(gate), mod_stride, in<T>(dy), out<T>(dh),
+                                   out<T>(dgate));
+    });
+  }
+  void group_norm_forward(DType dt, std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups,
+                          double eps, const void* x, const void* gamma, const void* beta, void* y, void* mean,
+                          void* rstd) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::group_norm_forward(batch, channels, hw, groups, eps, in<T>(x), in<T>(gamma), in<T>(beta), out<T>(y),
+                              out<T>(mean), out<T>(rstd));
+    });
+  }
+  void group_norm_backward(DType dt, std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups,
+                           const void* x, const void* gamma, const void* mean, const void* rstd, const void* dy,
+                           void* dx, void* dgamma, void* dbeta) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::group_norm_backward(batch, channels, hw, groups, in<T>(x), in<T>(gamma), in<T>(mean), in<T>(rstd),
+                               in<T>(dy), out<T>(dx), out<T>(dgamma), out<T>(dbeta));
+    });
+  }
+  void attention_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
+                         std::int64_t head_dim, const void* qkv, void* probs, void* o) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::attention_forward(batch, tokens, heads, head_dim, in<T>(qkv), out<T>(probs), out<T>(o));
+    });
+  }
+  void attention_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
+                          std::int64_t head_dim, const void* qkv, const void* probs, const void* dout,
+                          void* workspace, void* dqkv) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::attention_backward(batch, tokens, heads, head_dim, in<T>(qkv), in<T>(probs), in<T>(dout),
+                              out<T>(workspace), out<T>(dqkv));
+    });
+  }
+  void conv2d_forward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* bias,
+                      void* workspace, void* y) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::conv2d_forward(g, in<T>(x), in<T>(weight), in<T>(bias), out<T>(workspace), out<T>(y));
+    });
+  }
+  void conv2d_backward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* dy,
+                       void* workspace, void* dx, void* dweight, void* dbias) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::conv2d_backward(g, in<T>(x), in<T>(weight), in<T>(dy), out<T>(workspace), out<T>(dx), out<T>(dweight),
+                           out<T>(dbias));
+    });
+  }
+  void upsample2x_forward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* x,
+                          void* y) override {
+    dispatch(dt, [&](auto z) { cpu::upsample2x_forward(planes, h, w, in<decltype(z)>(x), out<decltype(z)>(y)); });
+  }
+  void upsample2x_backward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* dy,
+                           void* dx) override {
+    dispatch(dt, [&](auto z) { cpu::upsample2x_backward(planes, h, w, in<decltype(z)>(dy), out<decltype(z)>(dx)); });
   }
   void add(DType dt, std::int64_t n, const void* a, const void* b, void* y) override {
     dispatch(dt, [&](auto z) {

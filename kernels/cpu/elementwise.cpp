@@ -21,6 +21,21 @@ template <class T> void silu_forward(std::int64_t n, const T* x, T* y) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid(x[i]);
 }
 
+// GELU, tanh form (as DiT's approximate="tanh"): y = x/2 (1 + tanh(u)), u = √(2/π)(x + 0.044715 x³).
+template <class T> void gelu_forward(std::int64_t n, const T* x, T* y) {
+  const T k = T(0.7978845608028654), a = T(0.044715);
+  for (std::int64_t i = 0; i < n; ++i) y[i] = T(0.5) * x[i] * (T(1) + std::tanh(k * (x[i] + a * x[i] * x[i] * x[i])));
+}
+
+// dy/dx = (1 + tanh u)/2 + x/2 (1 − tanh² u) √(2/π)(1 + 3·0.044715 x²).
+template <class T> void gelu_backward(std::int64_t n, const T* x, const T* dy, T* dx) {
+  const T k = T(0.7978845608028654), a = T(0.044715);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T th = std::tanh(k * (x[i] + a * x[i] * x[i] * x[i]));
+    dx[i] = dy[i] * (T(0.5) * (T(1) + th) + T(0.5) * x[i] * (T(1) - th * th) * k * (T(1) + T(3) * a * x[i] * x[i]));
+  }
+}
+
 // d/dx [x s(x)] = s(x) (1 + x (1 - s(x))).
 template <class T> void silu_backward(std::int64_t n, const T* x, const T* dy, T* dx) {
   for (std::int64_t i = 0; i < n; ++i) {
@@ -46,6 +61,8 @@ template <class T> void scale(std::int64_t n, T s, T* y) {
   template void bias_grad<T>(std::int64_t, std::int64_t, const T*, T*);             \
   template void silu_forward<T>(std::int64_t, const T*, T*);                        \
   template void silu_backward<T>(std::int64_t, const T*, const T*, T*);             \
+  template void gelu_forward<T>(std::int64_t, const T*, T*);                        \
+  template void gelu_backward<T>(std::int64_t, const T*, const T*, T*);             \
   template void add<T>(std::int64_t, const T*, const T*, T*);                       \
   template void accumulate<T>(std::int64_t, const T*, T*);                          \
   template void scale<T>(std::int64_t, T, T*);

@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/conv_shape.h"
+
 namespace carnot::cpu {
 
 template <class T>
@@ -15,6 +17,9 @@ template <class T> void bias_grad(std::int64_t rows, std::int64_t cols, const T*
 
 template <class T> void silu_forward(std::int64_t n, const T* x, T* y);
 template <class T> void silu_backward(std::int64_t n, const T* x, const T* dy, T* dx);
+
+template <class T> void gelu_forward(std::int64_t n, const T* x, T* y);
+template <class T> void gelu_backward(std::int64_t n, const T* x, const T* dy, T* dx);
 
 template <class T> void add(std::int64_t n, const T* a, const T* b, T* y);
 template <class T> void accumulate(std::int64_t n, const T* x, T* y);
@@ -29,6 +34,47 @@ template <class T> double sum_squares(std::int64_t n, const T* x);
 template <class T>
 double mse_loss(std::int64_t rows, std::int64_t cols, const T* pred, const T* target,
                 const float* row_weights, double grad_scale, T* dpred);
+
+template <class T>
+void layer_norm_forward(std::int64_t rows, std::int64_t cols, double eps, const T* x, T* y, T* mean, T* rstd);
+template <class T>
+void layer_norm_backward(std::int64_t rows, std::int64_t cols, const T* x, const T* mean, const T* rstd, const T* dy,
+                         T* dx);
+template <class T>
+void modulate_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* shift,
+                      const T* scale, std::int64_t mod_stride, T* y);
+template <class T>
+void modulate_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* scale,
+                       std::int64_t mod_stride, const T* dy, T* dx, T* dshift, T* dscale);
+template <class T>
+void gated_residual_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
+                            std::int64_t mod_stride, T* y);
+template <class T>
+void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
+                             std::int64_t mod_stride, const T* dy, T* dh, T* dgate);
+template <class T>
+void group_norm_forward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups, double eps,
+                        const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd);
+template <class T>
+void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups,
+                         const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx, T* dgamma,
+                         T* dbeta);
+
+template <class T>
+void attention_forward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
+                       const T* qkv, T* probs, T* out);
+template <class T>
+void attention_backward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
+                        const T* qkv, const T* probs, const T* dout, T* workspace, T* dqkv);
+
+template <class T>
+void conv2d_forward(const Conv2dShape& g, const T* x, const T* weight, const T* bias, T* workspace, T* y);
+template <class T>
+void conv2d_backward(const Conv2dShape& g, const T* x, const T* weight, const T* dy, T* workspace, T* dx, T* dweight,
+                     T* dbias);
+
+template <class T> void upsample2x_forward(std::int64_t planes, std::int64_t h, std::int64_t w, const T* x, T* y);
+template <class T> void upsample2x_backward(std::int64_t planes, std::int64_t h, std::int64_t w, const T* dy, T* dx);
 
 void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v, float lr,
                 float beta1, float beta2, float eps, float weight_decay, std::int64_t step);

@@ -1,0 +1,95 @@
+// 2-D convolution on NCHW images, square kernel k, stride s, zero padding p, as im2col + GEMM:
+// per image, cols[Cin·k·k, Hout·Wout] gathers the receptive fields and y = W[Cout, Cin·k·k] cols.
+// One routine serves the U-Net's 3×3 convolutions, its strided down-sampling and DiT's patch
+// embedding (k = s = patch). Backward: dW += dy colsᵀ, dcols = Wᵀ dy scattered back (col2im).
+#include "kernels/cpu/kernels.h"
+
+namespace carnot::cpu {
+
+namespace {
+
+std::int64_t out_size(std::int64_t n, std::int64_t k, std::int64_t s, std::int64_t p) { return (n + 2 * p - k) / s + 1; }
+
+template <class T>
+void im2col(const T* x, std::int64_t cin, std::int64_t h, std::int64_t w, std::int64_t k, std::int64_t s,
+            std::int64_t p, T* cols) {
+  const std::int64_t ho = out_size(h, k, s, p), wo = out_size(w, k, s, p);
+  for (std::int64_t c = 0; c < cin; ++c)
+    for (std::int64_t ki = 0; ki < k; ++ki)
+      for (std::int64_t kj = 0; kj < k; ++kj) {
+        T* row = cols + ((c * k + ki) * k + kj) * ho * wo;
+        for (std::int64_t oi = 0; oi < ho; ++oi) {
+          const std::int64_t i = oi * s - p + ki;
+          for (std::int64_t oj = 0; oj < wo; ++oj) {
+            const std::int64_t j = oj * s - p + kj;
+            row[oi * wo + oj] = (i >= 0 && i < h && j >= 0 && j < w) ? x[(c * h + i) * w + j] : T(0);
+          }
+        }
+      }
+}
+
+template <class T>
+void col2im_add(const T* cols, std::int64_t cin, std::int64_t h, std::int64_t w, std::int64_t k, std::int64_t s,
+                std::int64_t p, T* dx) {
+  const std::int64_t ho = out_size(h, k, s, p), wo = out_size(w, k, s, p);
+  for (std::int64_t c = 0; c < cin; ++c)
+    for (std::int64_t ki = 0; ki < k; ++ki)
+      for (std::int64_t kj = 0; kj < k; ++kj) {
+        const T* row = cols + ((c * k + ki) * k + kj) * ho * wo;
+        for (std::int64_t oi = 0; oi < ho; ++oi) {
+          const std::int64_t i = oi * s - p + ki;
+          if (i < 0 || i >= h) continue;
+          for (std::int64_t oj = 0; oj < wo; ++oj) {
+            const std::int64_t j = oj * s - p + kj;
+            if (j >= 0 && j < w) dx[(c * h + i) * w + j] += row[oi * wo + oj];
+          }
+        }
+      }
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward(const Conv2dShape& g, const T* x, const T* weight, const T* bias, T* workspace, T* y) {
+  const std::int64_t ho = out_size(g.h, g.k, g.stride, g.pad), wo = out_size(g.w, g.k, g.stride, g.pad);
+  const std::int64_t kk = g.cin * g.k * g.k;
+  for (std::int64_t b = 0; b < g.batch; ++b) {
+    im2col(x + b * g.cin * g.h * g.w, g.cin, g.h, g.w, g.k, g.stride, g.pad, workspace);
+    T* yb = y + b * g.cout * ho * wo;
+    gemm<T>(false, false, g.cout, ho * wo, kk, T(1), weight, kk, workspace, ho * wo, T(0), yb, ho * wo);
+    if (bias)
+      for (std::int64_t c = 0; c < g.cout; ++c)
+        for (std::int64_t i = 0; i < ho * wo; ++i) yb[c * ho * wo + i] += bias[c];
+  }
+}
+
+template <class T>
+void conv2d_backward(const Conv2dShape& g, const T* x, const T* weight, const T* dy, T* workspace, T* dx, T* dweight,
+                     T* dbias) {
+  const std::int64_t ho = out_size(g.h, g.k, g.stride, g.pad), wo = out_size(g.w, g.k, g.stride, g.pad);
+  const std::int64_t kk = g.cin * g.k * g.k;
+  for (std::int64_t b = 0; b < g.batch; ++b) {
+    const T* dyb = dy + b * g.cout * ho * wo;
+    im2col(x + b * g.cin * g.h * g.w, g.cin, g.h, g.w, g.k, g.stride, g.pad, workspace);
+    gemm<T>(false, true, g.cout, kk, ho * wo, T(1), dyb, ho * wo, workspace, ho * wo, T(1), dweight, kk);
+    if (dbias)
+      for (std::int64_t c = 0; c < g.cout; ++c)
+        for (std::int64_t i = 0; i < ho * wo; ++i) dbias[c] += dyb[c * ho * wo + i];
+    if (dx) {
+      gemm<T>(true, false, kk, ho * wo, g.cout, T(1), weight, kk, dyb, ho * wo, T(0), workspace, ho * wo);
+      T* dxb = dx + b * g.cin * g.h * g.w;
+      for (std::int64_t i = 0; i < g.cin * g.h * g.w; ++i) dxb[i] = T(0);
+      col2im_add(workspace, g.cin, g.h, g.w, g.k, g.stride, g.pad, dxb);
+    }
+  }
+}
+
+template void conv2d_forward<float>(const Conv2dShape&, const float*, const float*, const float*, float*, float*);
+template void conv2d_forward<double>(const Conv2dShape&, const double*, const double*, const double*, double*,
+                                     double*);
+template void conv2d_backward<float>(const Conv2dShape&, const float*, const float*, const float*, float*, float*,
+                                     float*, float*);
+template void conv2d_backward<double>(const Conv2dShape&, const double*, const double*, const double*, double*,
+                                      double*, double*, double*);
+
+}  // namespace carnot::cpu

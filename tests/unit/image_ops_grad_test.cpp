@@ -1,0 +1,219 @@
+// The image models' ops (issue 6) against float64 central differences: for L = ⟨g, f(inputs)⟩
+// with fresh random inputs and g, every input's analytic gradient from the op's backward equals
+// (L(x + h) − L(x − h)) / 2h element by element, over odd shapes. Then the float path against the
+// double one on the same inputs.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "tests/unit/test_support.h"
+
+namespace carnot {
+namespace {
+
+using Vec = std::vector<double>;
+constexpr DType F64 = DType::F64;
+
+struct Rng {
+  explicit Rng(const char* what) : gen(test::fresh_seed(what)) {}
+  Vec normal(std::size_t n, double scale = 1.0) {
+    std::normal_distribution<double> d(0.0, scale);
+    Vec v(n);
+    for (double& x : v) x = d(gen);
+    return v;
+  }
+  std::mt19937_64 gen;
+};
+
+double dot(const Vec& a, const Vec& b) {
+  double s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+// Central differences of loss() with respect to every element of x.
+Vec numeric_grad(Vec& x, const std::function<double()>& loss, double h = 1e-6) {
+  Vec g(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double keep = x[i];
+    x[i] = keep + h;
+    const double up = loss();
+    x[i] = keep - h;
+    const double down = loss();
+    x[i] = keep;
+    g[i] = (up - down) / (2 * h);
+  }
+  return g;
+}
+
+void expect_grad(const Vec& analytic, Vec& x, const std::function<double()>& loss, const std::string& what) {
+  const Vec numeric = numeric_grad(x, loss);
+  const double e = test::rel_error(analytic, numeric, numeric.size());
+  std::printf("%-32s ‖analytic − numeric‖/‖numeric‖ = %.2e\n", what.c_str(), e);
+  EXPECT_LT(e, 1e-6) << what;
+}
+
+Ops& ops() { return cpu_ops(); }
+
+TEST(ImageOpGradients, Gelu) {
+  Rng rng("ImageOpGradients.Gelu");
+  Vec x = rng.normal(37, 2.0), g = rng.normal(37), y(37), dx(37);
+  auto loss = [&] { ops().gelu_forward(F64, 37, x.data(), y.data()); return dot(g, y); };
+  ops().gelu_backward(F64, 37, x.data(), g.data(), dx.data());
+  expect_grad(dx, x, loss, "gelu");
+}
+
+TEST(ImageOpGradients, LayerNormWithoutAffine) {
+  Rng rng("ImageOpGradients.LayerNorm");
+  const std::int64_t rows = 3, cols = 7;
+  Vec x = rng.normal(rows * cols, 3.0), g = rng.normal(rows * cols), y(x.size()), dx(x.size()), mean(rows), rstd(rows);
+  auto loss = [&] {
+    ops().layer_norm_forward(F64, rows, cols, 1e-6, x.data(), y.data(), mean.data(), rstd.data());
+    return dot(g, y);
+  };
+  loss();
+  ops().layer_norm_backward(F64, rows, cols, x.data(), mean.data(), rstd.data(), g.data(), dx.data());
+  expect_grad(dx, x, loss, "layer_norm");
+}
+
+TEST(ImageOpGradients, AdaLnModulateAndGatedResidual) {
+  Rng rng("ImageOpGradients.AdaLn");
+  const std::int64_t B = 2, N = 3, C = 5, stride = 3 * C;  // shift, scale, gate side by side
+  Vec x = rng.normal(B * N * C), mod = rng.normal(B * stride), g = rng.normal(B * N * C), y(x.size());
+  Vec dx(x.size()), dmod(mod.size(), 0.0);
+  auto modulate = [&] {
+    ops().modulate_forward(F64, B, N, C, x.data(), mod.data(), mod.data() + C, stride, y.data());
+    return dot(g, y);
+  };
+  ops().modulate_backward(F64, B, N, C, x.data(), mod.data() + C, stride, g.data(), dx.data(), dmod.data(),
+                          dmod.data() + C);
+  expect_grad(dx, x, modulate, "modulate d/dx");
+  Vec dmod_shift_scale(dmod);
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t c = 0; c < C; ++c) dmod_shift_scale[std::size_t(b * stride + 2 * C + c)] = 0;  // gate unused
+  expect_grad(dmod_shift_scale, mod, modulate, "modulate d/dshift,scale");
+
+  Vec h = rng.normal(B * N * C), base = rng.normal(B * N * C), dh(h.size());
+  auto gated = [&] {
+    y = base;
+    ops().gated_residual_forward(F64, B, N, C, h.data(), mod.data() + 2 * C, stride, y.data());
+    return dot(g, y);
+  };
+  std::fill(dmod.begin(), dmod.end(), 0.0);
+  ops().gated_residual_backward(F64, B, N, C, h.data(), mod.data() + 2 * C, stride, g.data(), dh.data(),
+                                dmod.data() + 2 * C);
+  expect_grad(dh, h, gated, "gated residual d/dh");
+  expect_grad(dmod, mod, gated, "gated residual d/dgate");
+  expect_grad(g, base, gated, "gated residual d/dy_in");
+}
+
+TEST(ImageOpGradients, GroupNorm) {
+  Rng rng("ImageOpGradients.GroupNorm");
+  const std::int64_t B = 2, C = 6, HW = 5, G = 3;
+  for (bool affine : {true, false}) {
+    Vec x = rng.normal(B * C * HW, 2.0), gamma = rng.normal(C), beta = rng.normal(C), g = rng.normal(x.size());
+    Vec y(x.size()), dx(x.size()), mean(B * G), rstd(B * G), dgamma(C, 0.0), dbeta(C, 0.0);
+    const double* gp = affine ? gamma.data() : nullptr;
+    const double* bp = affine ? beta.data() : nullptr;
+    auto loss = [&] {
+      ops().group_norm_forward(F64, B, C, HW, G, 1e-6, x.data(), gp, bp, y.data(), mean.data(), rstd.data());
+      return dot(g, y);
+    };
+    loss();
+    ops().group_norm_backward(F64, B, C, HW, G, x.data(), gp, mean.data(), rstd.data(), g.data(), dx.data(),
+                              affine ? dgamma.data() : nullptr, affine ? dbeta.data() : nullptr);
+    expect_grad(dx, x, loss, affine ? "group_norm d/dx" : "group_norm (no affine) d/dx");
+    if (affine) {
+      expect_grad(dgamma, gamma, loss, "group_norm d/dgamma");
+      expect_grad(dbeta, beta, loss, "group_norm d/dbeta");
+    }
+  }
+}
+
+TEST(ImageOpGradients, MultiHeadSelfAttention) {
+  Rng rng("ImageOpGradients.Attention");
+  const std::int64_t B = 2, N = 5, H = 2, D = 3, C = H * D;
+  Vec qkv = rng.normal(B * N * 3 * C), g = rng.normal(B * N * C), o(g.size()), probs(B * H * N * N);
+  Vec dqkv(qkv.size()), work(N * N);
+  auto loss = [&] {
+    ops().attention_forward(F64, B, N, H, D, qkv.data(), probs.data(), o.data());
+    return dot(g, o);
+  };
+  loss();
+  for (std::int64_t r = 0; r < B * H * N; ++r) {  // rows of P are distributions
+    double s = 0;
+    for (std::int64_t j = 0; j < N; ++j) s += probs[std::size_t(r * N + j)];
+    ASSERT_NEAR(s, 1.0, 1e-12);
+  }
+  ops().attention_backward(F64, B, N, H, D, qkv.data(), probs.data(), g.data(), work.data(), dqkv.data());
+  expect_grad(dqkv, qkv, loss, "attention d/dqkv");
+}
+
+TEST(ImageOpGradients, Conv2dGeometries) {
+  Rng rng("ImageOpGradients.Conv2d");
+  struct Case {
+    const char* name;
+    Conv2dShape g;
+  };
+  const Case cases[] = {{"conv 3x3 pad 1", {2, 2, 5, 4, 3, 3, 1, 1}},
+                        {"conv 3x3 stride 2 (down)", {2, 3, 5, 5, 2, 3, 2, 1}},
+                        {"patch embed 2x2 stride 2", {2, 3, 6, 4, 4, 2, 2, 0}}};
+  for (const Case& c : cases) {
+    const Conv2dShape& s = c.g;
+    Vec x = rng.normal(std::size_t(s.batch * s.cin * s.h * s.w)), w = rng.normal(std::size_t(s.cout * s.cin * s.k * s.k));
+    Vec bias = rng.normal(std::size_t(s.cout)), g = rng.normal(std::size_t(s.batch * s.cout * s.out_h() * s.out_w()));
+    Vec y(g.size()), work(std::size_t(s.workspace_elements())), dx(x.size()), dw(w.size(), 0.0), db(bias.size(), 0.0);
+    auto loss = [&] {
+      ops().conv2d_forward(F64, s, x.data(), w.data(), bias.data(), work.data(), y.data());
+      return dot(g, y);
+    };
+    ops().conv2d_backward(F64, s, x.data(), w.data(), g.data(), work.data(), dx.data(), dw.data(), db.data());
+    expect_grad(dx, x, loss, std::string(c.name) + " d/dx");
+    expect_grad(dw, w, loss, std::string(c.name) + " d/dweight");
+    expect_grad(db, bias, loss, std::string(c.name) + " d/dbias");
+  }
+}
+
+TEST(ImageOpGradients, Upsample2x) {
+  Rng rng("ImageOpGradients.Upsample");
+  const std::int64_t P = 3, H = 2, W = 3;
+  Vec x = rng.normal(P * H * W), g = rng.normal(P * 4 * H * W), y(g.size()), dx(x.size());
+  auto loss = [&] { ops().upsample2x_forward(F64, P, H, W, x.data(), y.data()); return dot(g, y); };
+  ops().upsample2x_backward(F64, P, H, W, g.data(), dx.data());
+  expect_grad(dx, x, loss, "upsample 2x");
+}
+
+// The float kernels on the double oracle's inputs: forward outputs to float rounding.
+TEST(ImageOps, FloatMatchesDoubleOracle) {
+  Rng rng("ImageOps.FloatMatchesDouble");
+  const std::int64_t B = 2, N = 16, H = 4, D = 8, C = H * D;
+  const Vec qkv = rng.normal(B * N * 3 * C);
+  Vec o(B * N * C), p(B * H * N * N);
+  ops().attention_forward(F64, B, N, H, D, qkv.data(), p.data(), o.data());
+  std::vector<float> qkv_f(qkv.begin(), qkv.end()), o_f(o.size()), p_f(p.size());
+  ops().attention_forward(DType::F32, B, N, H, D, qkv_f.data(), p_f.data(), o_f.data());
+  EXPECT_LT(test::rel_error(o_f, o, o.size()), 1e-6);
+
+  const Conv2dShape s{2, 4, 9, 7, 5, 3, 1, 1};
+  const Vec x = rng.normal(std::size_t(s.batch * s.cin * s.h * s.w)), w = rng.normal(std::size_t(s.cout * s.cin * 9));
+  Vec y(std::size_t(s.batch * s.cout * s.out_h() * s.out_w())), work(std::size_t(s.workspace_elements()));
+  ops().conv2d_forward(F64, s, x.data(), w.data(), nullptr, work.data(), y.data());
+  std::vector<float> x_f(x.begin(), x.end()), w_f(w.begin(), w.end()), y_f(y.size()), work_f(work.size());
+  ops().conv2d_forward(DType::F32, s, x_f.data(), w_f.data(), nullptr, work_f.data(), y_f.data());
+  EXPECT_LT(test::rel_error(y_f, y, y.size()), 1e-6);
+
+  const Vec xg = rng.normal(2 * 8 * 10, 3.0);
+  Vec yg(xg.size()), m(2 * 4), r(2 * 4);
+  ops().group_norm_forward(F64, 2, 8, 10, 4, 1e-5, xg.data(), nullptr, nullptr, yg.data(), m.data(), r.data());
+  std::vector<float> xg_f(xg.begin(), xg.end()), yg_f(yg.size()), m_f(m.size()), r_f(r.size());
+  ops().group_norm_forward(DType::F32, 2, 8, 10, 4, 1e-5, xg_f.data(), nullptr, nullptr, yg_f.data(), m_f.data(),
+                           r_f.data());
+  EXPECT_LT(test::rel_error(yg_f, yg, yg.size()), 1e-6);
+}
+
+}  // namespace
+}  // namespace carnot
