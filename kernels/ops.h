@@ -80,6 +80,19 @@ class Ops {
   virtual void upsample2x_backward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* dy,
                                    void* dx) = 0;
 
+  // out[r] = table[ids[r]] (rows of dim); backward adds dout[r] into dtable[ids[r]].
+  virtual void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table,
+                                 const std::int64_t* ids, void* out) = 0;
+  virtual void embedding_backward(DType dt, std::int64_t rows, std::int64_t dim, const std::int64_t* ids,
+                                  const void* dout, void* dtable) = 0;
+  // y[b] = x[b]ᵀ for batch rows×cols matrices (NCHW planes ↔ tokens; its own inverse with rows and
+  // cols swapped).
+  virtual void transpose_batched(DType dt, std::int64_t batch, std::int64_t rows, std::int64_t cols, const void* x,
+                                 void* y) = 0;
+  // DiT's unpatchify: tokens[B, h·w, p·p·C] → image[B, C, h·p, w·p] (to_image), or back.
+  virtual void unpatchify(DType dt, std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t p,
+                          std::int64_t channels, bool to_image, const void* in, void* out) = 0;
+
   // y = a + b (y may alias a or b); y += x; y *= s; y = 0.
   virtual void add(DType dt, std::int64_t n, const void* a, const void* b, void* y) = 0;
   virtual void accumulate(DType dt, std::int64_t n, const void* x, void* y) = 0;

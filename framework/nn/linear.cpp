@@ -5,13 +5,16 @@
 
 namespace carnot {
 
-// PyTorch's default initialisation: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
 Linear::Linear(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t in,
                std::int64_t out)
+    : Linear(ops, store, name, in, out, ParamInit::uniform(1.0 / std::sqrt(double(in))),
+             ParamInit::uniform(1.0 / std::sqrt(double(in)))) {}
+
+Linear::Linear(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t in, std::int64_t out,
+               ParamInit weight, ParamInit bias)
     : ops_(ops), store_(store), in_(in), out_(out) {
-  const double bound = 1.0 / std::sqrt(double(in));
-  weight_ = store.add(name + ".weight", Shape{out, in}, ParamInit::uniform(bound));
-  bias_ = store.add(name + ".bias", Shape{out}, ParamInit::uniform(bound));
+  weight_ = store.add(name + ".weight", Shape{out, in}, weight);
+  bias_ = store.add(name + ".bias", Shape{out}, bias);
 }
 
 std::int64_t Linear::flat_end() const {

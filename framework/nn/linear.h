@@ -9,8 +9,12 @@ namespace carnot {
 
 class Linear {
  public:
+  // PyTorch's default initialisation: U(±1/√in) for weight and bias.
   Linear(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t in,
          std::int64_t out);
+  // Given initialisations (DiT: Xavier weights and zero biases; zero for adaLN-Zero).
+  Linear(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t in, std::int64_t out,
+         ParamInit weight, ParamInit bias);
 
   std::int64_t in_features() const { return in_; }
   std::int64_t out_features() const { return out_; }

@@ -1,5 +1,7 @@
 #include "framework/nn/parameters.h"
 
+#include <cmath>
+
 #include "framework/core/random.h"
 
 namespace carnot {
@@ -29,13 +31,19 @@ void ParameterStore::finalize(std::uint64_t seed) {
 
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const ParamInfo& p = params_[i];
-    if (p.init.kind != ParamInit::Kind::kUniform) continue;
+    if (p.init.kind == ParamInit::Kind::kZero) continue;
     Tensor v = value(ParamHandle{int(i)});
     for (std::int64_t j = 0; j < p.shape.numel(); j += 4) {
       const Philox4x32 r = philox_draw(seed, 0, std::uint32_t(i), RngStream::kInit,
                                        std::uint32_t(j / 4));
+      double z[4];
+      if (p.init.kind == ParamInit::Kind::kNormal) {
+        box_muller(r.v[0], r.v[1], &z[0], &z[1]);
+        box_muller(r.v[2], r.v[3], &z[2], &z[3]);
+      }
       for (int q = 0; q < 4 && j + q < p.shape.numel(); ++q) {
-        const double x = (2.0 * uniform_open01(r.v[q]) - 1.0) * p.init.bound;
+        const double x = p.init.kind == ParamInit::Kind::kNormal ? z[q] * p.init.bound
+                                                                : (2.0 * uniform_open01(r.v[q]) - 1.0) * p.init.bound;
         if (dtype_ == DType::F64)
           v.data<double>()[j + q] = x;
         else
@@ -43,6 +51,10 @@ void ParameterStore::finalize(std::uint64_t seed) {
       }
     }
   }
+}
+
+ParamInit ParamInit::xavier(std::int64_t fan_in, std::int64_t fan_out) {
+  return uniform(std::sqrt(6.0 / double(fan_in + fan_out)));
 }
 
 std::int64_t ParameterStore::count() const {

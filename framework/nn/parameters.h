@@ -12,12 +12,15 @@
 namespace carnot {
 
 struct ParamInit {
-  enum class Kind { kUniform, kZero };
+  enum class Kind { kUniform, kZero, kNormal };
   Kind kind = Kind::kZero;
-  double bound = 0;  // kUniform: U(-bound, bound)
+  double bound = 0;  // kUniform: U(-bound, bound); kNormal: the standard deviation
 
   static ParamInit uniform(double bound) { return {Kind::kUniform, bound}; }
+  static ParamInit normal(double std) { return {Kind::kNormal, std}; }
   static ParamInit zero() { return {Kind::kZero, 0}; }
+  // Glorot's U(±√(6 / (fan_in + fan_out))), as torch.nn.init.xavier_uniform_.
+  static ParamInit xavier(std::int64_t fan_in, std::int64_t fan_out);
 };
 
 struct ParamHandle {

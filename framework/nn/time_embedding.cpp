@@ -19,6 +19,18 @@ TimeEmbedding::TimeEmbedding(Ops& ops, ParameterStore& store, const std::string&
       act_(dtype_, Shape{max_batch, out_dim}),
       scratch_(dtype_, Shape{max_batch, out_dim}) {}
 
+TimeEmbedding::TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t frequency_dim,
+                             std::int64_t out_dim, std::int64_t max_batch, ParamInit weight, ParamInit bias)
+    : ops_(ops),
+      dtype_(store.dtype()),
+      frequency_dim_(frequency_dim),
+      fc1_(ops, store, name + ".mlp.0", frequency_dim, out_dim, weight, bias),
+      fc2_(ops, store, name + ".mlp.2", out_dim, out_dim, weight, bias),
+      features_(dtype_, Shape{max_batch, frequency_dim}),
+      pre_act_(dtype_, Shape{max_batch, out_dim}),
+      act_(dtype_, Shape{max_batch, out_dim}),
+      scratch_(dtype_, Shape{max_batch, out_dim}) {}
+
 void TimeEmbedding::forward(const float* t, std::int64_t n, const Tensor& out) {
   n_ = n;
   const Tensor features = features_.tensor().rows(0, n), pre = pre_act_.tensor().rows(0, n),

@@ -10,6 +10,9 @@ class TimeEmbedding {
  public:
   TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name,
                 std::int64_t frequency_dim, std::int64_t out_dim, std::int64_t max_batch);
+  // With given initialisations of both layers (DiT: weights N(0, 0.02²), biases zero).
+  TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t frequency_dim,
+                std::int64_t out_dim, std::int64_t max_batch, ParamInit weight, ParamInit bias);
 
   // out[n, out_dim] from times t[n] (in the model's time units).
   void forward(const float* t, std::int64_t n, const Tensor& out);

@@ -168,6 +168,26 @@ class CpuOps final : public Ops {
                            void* dx) override {
     dispatch(dt, [&](auto z) { cpu::upsample2x_backward(planes, h, w, in<decltype(z)>(dy), out<decltype(z)>(dx)); });
   }
+  void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table, const std::int64_t* ids,
+                         void* o) override {
+    dispatch(dt, [&](auto z) { cpu::embedding_forward(rows, dim, in<decltype(z)>(table), ids, out<decltype(z)>(o)); });
+  }
+  void embedding_backward(DType dt, std::int64_t rows, std::int64_t dim, const std::int64_t* ids, const void* dout,
+                          void* dtable) override {
+    dispatch(dt, [&](auto z) {
+      cpu::embedding_backward(rows, dim, ids, in<decltype(z)>(dout), out<decltype(z)>(dtable));
+    });
+  }
+  void transpose_batched(DType dt, std::int64_t batch, std::int64_t rows, std::int64_t cols, const void* x,
+                         void* y) override {
+    dispatch(dt, [&](auto z) { cpu::transpose_batched(batch, rows, cols, in<decltype(z)>(x), out<decltype(z)>(y)); });
+  }
+  void unpatchify(DType dt, std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t p, std::int64_t channels,
+                  bool to_image, const void* x, void* y) override {
+    dispatch(dt, [&](auto z) {
+      cpu::unpatchify(batch, h, w, p, channels, to_image, in<decltype(z)>(x), out<decltype(z)>(y));
+    });
+  }
   void add(DType dt, std::int64_t n, const void* a, const void* b, void* y) override {
     dispatch(dt, [&](auto z) {
       using T = decltype(z);

@@ -76,6 +76,15 @@ void conv2d_backward(const Conv2dShape& g, const T* x, const T* weight, const T*
 template <class T> void upsample2x_forward(std::int64_t planes, std::int64_t h, std::int64_t w, const T* x, T* y);
 template <class T> void upsample2x_backward(std::int64_t planes, std::int64_t h, std::int64_t w, const T* dy, T* dx);
 
+template <class T>
+void embedding_forward(std::int64_t rows, std::int64_t dim, const T* table, const std::int64_t* ids, T* out);
+template <class T>
+void embedding_backward(std::int64_t rows, std::int64_t dim, const std::int64_t* ids, const T* dout, T* dtable);
+template <class T> void transpose_batched(std::int64_t batch, std::int64_t rows, std::int64_t cols, const T* x, T* y);
+template <class T>
+void unpatchify(std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t p, std::int64_t channels,
+                bool to_image, const T* in, T* out);
+
 void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v, float lr,
                 float beta1, float beta2, float eps, float weight_decay, std::int64_t step);
 

@@ -1,0 +1,286 @@
+#include "framework/nn/dit.h"
+
+#include <cmath>
+
+#include "framework/core/error.h"
+
+namespace carnot {
+
+DitConfig DitConfig::preset(const std::string& size, std::int64_t patch) {
+  DitConfig c;
+  c.patch = patch;
+  if (size == "S") c.hidden = 384, c.depth = 12, c.heads = 6;
+  else if (size == "B") c.hidden = 768, c.depth = 12, c.heads = 12;
+  else if (size == "L") c.hidden = 1024, c.depth = 24, c.heads = 16;
+  else if (size == "XL") c.hidden = 1152, c.depth = 28, c.heads = 16;
+  else throw UsageError("DiT size '" + size + "' is not one of S, B, L, XL");
+  return c;
+}
+
+void DitConfig::validate() const {
+  CARNOT_CHECK(patch > 0 && input_size % patch == 0, "model.patch ", patch, " must divide model.input_size ", input_size);
+  CARNOT_CHECK(heads > 0 && hidden % heads == 0, "model.heads ", heads, " must divide model.hidden ", hidden);
+  CARNOT_CHECK(hidden % 4 == 0, "model.hidden ", hidden, " must be a multiple of 4 (2-D sin-cos position embedding)");
+}
+
+std::int64_t dit_parameter_count(const DitConfig& c) {
+  const std::int64_t C = c.hidden, P2 = c.patch * c.patch, M = c.mlp_ratio * C;
+  const std::int64_t embed = C * c.in_channels * P2 + C + c.tokens() * C;
+  const std::int64_t t = c.frequency_dim * C + C + C * C + C;
+  const std::int64_t y = c.num_classes > 0 ? c.table_rows() * C : 0;
+  const std::int64_t block = (C * 6 * C + 6 * C) + (C * 3 * C + 3 * C) + (C * C + C) + (C * M + M) + (M * C + C);
+  const std::int64_t final = (C * 2 * C + 2 * C) + (C * P2 * c.out_channels() + P2 * c.out_channels());
+  return embed + t + y + c.depth * block + final;
+}
+
+double dit_forward_flops(const DitConfig& c) {
+  const double C = double(c.hidden), N = double(c.tokens()), P2 = double(c.patch * c.patch), M = double(c.mlp_ratio) * C;
+  const double macs = N * C * c.in_channels * P2 + double(c.frequency_dim) * C + C * C +
+                      double(c.depth) * (6 * C * C + N * (3 * C * C + C * C + 2 * C * M) + 2 * N * N * C) +
+                      2 * C * C + N * C * P2 * double(c.out_channels());
+  return 2 * macs;
+}
+
+std::int64_t dit_activation_elements(const DitConfig& c) {
+  const std::int64_t C = c.hidden, N = c.tokens(), M = c.mlp_ratio * C;
+  // Per block: mod 6C; per token n1, m1, att, a, h_mid, n2, m2, f2, h_out (9C), qkv 3C, f1 and g1 (2M), LN stats 4;
+  // attention probabilities H·N per token.
+  const std::int64_t block = 6 * C + N * (12 * C + 2 * M + 4 + c.heads * N);
+  return 2 * C * N + 3 * C + c.depth * block + N * (3 * C + c.patch * c.patch * c.out_channels() + 2);
+}
+
+std::vector<double> sincos_pos_embed_2d(std::int64_t dim, std::int64_t grid) {
+  // Token (i, j) (row i, column j): the first dim/2 features encode j, the rest i, each as
+  // [sin(pos ω_k), cos(pos ω_k)], ω_k = 10000^(−k/(dim/4)) (MAE's get_2d_sincos_pos_embed).
+  std::vector<double> e(std::size_t(grid * grid * dim));
+  const std::int64_t quarter = dim / 4;
+  for (std::int64_t i = 0; i < grid; ++i)
+    for (std::int64_t j = 0; j < grid; ++j) {
+      double* row = e.data() + (i * grid + j) * dim;
+      for (int half = 0; half < 2; ++half) {
+        const double pos = half == 0 ? double(j) : double(i);
+        for (std::int64_t k = 0; k < quarter; ++k) {
+          const double omega = 1.0 / std::pow(10000.0, double(k) / double(quarter));
+          row[half * 2 * quarter + k] = std::sin(pos * omega);
+          row[half * 2 * quarter + quarter + k] = std::cos(pos * omega);
+        }
+      }
+    }
+  return e;
+}
+
+struct Dit::Block {
+  Linear ada, qkv, proj, fc1, fc2;
+  Buffer mod, dmod, ln1_mean, ln1_rstd, n1, m1, qkv_out, probs, att, a, h_mid, ln2_mean, ln2_rstd, n2, m2, f1, g1, f2,
+      h_out;
+};
+
+struct Dit::Final {
+  Linear ada, linear;
+  Buffer mod, dmod, mean, rstd, nf, mf, out_tokens;
+};
+
+namespace {
+ParamInit zero() { return ParamInit::zero(); }
+}  // namespace
+
+Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch, std::uint64_t seed)
+    : config_(config), dtype_(dtype), ops_(ops), max_batch_(max_batch), store_(dtype) {
+  config.validate();
+  const DitConfig& c = config_;
+  const std::int64_t C = c.hidden, N = c.tokens(), R = max_batch * N, M = c.mlp_ratio * C;
+  const std::int64_t P2 = c.patch * c.patch;
+  patch_weight_ = store_.add("x_embedder.proj.weight", Shape{C, c.in_channels, c.patch, c.patch},
+                             ParamInit::xavier(c.in_channels * P2, C));
+  patch_bias_ = store_.add("x_embedder.proj.bias", Shape{C}, zero());
+  t_embedder_ = std::make_unique<TimeEmbedding>(ops, store_, "t_embedder", c.frequency_dim, C, max_batch,
+                                                ParamInit::normal(0.02), zero());
+  if (c.num_classes > 0)
+    table_ = store_.add("y_embedder.embedding_table.weight", Shape{c.table_rows(), C}, ParamInit::normal(0.02));
+  auto act = [&](std::int64_t cols) { return Buffer(dtype, Shape{R, cols}); };
+  auto per_sample = [&](std::int64_t cols) { return Buffer(dtype, Shape{max_batch, cols}); };
+  for (std::int64_t k = 0; k < c.depth; ++k) {
+    const std::string b = "blocks." + std::to_string(k);
+    blocks_.push_back(std::unique_ptr<Block>(new Block{
+        Linear(ops, store_, b + ".adaLN_modulation.1", C, 6 * C, zero(), zero()),
+        Linear(ops, store_, b + ".attn.qkv", C, 3 * C, ParamInit::xavier(C, 3 * C), zero()),
+        Linear(ops, store_, b + ".attn.proj", C, C, ParamInit::xavier(C, C), zero()),
+        Linear(ops, store_, b + ".mlp.fc1", C, M, ParamInit::xavier(C, M), zero()),
+        Linear(ops, store_, b + ".mlp.fc2", M, C, ParamInit::xavier(M, C), zero()),
+        per_sample(6 * C), per_sample(6 * C), Buffer(dtype, Shape{R}), Buffer(dtype, Shape{R}), act(C), act(C),
+        act(3 * C), Buffer(dtype, Shape{max_batch * c.heads * N * N}), act(C), act(C), act(C),
+        Buffer(dtype, Shape{R}), Buffer(dtype, Shape{R}), act(C), act(C), act(M), act(M), act(C), act(C)}));
+  }
+  final_ = std::unique_ptr<Final>(new Final{
+      Linear(ops, store_, "final_layer.adaLN_modulation.1", C, 2 * C, zero(), zero()),
+      Linear(ops, store_, "final_layer.linear", C, P2 * c.out_channels(), zero(), zero()), per_sample(2 * C),
+      per_sample(2 * C), Buffer(dtype, Shape{R}), Buffer(dtype, Shape{R}), act(C), act(C),
+      act(P2 * c.out_channels())});
+  store_.finalize(seed);
+
+  const std::vector<double> pos = sincos_pos_embed_2d(C, c.grid());
+  pos_embed_ = Buffer(dtype, Shape{1, N, C});
+  for (std::size_t i = 0; i < pos.size(); ++i)
+    if (dtype == DType::F64)
+      pos_embed_.data<double>()[i] = pos[i];
+    else
+      pos_embed_.data<float>()[i] = float(pos[i]);
+
+  const Conv2dShape g{max_batch, c.in_channels, c.input_size, c.input_size, C, c.patch, c.patch, 0};
+  patches_ = per_sample(C * N);
+  h0_ = act(C);
+  temb_ = per_sample(C);
+  cond_ = per_sample(C);
+  cond_act_ = per_sample(C);
+  dcond_act_ = per_sample(C);
+  dcond_ = per_sample(C);
+  scratch_c_ = per_sample(C);
+  conv_work_ = Buffer(dtype, Shape{g.workspace_elements()});
+  attn_work_ = Buffer(dtype, Shape{N * N});
+  dh_ = act(C);
+  dtmp_ = act(std::max<std::int64_t>(M, 3 * C));
+  dtokens_out_ = act(P2 * c.out_channels());
+  dpatches_ = per_sample(C * N);
+  scratch_a_ = act(C);
+  scratch_b_ = act(C);
+}
+
+Dit::~Dit() = default;
+
+void Dit::forward(const Tensor& x, const float* t, const std::int64_t* y, const Tensor& out) {
+  const DitConfig& c = config_;
+  const std::int64_t n = x.dim(0), C = c.hidden, N = c.tokens(), R = n * N, H = c.input_size;
+  CARNOT_CHECK(n <= max_batch_ && x.dim(1) == c.in_channels && x.dim(2) == H && x.dim(3) == H,
+               "DiT for ", c.in_channels, "×", H, "×", H, " images (batch ≤ ", max_batch_, ") got x ", x.shape().str());
+  CARNOT_CHECK(out.dim(0) == n && out.dim(1) == c.out_channels(), "DiT output ", out.shape().str(), " for ", n,
+               " samples of ", c.out_channels(), " channels");
+  x_ = x;
+  y_ = y;
+  n_ = n;
+  const DType dt = dtype_;
+  auto rows = [&](const Buffer& b, std::int64_t r) { return b.tensor().rows(0, r); };
+  const Conv2dShape g{n, c.in_channels, H, H, C, c.patch, c.patch, 0};
+  ops_.conv2d_forward(dt, g, x.raw(), store_.value(patch_weight_).raw(), store_.value(patch_bias_).raw(),
+                      conv_work_.tensor().raw(), patches_.tensor().raw());
+  const Tensor h0 = rows(h0_, R);
+  ops_.transpose_batched(dt, n, C, N, patches_.tensor().raw(), h0.raw());
+  for (std::int64_t b = 0; b < n; ++b) ops_.accumulate(dt, N * C, pos_embed_.tensor().raw(), h0.rows(b * N, N).raw());
+
+  const Tensor temb = rows(temb_, n), cond = rows(cond_, n), cond_act = rows(cond_act_, n);
+  t_embedder_->forward(t, n, temb);
+  if (c.num_classes > 0) {
+    for (std::int64_t i = 0; i < n; ++i)
+      CARNOT_CHECK(y[i] >= 0 && y[i] < c.table_rows(), "class label ", y[i], " outside [0, ", c.table_rows(), ")");
+    ops_.embedding_forward(dt, n, C, store_.value(table_).raw(), y, cond.raw());
+    ops_.accumulate(dt, n * C, temb.raw(), cond.raw());
+  } else {
+    ops_.fill_zero(dt, n * C, cond.raw());
+    ops_.accumulate(dt, n * C, temb.raw(), cond.raw());
+  }
+  ops_.silu_forward(dt, n * C, cond.raw(), cond_act.raw());
+
+  Tensor h = h0;
+  const std::int64_t D = C / c.heads, S6 = 6 * C;
+  for (auto& blk : blocks_) {
+    Block& k = *blk;
+    const Tensor mod = rows(k.mod, n), n1 = rows(k.n1, R), m1 = rows(k.m1, R), qkv = rows(k.qkv_out, R),
+                 att = rows(k.att, R), a = rows(k.a, R), h_mid = rows(k.h_mid, R), n2 = rows(k.n2, R),
+                 m2 = rows(k.m2, R), f1 = rows(k.f1, R), g1 = rows(k.g1, R), f2 = rows(k.f2, R),
+                 h_out = rows(k.h_out, R);
+    auto at = [&](std::int64_t chunk) { return static_cast<char*>(mod.raw()) + chunk * C * dtype_size(dt); };
+    k.ada.forward(cond_act, mod);
+    ops_.layer_norm_forward(dt, R, C, 1e-6, h.raw(), n1.raw(), k.ln1_mean.tensor().raw(), k.ln1_rstd.tensor().raw());
+    ops_.modulate_forward(dt, n, N, C, n1.raw(), at(0), at(1), S6, m1.raw());
+    k.qkv.forward(m1, qkv);
+    ops_.attention_forward(dt, n, N, c.heads, D, qkv.raw(), k.probs.tensor().raw(), att.raw());
+    k.proj.forward(att, a);
+    ops_.fill_zero(dt, R * C, h_mid.raw());
+    ops_.accumulate(dt, R * C, h.raw(), h_mid.raw());
+    ops_.gated_residual_forward(dt, n, N, C, a.raw(), at(2), S6, h_mid.raw());
+    ops_.layer_norm_forward(dt, R, C, 1e-6, h_mid.raw(), n2.raw(), k.ln2_mean.tensor().raw(),
+                            k.ln2_rstd.tensor().raw());
+    ops_.modulate_forward(dt, n, N, C, n2.raw(), at(3), at(4), S6, m2.raw());
+    k.fc1.forward(m2, f1);
+    ops_.gelu_forward(dt, f1.numel(), f1.raw(), g1.raw());
+    k.fc2.forward(g1, f2);
+    ops_.fill_zero(dt, R * C, h_out.raw());
+    ops_.accumulate(dt, R * C, h_mid.raw(), h_out.raw());
+    ops_.gated_residual_forward(dt, n, N, C, f2.raw(), at(5), S6, h_out.raw());
+    h = h_out;
+  }
+  Final& f = *final_;
+  const Tensor fmod = rows(f.mod, n), nf = rows(f.nf, R), mf = rows(f.mf, R), tokens = rows(f.out_tokens, R);
+  f.ada.forward(cond_act, fmod);
+  ops_.layer_norm_forward(dt, R, C, 1e-6, h.raw(), nf.raw(), f.mean.tensor().raw(), f.rstd.tensor().raw());
+  ops_.modulate_forward(dt, n, N, C, nf.raw(), fmod.raw(), static_cast<char*>(fmod.raw()) + C * dtype_size(dt), 2 * C,
+                        mf.raw());
+  f.linear.forward(mf, tokens);
+  ops_.unpatchify(dt, n, c.grid(), c.grid(), c.patch, c.out_channels(), true, tokens.raw(), out.raw());
+}
+
+void Dit::backward(const Tensor& dout) {
+  const DitConfig& c = config_;
+  const std::int64_t n = n_, C = c.hidden, N = c.tokens(), R = n * N, D = C / c.heads, S6 = 6 * C;
+  const DType dt = dtype_;
+  auto rows = [&](const Buffer& b, std::int64_t r) { return b.tensor().rows(0, r); };
+  const Tensor dh = rows(dh_, R), s1 = rows(scratch_a_, R), s2 = rows(scratch_b_, R), cond_act = rows(cond_act_, n),
+               dcond_act = rows(dcond_act_, n), dc = rows(scratch_c_, n);
+  auto big = [&](std::int64_t cols) { return Tensor(dtmp_.tensor().raw(), dt, Shape{R, cols}); };
+  auto chunk = [&](const Tensor& t, std::int64_t i) { return static_cast<char*>(t.raw()) + i * C * dtype_size(dt); };
+
+  Final& f = *final_;
+  const Tensor dtok = rows(dtokens_out_, R), fmod = rows(f.mod, n), fdmod = rows(f.dmod, n);
+  const Tensor h_last = blocks_.empty() ? rows(h0_, R) : rows(blocks_.back()->h_out, R);
+  ops_.unpatchify(dt, n, c.grid(), c.grid(), c.patch, c.out_channels(), false, dout.raw(), dtok.raw());
+  f.linear.backward(rows(f.mf, R), dtok, s1);
+  ops_.modulate_backward(dt, n, N, C, rows(f.nf, R).raw(), chunk(fmod, 1), 2 * C, s1.raw(), s2.raw(),
+                         chunk(fdmod, 0), chunk(fdmod, 1));
+  ops_.layer_norm_backward(dt, R, C, h_last.raw(), f.mean.tensor().raw(), f.rstd.tensor().raw(), s2.raw(), dh.raw());
+  f.ada.backward(cond_act, fdmod, dcond_act);
+
+  for (std::size_t i = blocks_.size(); i-- > 0;) {
+    Block& k = *blocks_[i];
+    const Tensor h_in = i == 0 ? rows(h0_, R) : rows(blocks_[i - 1]->h_out, R);
+    const Tensor mod = rows(k.mod, n), dmod = rows(k.dmod, n);
+    // The MLP half: h_out = h_mid + gate_mlp · fc2(GELU(fc1(modulate(LN(h_mid))))).
+    ops_.gated_residual_backward(dt, n, N, C, rows(k.f2, R).raw(), chunk(mod, 5), S6, dh.raw(), s1.raw(),
+                                 chunk(dmod, 5));
+    const Tensor dg1 = big(c.mlp_ratio * C);
+    k.fc2.backward(rows(k.g1, R), s1, dg1);
+    ops_.gelu_backward(dt, dg1.numel(), rows(k.f1, R).raw(), dg1.raw(), dg1.raw());
+    k.fc1.backward(rows(k.m2, R), dg1, s1);
+    ops_.modulate_backward(dt, n, N, C, rows(k.n2, R).raw(), chunk(mod, 4), S6, s1.raw(), s2.raw(), chunk(dmod, 3),
+                           chunk(dmod, 4));
+    ops_.layer_norm_backward(dt, R, C, rows(k.h_mid, R).raw(), k.ln2_mean.tensor().raw(), k.ln2_rstd.tensor().raw(),
+                             s2.raw(), s1.raw());
+    ops_.accumulate(dt, R * C, s1.raw(), dh.raw());  // dh: now d/dh_mid
+    // The attention half: h_mid = h_in + gate_msa · proj(Attn(qkv(modulate(LN(h_in))))).
+    ops_.gated_residual_backward(dt, n, N, C, rows(k.a, R).raw(), chunk(mod, 2), S6, dh.raw(), s1.raw(),
+                                 chunk(dmod, 2));
+    k.proj.backward(rows(k.att, R), s1, s2);
+    const Tensor dqkv = big(3 * C);
+    ops_.attention_backward(dt, n, N, c.heads, D, rows(k.qkv_out, R).raw(), k.probs.tensor().raw(), s2.raw(),
+                            attn_work_.tensor().raw(), dqkv.raw());
+    k.qkv.backward(rows(k.m1, R), dqkv, s1);
+    ops_.modulate_backward(dt, n, N, C, rows(k.n1, R).raw(), chunk(mod, 1), S6, s1.raw(), s2.raw(), chunk(dmod, 0),
+                           chunk(dmod, 1));
+    ops_.layer_norm_backward(dt, R, C, h_in.raw(), k.ln1_mean.tensor().raw(), k.ln1_rstd.tensor().raw(), s2.raw(),
+                             s1.raw());
+    ops_.accumulate(dt, R * C, s1.raw(), dh.raw());  // dh: now d/dh_in
+    k.ada.backward(cond_act, dmod, dc);
+    ops_.accumulate(dt, n * C, dc.raw(), dcond_act.raw());
+  }
+  // c = t_embedder(t) + y_embedder(y); SiLU(c) feeds every adaLN.
+  const Tensor dcond = rows(dcond_, n);
+  ops_.silu_backward(dt, n * C, rows(cond_, n).raw(), dcond_act.raw(), dcond.raw());
+  t_embedder_->backward(dcond);
+  if (c.num_classes > 0) ops_.embedding_backward(dt, n, C, y_, dcond.raw(), store_.grad(table_).raw());
+  // Tokens back to the patch grid; pos_embed is fixed.
+  ops_.transpose_batched(dt, n, N, C, dh.raw(), dpatches_.tensor().raw());
+  const Conv2dShape g{n, c.in_channels, c.input_size, c.input_size, C, c.patch, c.patch, 0};
+  ops_.conv2d_backward(dt, g, x_.raw(), store_.value(patch_weight_).raw(), dpatches_.tensor().raw(),
+                       conv_work_.tensor().raw(), nullptr, store_.grad(patch_weight_).raw(),
+                       store_.grad(patch_bias_).raw());
+}
+
+}  // namespace carnot
