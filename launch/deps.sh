@@ -7,7 +7,8 @@ carnot_packages=(
   build-essential cmake ninja-build ccache pkg-config
   openmpi-bin libopenmpi-dev
   libyaml-cpp-dev libopenblas-dev
-  libgtest-dev libcli11-dev nlohmann-json3-dev libxxhash-dev libpng-dev
+  libgtest-dev libcli11-dev nlohmann-json3-dev libxxhash-dev libpng-dev zlib1g-dev
+  dataset-fashion-mnist
 )
 
 missing=()

@@ -47,9 +47,19 @@ NpyArray read_npy(const std::string& path) {
   in.read(header.data(), std::streamsize(header_len));
   std::smatch m;
   NpyArray a;
-  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([<|]f[48])'")))
-    throw Error("'" + path + "': only little-endian float32/float64 arrays are supported");
-  a.dtype = m[1].str().back() == '4' ? DType::F32 : DType::F64;
+  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")))
+    throw Error("'" + path + "': no 'descr' (element type) in the header");
+  const std::string descr = m[1].str();
+  if (descr == "<f4" || descr == "<f8") {
+    a.dtype = descr == "<f4" ? DType::F32 : DType::F64;
+  } else if (descr == "|u1" || descr == "<u1") {
+    a.uint8 = true;
+  } else if (descr == "<i8") {
+    a.int64 = true;
+  } else {
+    throw Error("'" + path + "': elements of type '" + descr +
+                "'; only little-endian float32 ('<f4'), float64 ('<f8'), uint8 ('|u1') and int64 ('<i8') are supported");
+  }
   if (std::regex_search(header, std::regex("'fortran_order':\\s*True")))
     throw Error("'" + path + "': Fortran-ordered arrays are not supported");
   if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([0-9, ]*)\\)")))
@@ -59,9 +69,11 @@ NpyArray read_npy(const std::string& path) {
   const std::regex number("[0-9]+");
   for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it)
     a.shape.push_back(std::stoll(it->str())), count *= a.shape.back();
-  a.bytes.resize(std::size_t(count) * dtype_size(a.dtype));
+  a.bytes.resize(std::size_t(count) * (a.uint8 ? 1 : a.int64 ? 8 : dtype_size(a.dtype)));
   in.read(a.bytes.data(), std::streamsize(a.bytes.size()));
-  if (!in) throw Error("'" + path + "' is shorter than its header says");
+  if (!in)
+    throw Error(str_cat("'", path, "' is truncated: its header promises ", a.bytes.size(), " bytes of data, the file holds ",
+                        in.gcount()));
   return a;
 }
 

@@ -1,4 +1,5 @@
-// NumPy .npy files (format version 1.0), little-endian float32/float64, C order.
+// NumPy .npy files (format version 1.0), C order: little-endian float32/float64, and uint8 for
+// reading (image arrays), and int64 for reading (labels).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -9,7 +10,9 @@
 namespace carnot {
 
 struct NpyArray {
-  DType dtype = DType::F32;
+  DType dtype = DType::F32;  // when !uint8
+  bool uint8 = false;        // bytes hold one unsigned byte per element
+  bool int64 = false;        // bytes hold little-endian int64 (labels)
   std::vector<std::int64_t> shape;
   std::vector<char> bytes;
 };
