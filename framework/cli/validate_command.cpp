@@ -29,6 +29,17 @@ std::string human_count(double x) {
   return buf;
 }
 
+// 675129632 → "675,129,632".
+std::string grouped(std::int64_t n) {
+  const std::string digits = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 }  // namespace
 
 int run_validate(Comm& comm, const ValidateArgs& args) {
@@ -43,17 +54,33 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
   const int ranks = args.ranks > 0 ? args.ranks : comm.size();
   const std::int64_t rows = batch_slice(spec.train.global_batch, 0, ranks).count;
   const std::int64_t micro_rows = batch_slice(rows, 0, int(spec.train.grad_accum)).count;  // activations per piece
-  const MlpConfig config = mlp_config(spec);
-  const MlpPlan plan = plan_mlp(config, std::max<std::int64_t>(1, micro_rows));
-  const double P = double(plan.parameters);
+  // The network's size, FLOPs and saved activations, per kind.
+  double P = 0, forward_flops = 0, activation_elements = 0;
+  std::string model_line;
+  if (spec.model.kind == "dit") {
+    const DitConfig dit = dit_config(spec);
+    P = double(dit_parameter_count(dit));
+    forward_flops = dit_forward_flops(dit);
+    activation_elements = double(dit_activation_elements(dit)) * double(std::max<std::int64_t>(1, micro_rows));
+    model_line = str_cat("DiT-", dit.hidden, "w/", dit.depth, "d/", dit.heads, "h, patch ", dit.patch, ", ",
+                         dit.tokens(), " tokens of ", dit.in_channels, "×", dit.input_size, "×", dit.input_size,
+                         dit.num_classes ? str_cat(", ", dit.num_classes, " classes") : std::string(", unconditional"),
+                         dit.learn_sigma ? ", learned σ" : "");
+  } else {
+    const MlpPlan plan = plan_mlp(mlp_config(spec), std::max<std::int64_t>(1, micro_rows));
+    P = double(plan.parameters);
+    forward_flops = double(plan.forward_flops_per_sample);
+    activation_elements = double(plan.activation_elements);
+    model_line = "mlp";
+  }
   // fp32 everywhere: weights (which are also the optimizer's master copy), gradients, AdamW's two
   // moments, the EMA copy. ZeRO-1 keeps the moments of one shard per rank, plus that shard's
   // reduce-scattered gradient.
   const bool zero = spec.distributed.zero == 1;
   const double shard = zero ? 1.0 / ranks : 1.0;
   const double weights = 4 * P, grads = 4 * P + (zero ? 4 * P * shard : 0), optimizer = 8 * P * shard, ema = 4 * P;
-  const double acts = 4.0 * double(plan.activation_elements);
-  const double train_flops_per_sample = 3.0 * double(plan.forward_flops_per_sample);
+  const double acts = 4.0 * activation_elements;
+  const double train_flops_per_sample = 3.0 * forward_flops;
 
   std::printf("plan for %d rank(s), %lld samples on rank 0 of a global batch of %lld", ranks, (long long)rows,
               (long long)spec.train.global_batch);
@@ -61,8 +88,8 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
     std::printf(", in %lld micro-batches of up to %lld (activations for one)", (long long)spec.train.grad_accum,
                 (long long)micro_rows);
   std::printf(":\n");
-  std::printf("  model            %s, %s parameters (%lld)\n", spec.model.kind.c_str(), human_count(P).c_str(),
-              (long long)plan.parameters);
+  std::printf("  model            %s, %s parameters (%s)\n", model_line.c_str(), human_count(P).c_str(),
+              grouped(std::int64_t(P)).c_str());
   std::printf("  per rank         weights %s, gradients %s, AdamW state %s, EMA %s, activations %s\n",
               human_bytes(weights).c_str(), human_bytes(grads).c_str(), human_bytes(optimizer).c_str(),
               human_bytes(ema).c_str(), human_bytes(acts).c_str());
@@ -76,8 +103,8 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
                 "                   distributed.zero 1 makes AdamW's 8 bytes 8/N)\n",
                 (weights + grads + optimizer + ema) / P);
   std::printf("  total per rank   %s\n", human_bytes(weights + grads + optimizer + ema + acts).c_str());
-  std::printf("  FLOPs            %s per sample forward, %s per sample trained (3x), %s per step\n",
-              human_count(double(plan.forward_flops_per_sample)).c_str(),
+  std::printf("  FLOPs            %s per sample forward (2 per multiply-add), %s per sample trained (3x), %s per step\n",
+              human_count(forward_flops).c_str(),
               human_count(train_flops_per_sample).c_str(),
               human_count(train_flops_per_sample * double(spec.train.global_batch)).c_str());
   std::printf("  run              %lld steps, %s FLOPs; checkpoints every %lld steps, %lld kept\n",

@@ -225,9 +225,65 @@ class Section {
   std::string name_;
 };
 
+// Image kinds: each key checked against the kind; shapes the files must have are given here, so
+// that validate plans without reading data and a file that disagrees is refused when read.
+void read_image_data(const SpecReader& r, const YAML::Node& n, const Section& s, DataSpec& d) {
+  s.key("path", [&](const YAML::Node& v, const std::string& p) {
+    d.path = r.scalar(v, p, "a path");
+    r.require(d.kind != "dead_leaves", v, p, "dead_leaves are drawn, not read");
+  });
+  s.key("labels", [&](const YAML::Node& v, const std::string& p) {
+    d.labels = r.scalar(v, p, "a path");
+    r.require(d.kind == "idx" || d.kind == "npy", v, p, "only for data.kind idx or npy (this is " + d.kind + ")");
+  });
+  s.choice("split", d.split, {"train", "test"});
+  s.key("split", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.kind == "fashion_mnist", v, p, "only for data.kind fashion_mnist (this is " + d.kind + ")");
+  });
+  s.integer("channels", d.channels, closed(1, 64));
+  s.integer("image_size", d.image_size, closed(1, 4096));
+  s.integer("pad_to", d.pad_to, closed(0, 4096));
+  s.integer("num_classes", d.num_classes, closed(0, 1000000));
+  std::string flip = d.flip ? "true" : "false";
+  s.choice("flip", flip, {"false", "true"});
+  d.flip = flip == "true";
+  if (d.kind == "fashion_mnist") {
+    for (const char* key : {"image_size", "channels", "num_classes"})
+      s.key(key, [&](const YAML::Node& v, const std::string& p) {
+        r.require(false, v, p, "Fashion-MNIST is 28×28, 1 channel, 10 classes: leave it out");
+      });
+    d.image_size = 28, d.channels = 1, d.num_classes = 10;
+    if (d.path.empty()) d.path = "/usr/share/datasets/fashion-mnist";
+  } else if (d.kind == "dead_leaves") {
+    if (d.image_size == 0) d.image_size = 32;
+    s.key("num_classes", [&](const YAML::Node& v, const std::string& p) {
+      r.require(d.num_classes == 0, v, p, "dead leaves have no classes");
+    });
+  } else {
+    r.require(n["path"].IsDefined() && n["image_size"].IsDefined(), n, "data",
+              "kind " + d.kind + " needs path: FILE and image_size: N (the files' height and width)");
+    r.require(d.kind != "idx" || d.channels == 1, n["channels"].IsDefined() ? n["channels"] : n, "data.channels",
+              "IDX images have one channel");
+    r.require(d.labels.empty() == (d.num_classes == 0), n, "data",
+              "labels: FILE and num_classes: K go together (K classes, labels 0 to K − 1)");
+  }
+  s.key("pad_to", [&](const YAML::Node& v, const std::string& p) {
+    r.require(d.pad_to == 0 || d.pad_to >= d.image_size, v, p,
+              str_cat("must be 0 or at least data.image_size (", d.image_size, "), got ", d.pad_to));
+  });
+}
+
 void read_data(const SpecReader& r, const YAML::Node& n, DataSpec& d) {
-  const Section s(r, n, "data", {"kind", "noise", "mean", "std", "means", "stds", "weights", "quantize"});
-  s.choice("kind", d.kind, {"swissroll", "gaussian", "gaussian_mixture"});
+  const Section s(r, n, "data", {"kind", "noise", "mean", "std", "means", "stds", "weights", "quantize", "path", "labels",
+                                 "split", "channels", "image_size", "pad_to", "flip", "num_classes"});
+  s.choice("kind", d.kind, {"swissroll", "gaussian", "gaussian_mixture", "fashion_mnist", "idx", "npy", "dead_leaves"});
+  if (d.image())
+    read_image_data(r, n, s, d);
+  else
+    for (const char* key : {"path", "labels", "split", "channels", "image_size", "pad_to", "flip", "num_classes"})
+      s.key(key, [&](const YAML::Node& v, const std::string& p) {
+        r.require(false, v, p, "only for image data (data.kind fashion_mnist, idx, npy or dead_leaves)");
+      });
   // Each key belongs to one kind.
   const std::map<std::string, std::string> owner = {
       {"noise", "swissroll"}, {"mean", "gaussian"}, {"std", "gaussian"},
@@ -278,8 +334,24 @@ void read_data(const SpecReader& r, const YAML::Node& n, DataSpec& d) {
 }
 
 void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
-  const Section s(r, n, "model", {"kind", "hidden", "depth", "time_embed"});
-  s.choice("kind", m.kind, {"mlp", "exact"});
+  const Section s(r, n, "model", {"kind", "hidden", "depth", "time_embed", "size", "patch", "heads", "class_dropout"});
+  s.choice("kind", m.kind, {"mlp", "dit", "exact"});
+  s.choice("size", m.size, {"custom", "S", "B", "L", "XL"});
+  s.integer("patch", m.patch, closed(1, 64));
+  s.integer("heads", m.heads, closed(1, 1024));
+  s.number("class_dropout", m.class_dropout, half_open(0, 1));
+  for (const char* key : {"size", "patch", "heads", "class_dropout"})
+    s.key(key, [&](const YAML::Node& v, const std::string& p) {
+      r.require(m.kind == "dit", v, p, "only for model.kind dit (this is " + m.kind + ")");
+    });
+  s.key("time_embed", [&](const YAML::Node& v, const std::string& p) {
+    r.require(m.kind != "dit", v, p, "DiT's frequency embedding is 256 wide, as the reference's; leave it out");
+  });
+  if (m.size != "custom")
+    for (const char* key : {"hidden", "depth", "heads"})
+      s.key(key, [&](const YAML::Node& v, const std::string& p) {
+        r.require(false, v, p, "model.size " + m.size + " fixes hidden, depth and heads; use size: custom to set them");
+      });
   s.integer("hidden", m.hidden, closed(1, 65536));
   s.integer("depth", m.depth, closed(0, 1024));
   s.integer("time_embed", m.time_embed, closed(2, 65536));
@@ -487,6 +559,7 @@ std::string apply_override(YAML::Node& root, const std::string& text) {
 }  // namespace
 
 std::int64_t DataSpec::dim() const {
+  if (image()) return channels * side() * side();
   if (kind == "gaussian") return std::int64_t(mean.size());
   if (kind == "gaussian_mixture") return means.empty() ? 0 : std::int64_t(means[0].size());
   return 2;
@@ -546,6 +619,18 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
     r.require(spec.model.kind != "exact" || spec.diffusion.variance.rfind("learned", 0) != 0, kind.IsDefined() ? kind : v,
               "model.kind", "exact has no learned variance: set diffusion.variance fixed_small or fixed_large");
   });
+  s.key("model", [&](const YAML::Node& v, const std::string&) {
+    const YAML::Node kind = v["kind"];
+    const YAML::Node& at = kind.IsDefined() ? kind : v;
+    r.require(spec.model.kind != "dit" || spec.data.image(), at, "model.kind",
+              "dit needs image data (data.kind fashion_mnist, idx, npy or dead_leaves)");
+    r.require(spec.model.kind != "dit" || spec.data.side() % spec.model.patch == 0, at, "model.patch",
+              str_cat("model.patch ", spec.model.patch, " must divide the image side ", spec.data.side(),
+                      " (data.pad_to can pad it)"));
+    if (spec.model.kind == "dit" && spec.model.size == "custom")
+      r.require(spec.model.hidden % spec.model.heads == 0 && spec.model.hidden % 4 == 0, at, "model.hidden",
+                str_cat("must be a multiple of 4 and of model.heads (", spec.model.heads, "), got ", spec.model.hidden));
+  });
   s.key("diffusion", [&](const YAML::Node& v, const std::string&) {
     const YAML::Node var = v["variance"];
     r.require(spec.diffusion.variance != "learned_full" || spec.data.dim() <= DiffusionSpec::kMaxFullCovarianceDim,
@@ -597,12 +682,31 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   if (s.data.quantize != "none") {
     out << YAML::Key << "quantize" << YAML::Value << s.data.quantize;
   }
+  if (s.data.image()) {
+    if (!s.data.path.empty()) out << YAML::Key << "path" << YAML::Value << s.data.path;
+    if (!s.data.labels.empty()) out << YAML::Key << "labels" << YAML::Value << s.data.labels;
+    if (s.data.kind == "fashion_mnist") out << YAML::Key << "split" << YAML::Value << s.data.split;
+    out << YAML::Key << "channels" << YAML::Value << s.data.channels;
+    out << YAML::Key << "image_size" << YAML::Value << s.data.image_size;
+    out << YAML::Key << "pad_to" << YAML::Value << s.data.pad_to;
+    out << YAML::Key << "flip" << YAML::Value << (s.data.flip ? "true" : "false");
+    out << YAML::Key << "num_classes" << YAML::Value << s.data.num_classes;
+  }
   out << YAML::EndMap;
   out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "kind" << YAML::Value << s.model.kind;
-  out << YAML::Key << "hidden" << YAML::Value << s.model.hidden;
-  out << YAML::Key << "depth" << YAML::Value << s.model.depth;
-  out << YAML::Key << "time_embed" << YAML::Value << s.model.time_embed << YAML::EndMap;
+  if (s.model.kind != "dit" || s.model.size == "custom") {
+    out << YAML::Key << "hidden" << YAML::Value << s.model.hidden;
+    out << YAML::Key << "depth" << YAML::Value << s.model.depth;
+  }
+  if (s.model.kind != "dit") out << YAML::Key << "time_embed" << YAML::Value << s.model.time_embed;
+  if (s.model.kind == "dit") {
+    out << YAML::Key << "size" << YAML::Value << s.model.size;
+    out << YAML::Key << "patch" << YAML::Value << s.model.patch;
+    if (s.model.size == "custom") out << YAML::Key << "heads" << YAML::Value << s.model.heads;
+    out << YAML::Key << "class_dropout" << YAML::Value << num(s.model.class_dropout);
+  }
+  out << YAML::EndMap;
   out << YAML::Key << "diffusion" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "schedule" << YAML::Value << s.diffusion.schedule;
   if (s.diffusion.schedule == "sohl2015")

@@ -7,7 +7,8 @@
 namespace carnot {
 
 struct DataSpec {
-  std::string kind = "swissroll";  // swissroll | gaussian | gaussian_mixture
+  // swissroll | gaussian | gaussian_mixture (points), or images: fashion_mnist | idx | npy | dead_leaves
+  std::string kind = "swissroll";
   double noise = 0.5;  // swissroll: the noise's standard deviation, in the roll's raw units
   std::vector<double> mean, std;   // gaussian: diagonal N(mean, std²)
   std::vector<std::vector<double>> means, stds;  // gaussian_mixture: one row per component
@@ -15,14 +16,31 @@ struct DataSpec {
   // gaussian kinds: none, or 8bit: clipped to [−1, 1] and rounded to its 256 levels −1 + 2k/255,
   // 8-bit data with a known discrete likelihood, for the discretised decoder and bits_per_dim.
   std::string quantize = "none";
+  // Images, channels × side × side in the model's units ([−1, 1] for 8-bit pixels):
+  std::string path;               // idx, npy: the images file; fashion_mnist: its folder
+  std::string labels;             // idx, npy: a labels file (empty: unlabelled)
+  std::string split = "train";    // fashion_mnist: train | test
+  std::int64_t channels = 1;      // npy: as the file holds (checked when read)
+  std::int64_t image_size = 0;    // idx, npy: the files' (checked); fashion_mnist 28; dead_leaves: drawn
+  std::int64_t pad_to = 0;        // centre each image in pad_to × pad_to of −1 (0: no padding)
+  bool flip = false;              // random horizontal flips
+  std::int64_t num_classes = 0;   // labelled idx/npy: how many classes (labels below it); fashion_mnist 10
+  bool image() const { return kind == "fashion_mnist" || kind == "idx" || kind == "npy" || kind == "dead_leaves"; }
+  std::int64_t side() const { return pad_to > 0 ? pad_to : image_size; }
   std::int64_t dim() const;
 };
 
 struct ModelSpec {
-  std::string kind = "mlp";  // mlp | exact (the analytic ε of gaussian or gaussian_mixture data)
+  // mlp | dit (image data) | exact (the analytic ε of gaussian or gaussian_mixture data)
+  std::string kind = "mlp";
   std::int64_t hidden = 128;
   std::int64_t depth = 4;
   std::int64_t time_embed = 32;
+  // dit: a named size (S, B, L, XL: hidden, depth and heads as the paper's) or custom (the keys).
+  std::string size = "custom";
+  std::int64_t patch = 2;
+  std::int64_t heads = 4;
+  double class_dropout = 0.1;  // labels dropped to the null class, for classifier-free guidance
 };
 
 struct DiffusionSpec {

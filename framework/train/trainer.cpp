@@ -46,6 +46,19 @@ MlpConfig mlp_config(const JobSpec& spec) {
   return MlpConfig{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed, dim + extra, logits};
 }
 
+DitConfig dit_config(const JobSpec& spec) {
+  const ModelSpec& m = spec.model;
+  DitConfig c = m.size == "custom" ? DitConfig{} : DitConfig::preset(m.size, m.patch);
+  if (m.size == "custom") c.hidden = m.hidden, c.depth = m.depth, c.heads = m.heads;
+  c.patch = m.patch;
+  c.input_size = spec.data.side();
+  c.in_channels = spec.data.channels;
+  c.num_classes = spec.data.num_classes;
+  c.class_dropout = m.class_dropout;
+  c.learn_sigma = spec.diffusion.variance == "learned";
+  return c;
+}
+
 Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& device)
     : spec_(spec),
       comm_(comm),

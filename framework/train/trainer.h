@@ -29,6 +29,7 @@
 #include "framework/dist/comm.h"
 #include "framework/dist/grad_buckets.h"
 #include "framework/io/job_spec.h"
+#include "framework/nn/dit.h"
 #include "framework/nn/mlp_score_net.h"
 #include "framework/optim/adamw.h"
 #include "framework/optim/ema.h"
@@ -45,6 +46,8 @@ Slice batch_slice(std::int64_t batch, int rank, int world);
 
 // The network a job spec describes (ε̂, then any learned variance's parameters).
 MlpConfig mlp_config(const JobSpec& spec);
+// model.kind dit: the DiT for the spec's images (learned σ when diffusion.variance is learned).
+DitConfig dit_config(const JobSpec& spec);
 
 class Trainer {
  public:

@@ -9,7 +9,12 @@ for cfg in "$SRC"/configs/*.yaml; do
   grep -qE "per parameter|no parameters" validate.out || fail "validate $cfg printed no plan"
   echo "ok: validate $(basename "$cfg")"
 done
-grep -q "153 k parameters (153474)" validate.out || fail "parameter count of the Swiss-roll model"
+grep -q "153 k parameters (153,474)" validate.out || fail "parameter count of the Swiss-roll model"
+# DiT-XL/2 at 256×256 (32×32×4 latents): the reference's parameter count, and the paper's 118.6
+# GFLOPs (multiply-adds) per forward.
+"$CARNOT" validate "$SRC/configs/dit_xl2_256.yaml" > dit.out
+grep -q "675 M parameters (675,129,632)" dit.out && grep -q "237 G per sample forward" dit.out \
+  || { cat dit.out; fail "DiT-XL/2's plan"; }
 # ZeRO-1's accounting: AdamW's 8 bytes per parameter become 8/N, plus the 4/N gradient shard.
 "$CARNOT" validate "$SRC/configs/swissroll.yaml" --set distributed.zero=1 --ranks 4 > zero.out
 grep -q "per parameter    15 bytes" zero.out && grep -q "AdamW state 299.75 KiB" zero.out \
@@ -26,6 +31,11 @@ check_refused "neg.yaml:5:" neg.yaml
 check_refused "model.hidden: must be in [1, 65536], got -4" neg.yaml
 check_refused "--set 'diffusion.steps=10'" "$SRC/configs/swissroll.yaml" --set diffusion.steps=10
 check_refused "cannot read job spec" missing.yaml
+printf 'name: x\nmodel:\n  kind: dit\n' > dit_points.yaml
+check_refused "dit needs image data" dit_points.yaml
+check_refused "model.size XL fixes hidden, depth and heads" "$SRC/configs/dit_xl2_256.yaml" --set model.hidden=64
+check_refused "only for image data" "$SRC/configs/swissroll.yaml" --set data.pad_to=32
+check_refused "model.patch 3 must divide the image side 32" "$SRC/configs/dit_xl2_256.yaml" --set model.patch=3
 check_refused "distributed.zero: must be in [0, 1]" "$SRC/configs/swissroll.yaml" --set distributed.zero=2
 
 "$CARNOT" train "$SRC/configs/swissroll.yaml" --set train.steps=20 --set checkpoint.every=10 --run-dir run > /dev/null
