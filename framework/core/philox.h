@@ -27,6 +27,9 @@ enum class RngStream : std::uint32_t {
   kSamplerNoise = 6,   // noise added at each sampler step
   kEvalData = 7,       // fresh data for evaluation
   kBoundNoise = 8,     // x_t drawn for the variational bound's terms
+  kLabelDrop = 9,      // whether a training label is dropped to the null class
+  kFlip = 10,          // whether a training image is mirrored
+  kShuffle = 11,       // the order of each epoch over a finite data set
 };
 
 CARNOT_HOST_DEVICE std::uint32_t philox_mulhilo(std::uint32_t a, std::uint32_t b,

@@ -18,9 +18,15 @@ class Dataset {
                     RngStream stream, float* out) const = 0;
   // Half the spacing of discrete data's levels (1/255 for 8-bit data on [−1, 1]); 0 if continuous.
   virtual double bin_half_width() const { return 0; }
+  // Classes of labelled data (0: unlabelled), and the labels of the points fill() gives.
+  virtual std::int64_t num_classes() const { return 0; }
+  virtual void fill_labels(std::uint64_t /*seed*/, std::uint32_t /*step*/, std::uint32_t /*first*/, std::int64_t /*n*/,
+                           std::int64_t* /*out*/) const {}
 };
 
-std::unique_ptr<Dataset> make_dataset(const DataSpec& spec);
+// global_batch: the samples per step, which finite data sets (images) need to find a sample's
+// place in its epoch (global index step · B + i).
+std::unique_ptr<Dataset> make_dataset(const DataSpec& spec, std::int64_t global_batch = 1);
 // The data's standard deviation, the root mean square over dimensions (EDM's σ_data default):
 // 1 for the standardised Swiss roll.
 double data_std(const DataSpec& spec);

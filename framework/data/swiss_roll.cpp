@@ -5,6 +5,7 @@
 #include "framework/core/error.h"
 #include "framework/core/random.h"
 #include "framework/data/gaussian_mixture.h"
+#include "framework/data/image_dataset.h"
 
 namespace carnot {
 
@@ -25,15 +26,17 @@ void SwissRoll::fill(std::uint64_t seed, std::uint32_t step, std::uint32_t first
   }
 }
 
-std::unique_ptr<Dataset> make_dataset(const DataSpec& spec) {
+std::unique_ptr<Dataset> make_dataset(const DataSpec& spec, std::int64_t global_batch) {
   if (spec.kind == "swissroll") return std::make_unique<SwissRoll>(spec.noise);
   if (spec.kind == "gaussian" || spec.kind == "gaussian_mixture")
     return std::make_unique<GaussianMixtureData>(GaussianMixture::from_spec(spec), spec.quantize == "8bit");
+  if (spec.image()) return make_image_dataset(spec, global_batch);
   throw Error("unknown data.kind '" + spec.kind + "'");
 }
 
 double data_std(const DataSpec& spec) {
   if (spec.kind == "swissroll") return 1.0;
+  if (spec.image()) return 0.5;  // EDM's σ_data for images on [−1, 1]
   const std::vector<double> sd = GaussianMixture::from_spec(spec).stddev();
   double v = 0;
   for (double s : sd) v += s * s;

@@ -147,9 +147,13 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
 
 Dit::~Dit() = default;
 
-void Dit::forward(const Tensor& x, const float* t, const std::int64_t* y, const Tensor& out) {
+void Dit::forward(const Tensor& x_in, const float* t, const std::int64_t* y, const Tensor& out_in) {
   const DitConfig& c = config_;
-  const std::int64_t n = x.dim(0), C = c.hidden, N = c.tokens(), R = n * N, H = c.input_size;
+  const std::int64_t n = x_in.dim(0), C = c.hidden, N = c.tokens(), R = n * N, H = c.input_size;
+  // Flat rows are the same memory as images.
+  const Tensor x = x_in.shape().rank() == 2 ? Tensor(x_in.raw(), x_in.dtype(), Shape{n, c.in_channels, H, H}) : x_in;
+  const Tensor out =
+      out_in.shape().rank() == 2 ? Tensor(out_in.raw(), out_in.dtype(), Shape{n, c.out_channels(), H, H}) : out_in;
   CARNOT_CHECK(n <= max_batch_ && x.dim(1) == c.in_channels && x.dim(2) == H && x.dim(3) == H,
                "DiT for ", c.in_channels, "×", H, "×", H, " images (batch ≤ ", max_batch_, ") got x ", x.shape().str());
   CARNOT_CHECK(out.dim(0) == n && out.dim(1) == c.out_channels(), "DiT output ", out.shape().str(), " for ", n,
@@ -218,7 +222,8 @@ void Dit::forward(const Tensor& x, const float* t, const std::int64_t* y, const 
   ops_.unpatchify(dt, n, c.grid(), c.grid(), c.patch, c.out_channels(), true, tokens.raw(), out.raw());
 }
 
-void Dit::backward(const Tensor& dout) {
+void Dit::backward(const Tensor& dout, const Tensor& dx) {
+  CARNOT_CHECK(dx.raw() == nullptr, "DiT computes no input gradient (learned β needs model.kind mlp)");
   const DitConfig& c = config_;
   const std::int64_t n = n_, C = c.hidden, N = c.tokens(), R = n * N, D = C / c.heads, S6 = 6 * C;
   const DType dt = dtype_;

@@ -2,6 +2,8 @@
 // and class by adaLN-Zero. Tensor names, shapes and initialisation follow facebookresearch/DiT's
 // models.py, so its state dict and ours hold the same tensors (pos_embed too, which is fixed).
 //
+// Inputs and outputs may also be flat rows (x[B, Cin·H·W], out[B, Cout·H·W]), as the trainer has them.
+//
 // forward: x[B, Cin, H, W] → patch embedding (conv k = s = p) → tokens [B, N, C] + pos_embed;
 // c = t_embedder(t) + y_embedder(y); per block, from SiLU(c) six vectors (shift, scale, gate for
 // attention and for the MLP): h += gate · Attn(modulate(LN(h))), h += gate · MLP(modulate(LN(h)));
@@ -15,6 +17,7 @@
 
 #include "framework/nn/linear.h"
 #include "framework/nn/parameters.h"
+#include "framework/nn/score_network.h"
 #include "framework/nn/time_embedding.h"
 
 namespace carnot {
@@ -50,20 +53,24 @@ std::int64_t dit_activation_elements(const DitConfig& c);
 // MAE's fixed 2-D sin-cos position embedding [grid², dim], as DiT's get_2d_sincos_pos_embed.
 std::vector<double> sincos_pos_embed_2d(std::int64_t dim, std::int64_t grid);
 
-class Dit {
+class Dit final : public ScoreNetwork {
  public:
   Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch, std::uint64_t seed);
   ~Dit();
 
   // out[B, Cout, H, W] from x[B, Cin, H, W], times t[B] and labels y[B] (the null class is
   // num_classes); x and y must stay unchanged until backward.
-  void forward(const Tensor& x, const float* t, const std::int64_t* y, const Tensor& out);
-  // Accumulates every parameter's gradient from dout (the input gets none).
-  void backward(const Tensor& dout);
+  void forward(const Tensor& x, const float* t, const std::int64_t* y, const Tensor& out) override;
+  // Accumulates every parameter's gradient from dout (the input gets none: dx must be empty).
+  void backward(const Tensor& dout, const Tensor& dx) override;
+  void backward(const Tensor& dout) { backward(dout, Tensor()); }
+  std::int64_t outputs() const override { return config_.out_channels() * config_.input_size * config_.input_size; }
+  // DiT reports no marks yet: its buckets are reduced at the step's end.
+  void set_grads_ready(GradsReady) override {}
 
   const DitConfig& config() const { return config_; }
-  ParameterStore& params() { return store_; }
-  const ParameterStore& params() const { return store_; }
+  ParameterStore& params() override { return store_; }
+  const ParameterStore& params() const override { return store_; }
   // pos_embed [1, N, C], fixed (not trained), exported with the weights.
   Tensor pos_embed() const { return pos_embed_.tensor(); }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "framework/nn/linear.h"
+#include "framework/nn/score_network.h"
 #include "framework/nn/time_embedding.h"
 
 namespace carnot {
@@ -34,28 +35,32 @@ struct MlpPlan {
 };
 MlpPlan plan_mlp(const MlpConfig& config, std::int64_t rows);
 
-class MlpScoreNet {
+class MlpScoreNet final : public ScoreNetwork {
  public:
   MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
               std::uint64_t seed);
 
   // out[n, outputs] = net(x[n, D], t[n]); n ≤ max_batch. x must stay unchanged until backward.
   void forward(const Tensor& x, const float* t, const Tensor& out);
+  void forward(const Tensor& x, const float* t, const std::int64_t*, const Tensor& out) override { forward(x, t, out); }
   // Accumulates every parameter's gradient from dout[n, outputs] (grads are not zeroed here);
   // with dx given ([n, D]) also writes the gradient with respect to the input x.
-  void backward(const Tensor& dout, const Tensor& dx = Tensor());
+  void backward(const Tensor& dout, const Tensor& dx) override;
+  void backward(const Tensor& dout) { backward(dout, Tensor()); }
   // Told, during backward, after each module (final_layer, blocks.K from the last, input_proj,
   // t_embedder), its name and how far the final gradients reach in the flat buffer: every element
   // below the mark is complete (gradient buckets start their all-reduce on it; the timeline marks
   // the module's span). The name lives as long as the model. Unset: not told.
-  using GradsReady = std::function<void(std::int64_t mark, const char* module)>;
-  void set_grads_ready(GradsReady hook) { grads_ready_ = std::move(hook); }
+  void set_grads_ready(GradsReady hook) override { grads_ready_ = std::move(hook); }
 
-  ParameterStore& params() { return store_; }
+  ParameterStore& params() override { return store_; }
   // The learned schedule's logits and their gradients (empty without them).
-  Tensor beta_logits() const { return config_.beta_logits > 0 ? store_.value(beta_logits_) : Tensor(); }
-  Tensor beta_logit_grads() const { return config_.beta_logits > 0 ? store_.grad(beta_logits_) : Tensor(); }
-  const ParameterStore& params() const { return store_; }
+  Tensor beta_logits() const override { return config_.beta_logits > 0 ? store_.value(beta_logits_) : Tensor(); }
+  Tensor beta_logit_grads() const override {
+    return config_.beta_logits > 0 ? store_.grad(beta_logits_) : Tensor();
+  }
+  const ParameterStore& params() const override { return store_; }
+  std::int64_t outputs() const override { return config_.outputs(); }
   const MlpConfig& config() const { return config_; }
   std::int64_t max_batch() const { return max_batch_; }
   // Elements of every activation and scratch buffer this model allocated.

@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "framework/core/random.h"
 #include "framework/optim/grad_clip.h"
 
 namespace carnot {
@@ -64,7 +65,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
       comm_(comm),
       ops_(ops),
       slice_(batch_slice(spec.train.global_batch, comm.rank(), comm.size())),
-      data_(make_dataset(spec.data)),
+      data_(make_dataset(spec.data, spec.train.global_batch)),
       schedule_(make_schedule(spec.diffusion)),
       base_schedule_(schedule_),
       prediction_(spec.diffusion.continuous() ? Prediction::kEps : prediction_of(spec.diffusion.objective)),
@@ -75,9 +76,20 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   const std::int64_t dim = data_->dim();
   // Buffers for one micro-batch: the first of the grad_accum pieces is the largest.
   const std::int64_t rows = std::max<std::int64_t>(1, batch_slice(slice_.count, 0, int(spec.train.grad_accum)).count);
-  const MlpConfig config = mlp_config(spec);
-  CARNOT_CHECK(config.data_dim == dim, "data.dim() ", config.data_dim, " but the dataset has ", dim);
-  model_ = std::make_unique<MlpScoreNet>(config, DType::F32, ops, rows, spec.seed);
+  std::int64_t outputs = 0;
+  if (spec.model.kind == "dit") {
+    const DitConfig config = dit_config(spec);
+    CARNOT_CHECK(config.input_size * config.input_size * config.in_channels == dim, "DiT input ", config.in_channels, "×",
+                 config.input_size, "×", config.input_size, " but the dataset has ", dim, " values per sample");
+    model_ = std::make_unique<Dit>(config, DType::F32, ops, rows, spec.seed);
+    outputs = model_->outputs();
+  } else {
+    const MlpConfig config = mlp_config(spec);
+    CARNOT_CHECK(config.data_dim == dim, "data.dim() ", config.data_dim, " but the dataset has ", dim);
+    model_ = std::make_unique<MlpScoreNet>(config, DType::F32, ops, rows, spec.seed);
+    outputs = config.outputs();
+  }
+  if (data_->num_classes() > 0) labels_ = std::vector<std::int64_t>(std::size_t(rows));
   if (!spec.diffusion.continuous()) eps_inputs_ = make_eps_objective_inputs(schedule_, device, rows, dim);
   const Tensor params = model_->params().values();
   zero_ = spec.distributed.zero == 1;
@@ -91,8 +103,8 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   t_ = Buffer(DType::F32, Shape{rows});
   eps_ = Buffer(DType::F32, Shape{rows, dim});
   x_t_ = Buffer(DType::F32, Shape{rows, dim});
-  pred_ = Buffer(DType::F32, Shape{rows, config.outputs()});
-  dpred_ = Buffer(DType::F32, Shape{rows, config.outputs()});
+  pred_ = Buffer(DType::F32, Shape{rows, outputs});
+  dpred_ = Buffer(DType::F32, Shape{rows, outputs});
   target_ = Buffer(DType::F32, Shape{rows, dim});
   weights_ = Buffer(DType::F32, Shape{rows});
   dx_ = Buffer(DType::F32, Shape{rows, dim});
@@ -128,7 +140,7 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   const Tensor grads = model_->params().grads();
   ops_.fill_zero(DType::F32, grads.numel(), grads.raw());
   // Every rank holds the same (all-reduced, then updated) logits, so the same schedule.
-  if (model_->config().beta_logits > 0)
+  if (model_->beta_logits().numel() > 0 && model_->beta_logits().raw())
     schedule_ = learned_schedule(base_schedule_, model_->beta_logits().data<float>());
   // This rank's slice in grad_accum contiguous pieces; gradients add up across them, and samples
   // keep their global indices, so the step is the same computation at any piece count.
@@ -202,7 +214,7 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
 double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n) {
   if (n == 0) return 0;
   const std::int64_t dim = data_->dim();
-  const bool learned_betas = model_->config().beta_logits > 0;
+  const bool learned_betas = model_->beta_logits().raw() != nullptr;
   std::optional<TraceSpan> span(std::in_place, trace_, "data", s);
   data_->fill(spec_.seed, s, first, n, RngStream::kData, x0_.data<float>());
   if (spec_.diffusion.flow())  // z_t into x_t_, the velocity target into target_
@@ -219,7 +231,17 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n)
                       x_t_.data<float>());
   const Tensor x_t = x_t_.tensor().rows(0, n), pred = pred_.tensor().rows(0, n), dpred = dpred_.tensor().rows(0, n);
   span.emplace(trace_, "forward", s);
-  model_->forward(x_t, t_.data<float>(), pred);
+  const std::int64_t* labels = nullptr;
+  if (!labels_.empty()) {  // class labels, each dropped to the null class with model.class_dropout
+    data_->fill_labels(spec_.seed, s, first, n, labels_.data());
+    const double drop = spec_.model.class_dropout;
+    const std::int64_t null_class = data_->num_classes();
+    for (std::int64_t j = 0; j < n; ++j)
+      if (drop > 0 && uniform_open01(philox_draw(spec_.seed, s, first + std::uint32_t(j), RngStream::kLabelDrop, 0).v[0]) < drop)
+        labels_[std::size_t(j)] = null_class;
+    labels = labels_.data();
+  }
+  model_->forward(x_t, t_.data<float>(), labels, pred);
   span.emplace(trace_, "loss", s);
   // Normalised by the global batch, so the all-reduced sum is the global mean's gradient.
   const double scale = 1.0 / double(spec_.train.global_batch);
@@ -238,7 +260,7 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n)
                             eps_.data<float>(), pred.data<float>(), dx.data<float>(), scale,
                             model_->beta_logit_grads().data<float>());
   } else {
-    model_->backward(dpred);
+    model_->backward(dpred, Tensor());
   }
   return loss_sum;
 }

@@ -108,7 +108,7 @@ class Trainer {
 
   // The global loss of every step taken.
   const std::vector<double>& losses() const { return losses_; }
-  const MlpScoreNet& model() const { return *model_; }
+  const ScoreNetwork& model() const { return *model_; }
   const Ema& ema() const { return *ema_; }
 
  private:
@@ -124,7 +124,8 @@ class Trainer {
   NoiseSchedule schedule_;       // with learned β: rebuilt from the logits at every step
   NoiseSchedule base_schedule_;  // the spec's schedule, which learned β perturb
   std::unique_ptr<EpsObjectiveInputs> eps_inputs_;
-  std::unique_ptr<MlpScoreNet> model_;
+  std::unique_ptr<ScoreNetwork> model_;
+  std::vector<std::int64_t> labels_;  // this micro-batch's class labels (labelled data only)
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<Ema> ema_;
   Prediction prediction_;  // VP objectives; unused for flow

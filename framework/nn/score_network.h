@@ -1,0 +1,33 @@
+// ScoreNetwork: what the trainer needs of a network, whatever its kind (the MLP for points, DiT
+// for images). Inputs and outputs are flat rows: x[n, data_dim] (an image's C×H×W in order) and
+// out[n, outputs()] (ε̂, then any learned variance's outputs, each in the same order).
+#pragma once
+#include <cstdint>
+#include <functional>
+
+#include "framework/core/tensor.h"
+#include "framework/nn/parameters.h"
+
+namespace carnot {
+
+class ScoreNetwork {
+ public:
+  virtual ~ScoreNetwork() = default;
+  // out from x, times t[n] and class labels y[n] (null for an unconditional network). x and y must
+  // stay unchanged until backward.
+  virtual void forward(const Tensor& x, const float* t, const std::int64_t* y, const Tensor& out) = 0;
+  // Accumulates every parameter's gradient from dout; with dx given also the input's gradient.
+  virtual void backward(const Tensor& dout, const Tensor& dx) = 0;
+  virtual ParameterStore& params() = 0;
+  virtual const ParameterStore& params() const = 0;
+  virtual std::int64_t outputs() const = 0;
+  // Told during backward how far the final gradients reach (see MlpScoreNet); a network that does
+  // not report leaves every bucket to the step's end.
+  using GradsReady = std::function<void(std::int64_t mark, const char* module)>;
+  virtual void set_grads_ready(GradsReady hook) = 0;
+  // A learned schedule's logits and their gradients (empty where the network has none).
+  virtual Tensor beta_logits() const { return Tensor(); }
+  virtual Tensor beta_logit_grads() const { return Tensor(); }
+};
+
+}  // namespace carnot
