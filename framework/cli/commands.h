@@ -29,6 +29,8 @@ struct SampleArgs {
   bool seed_given = false;
   bool no_ema = false;
   double quality_gate = 0;  // > 0: exit 1 when the quality ratio exceeds it
+  std::string class_label;  // class-conditional models: K, all (default) or null
+  double cfg_scale = 1;     // classifier-free guidance (1: none)
 };
 
 struct ValidateArgs {

@@ -73,6 +73,10 @@ int main(int argc, char** argv) {
                          "Output file, repeatable: .npy (float32, N × D, data units) or .png (2-D "
                          "data: the samples beside fresh data)")->required();
   auto* seed_opt = sample_cmd->add_option("--seed", sample.seed, "Sampling seed (default: the job's seed)");
+  sample_cmd->add_option("--class", sample.class_label,
+                         "Class-conditional models: a class index, all (one block per class: the default) or null");
+  sample_cmd->add_option("--cfg-scale", sample.cfg_scale, "Classifier-free guidance scale with --class K (1: none)")
+      ->check(CLI::Range(0.0, 100.0));
   sample_cmd->add_option("--quality-gate", sample.quality_gate,
                          "Exit 1 if the quality ratio (sliced W1 / data-vs-data) exceeds this")
       ->check(CLI::PositiveNumber);

@@ -9,6 +9,8 @@
 #include "framework/train/model_weights.h"
 #include "framework/train/trainer.h"
 
+#include <algorithm>
+
 namespace carnot {
 
 ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string& job,
@@ -38,15 +40,57 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
     return;
   }
   const std::string weights = dir + (no_ema ? "/model" : "/ema") + ".safetensors";
-  const MlpConfig config = mlp_config(spec_);
-  variance_outputs_ = config.outputs() - config.data_dim;
-  if (variance_outputs_ > 0) scratch_ = Buffer(DType::F32, Shape{max_rows, config.outputs()});
-  network_ = std::make_unique<MlpScoreNet>(config, DType::F32, cpu_ops(), max_rows, spec_.seed);
+  if (spec_.model.kind == "dit")
+    network_ = std::make_unique<Dit>(dit_config(spec_), DType::F32, cpu_ops(), max_rows, spec_.seed);
+  else
+    network_ = std::make_unique<MlpScoreNet>(mlp_config(spec_), DType::F32, cpu_ops(), max_rows, spec_.seed);
+  const std::int64_t outputs = network_->outputs();
+  variance_outputs_ = outputs - spec_.data.dim();
+  if (variance_outputs_ > 0) scratch_ = Buffer(DType::F32, Shape{max_rows, outputs});
+  labels_.assign(std::size_t(max_rows), 0);
   run_on_root_and_agree(comm, [&] { load_weights(weights, network_->params(), network_->params().values()); });
   const Tensor params = network_->params().values();
   comm.broadcast(params.raw(), std::int64_t(params.bytes()), 0);
-  if (config.beta_logits > 0) schedule_ = learned_schedule(schedule_, network_->beta_logits().data<float>());
+  if (network_->beta_logits().raw()) schedule_ = learned_schedule(schedule_, network_->beta_logits().data<float>());
+  // Until set_class: the null class (sample and eval call set_class, which checks it exists).
+  label_ = num_classes();
+  std::fill(labels_.begin(), labels_.end(), label_);
   description_ = std::string(no_ema ? "live" : "EMA") + " weights of " + dir;
+}
+
+void ModelSource::set_class(std::int64_t label, double cfg_scale) {
+  const std::int64_t classes = num_classes();
+  const bool has_null = spec_.model.class_dropout > 0;
+  if (classes == 0 && (label >= 0 || cfg_scale != 1))
+    throw UsageError("--class and --cfg-scale need a class-conditional model (this one is unconditional)");
+  if (label >= classes) throw UsageError(str_cat("--class ", label, ": the model has classes 0 to ", classes - 1));
+  if ((label < 0 || cfg_scale != 1) && !has_null)
+    throw UsageError("this model was trained without label dropout (model.class_dropout 0): it has no null class, so "
+                     "it needs --class K and no --cfg-scale");
+  if (label < 0 && cfg_scale != 1) throw UsageError("--cfg-scale needs --class K (guidance towards a class)");
+  label_ = label < 0 ? classes : label;  // the null class is index `classes`
+  cfg_scale_ = cfg_scale;
+  std::fill(labels_.begin(), labels_.end(), label_);
+  if (cfg_scale != 1 && guided_.tensor().raw() == nullptr)
+    guided_ = Buffer(DType::F32, Shape{max_rows_, network_->outputs()});
+}
+
+void ModelSource::run(const Tensor& x, const float* t, const Tensor& out) {
+  const bool conditional = num_classes() > 0;
+  network_->forward(x, t, conditional ? labels_.data() : nullptr, out);
+  if (!conditional || cfg_scale_ == 1) return;
+  const std::int64_t n = x.dim(0), dim = x.dim(1), width = out.dim(1);
+  std::vector<std::int64_t> null(std::size_t(n), num_classes());
+  const Tensor u = guided_.tensor().rows(0, n);
+  network_->forward(x, t, null.data(), u);
+  float* o = out.data<float>();
+  const float* uo = u.data<float>();
+  const float s = float(cfg_scale_);
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t i = 0; i < dim; ++i) {
+      const std::int64_t k = j * width + i;
+      o[k] = uo[k] + s * (o[k] - uo[k]);
+    }
 }
 
 EpsPredictor ModelSource::predictor() {
@@ -54,18 +98,18 @@ EpsPredictor ModelSource::predictor() {
     return [this](const Tensor& z, const float* t, const Tensor& v) { (*exact_velocity_)(z, t, v); };
   CARNOT_CHECK(!spec_.diffusion.edm(), "an EDM model is a denoiser, not an ε-predictor");
   if (spec_.diffusion.flow())
-    return [this](const Tensor& z, const float* t, const Tensor& v) { network_->forward(z, t, v); };
+    return [this](const Tensor& z, const float* t, const Tensor& v) { run(z, t, v); };
   if (exact_) return [this](const Tensor& x, const float* t, const Tensor& eps) { (*exact_)(x, t, eps); };
   if (variance_outputs_ > 0)
     return [this](const Tensor& x, const float* t, const Tensor& eps) { forward_split(x, t, eps, nullptr); };
   return as_eps_predictor(prediction_of(spec_.diffusion.objective), schedule_,
-                          [this](const Tensor& x, const float* t, const Tensor& out) { network_->forward(x, t, out); });
+                          [this](const Tensor& x, const float* t, const Tensor& out) { run(x, t, out); });
 }
 
 Denoiser ModelSource::denoiser() {
   CARNOT_CHECK(spec_.diffusion.edm(), "a denoiser is asked of a model with schedule ", spec_.diffusion.schedule);
   if (exact_denoiser_) return [this](const Tensor& x, double sigma, const Tensor& d) { (*exact_denoiser_)(x, sigma, d); };
-  return edm_denoiser(edm_, [this](const Tensor& x, const float* t, const Tensor& f) { network_->forward(x, t, f); },
+  return edm_denoiser(edm_, [this](const Tensor& x, const float* t, const Tensor& f) { run(x, t, f); },
                       max_rows_, spec_.data.dim());
 }
 
@@ -82,7 +126,7 @@ ReverseModel ModelSource::reverse_model() {
 void ModelSource::forward_split(const Tensor& x, const float* t, const Tensor& eps, const Tensor* params) {
   const std::int64_t n = x.dim(0), dim = x.dim(1), P = variance_outputs_, width = dim + P;
   const Tensor out = scratch_.tensor().rows(0, n);
-  network_->forward(x, t, out);
+  run(x, t, out);
   const float* o = out.data<float>();
   for (std::int64_t j = 0; j < n; ++j) {
     std::copy(o + j * width, o + j * width + dim, eps.data<float>() + j * dim);

@@ -12,7 +12,7 @@
 #include "framework/diffusion/flow_matching.h"
 #include "framework/dist/comm.h"
 #include "framework/io/job_spec.h"
-#include "framework/nn/mlp_score_net.h"
+#include "framework/nn/score_network.h"
 
 namespace carnot {
 
@@ -32,14 +32,25 @@ class ModelSource {
   Denoiser denoiser();
   const EdmConfig& edm() const { return edm_; }
   ReverseModel reverse_model();
+  // Class-conditional networks: the class every row is drawn from (-1: the null class, i.e.
+  // unconditional), and classifier-free guidance's scale s on ε̂: ε̂_null + s (ε̂_class − ε̂_null)
+  // (1: none; the variance outputs stay the class's, as DiT's sampler keeps them).
+  std::int64_t num_classes() const { return spec_.model.kind == "dit" ? spec_.data.num_classes : 0; }
+  void set_class(std::int64_t label, double cfg_scale);
 
  private:
   void forward_split(const Tensor& x, const float* t, const Tensor& eps, const Tensor* params);
+  // The network's whole output for x (with the class and guidance set).
+  void run(const Tensor& x, const float* t, const Tensor& out);
 
   JobSpec spec_;
   NoiseSchedule schedule_;
   std::string description_;
-  std::unique_ptr<MlpScoreNet> network_;
+  std::unique_ptr<ScoreNetwork> network_;
+  std::vector<std::int64_t> labels_;  // one per row: the class, or the null class
+  std::int64_t label_ = -1;
+  double cfg_scale_ = 1;
+  Buffer guided_;  // the null class's output under guidance
   std::unique_ptr<ExactEps> exact_;
   std::unique_ptr<ExactVelocity> exact_velocity_;
   std::unique_ptr<ExactDenoiser> exact_denoiser_;

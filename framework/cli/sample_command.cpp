@@ -21,6 +21,7 @@
 #include "framework/eval/sample_quality.h"
 #include "framework/io/file_util.h"
 #include "framework/io/job_spec.h"
+#include "framework/eval/image_grid.h"
 #include "framework/eval/scatter_plot.h"
 #include "framework/io/npy.h"
 #include "framework/io/png.h"
@@ -98,8 +99,8 @@ int run_sample(Comm& comm, const SampleArgs& args) {
       throw_on_all_ranks(UsageError("--out '" + o + "': the file name must end in .npy or .png"));
     }
   }
-  const Slice slice = batch_slice(args.n, comm.rank(), comm.size());
-  const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(slice.count, 2048));
+  const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(batch_slice(args.n, 0, comm.size()).count,
+                                                                             std::int64_t(2048)));
   ModelSource source(comm, args.ckpt, args.job, args.overrides, args.no_ema, chunk);
   const JobSpec& spec = source.spec();
   const NoiseSchedule& schedule = source.schedule();
@@ -112,23 +113,66 @@ int run_sample(Comm& comm, const SampleArgs& args) {
   if (!spec.diffusion.continuous() && steps > schedule.steps()) {
     throw_on_all_ranks(UsageError(str_cat("--steps ", steps, " exceeds the ", schedule.steps(), " steps of the schedule")));
   }
-
-  std::vector<float> local(static_cast<std::size_t>(std::max<std::int64_t>(1, slice.count * dim)));
-  const std::uint32_t first = std::uint32_t(slice.begin);
-  if (flow)
-    flow_euler_sample(source.predictor(), steps, spec.diffusion.flow_shift, seed, first, slice.count, dim, chunk,
-                      local.data());
-  else if (edm)
-    edm_sample(source.denoiser(), source.edm(), steps, sampler == "euler" ? EdmMethod::kEuler : EdmMethod::kHeun, seed,
-               first, slice.count, dim, chunk, local.data());
-  else if (sampler == "ddpm" && steps == schedule.steps())
-    ddpm_sample(source.reverse_model(), schedule, seed, first, slice.count, dim, chunk, local.data());
-  else if (sampler == "euler" || sampler == "heun")
-    ode_sample(source.predictor(), schedule, steps, sampler == "euler" ? OdeMethod::kEuler : OdeMethod::kHeun, seed,
-               first, slice.count, dim, chunk, local.data());
-  else  // DDIM; with eta 1 it is DDPM's ancestral sampler on the respaced chain
-    ddim_sample(source.predictor(), schedule, steps, sampler == "ddpm" ? 1.0 : args.eta, seed, first,
-                slice.count, dim, chunk, local.data());
+  // Samples [first, first + count) of the global stream, with the source's class.
+  auto draw = [&](std::uint32_t first, std::int64_t count, float* out) {
+    if (flow)
+      flow_euler_sample(source.predictor(), steps, spec.diffusion.flow_shift, seed, first, count, dim, chunk, out);
+    else if (edm)
+      edm_sample(source.denoiser(), source.edm(), steps, sampler == "euler" ? EdmMethod::kEuler : EdmMethod::kHeun, seed,
+                 first, count, dim, chunk, out);
+    else if (sampler == "ddpm" && steps == schedule.steps())
+      ddpm_sample(source.reverse_model(), schedule, seed, first, count, dim, chunk, out);
+    else if (sampler == "euler" || sampler == "heun")
+      ode_sample(source.predictor(), schedule, steps, sampler == "euler" ? OdeMethod::kEuler : OdeMethod::kHeun, seed,
+                 first, count, dim, chunk, out);
+    else  // DDIM; with eta 1 it is DDPM's ancestral sampler on the respaced chain
+      ddim_sample(source.predictor(), schedule, steps, sampler == "ddpm" ? 1.0 : args.eta, seed, first, count, dim,
+                  chunk, out);
+  };
+  // Blocks of samples that share a class: for a class-conditional model one per class by default
+  // (--class all: the grid's rows), one class (--class K) or the null class (--class null); every
+  // rank takes its share of each block.
+  struct Block {
+    std::int64_t label, begin, count;
+  };
+  std::vector<Block> blocks;
+  const std::int64_t classes = source.num_classes();
+  const std::string which = args.class_label.empty() ? (classes > 0 ? "all" : "null") : args.class_label;
+  if (classes > 0 && which == "all") {
+    for (std::int64_t k = 0, at = 0; k < classes; ++k) {
+      const std::int64_t c = batch_slice(args.n, int(k), int(classes)).count;
+      blocks.push_back({k, at, c});
+      at += c;
+    }
+  } else {
+    std::int64_t label = -1;
+    if (which != "null") {
+      try {
+        std::size_t used = 0;
+        label = std::stoll(which, &used);
+        if (used != which.size() || label < 0) throw std::invalid_argument(which);
+      } catch (const std::exception&) {
+        throw_on_all_ranks(UsageError("--class '" + which + "': give a class index, all or null"));
+      }
+    }
+    blocks.push_back({label, 0, args.n});
+  }
+  std::vector<float> all(comm.rank() == 0 ? std::size_t(args.n * dim) : 0);
+  for (const Block& b : blocks) {
+    if (classes > 0 || b.label >= 0 || args.cfg_scale != 1) {
+      try {
+        source.set_class(b.label, args.cfg_scale);
+      } catch (const Error& e) {
+        throw_on_all_ranks(UsageError(e.what()));
+      }
+    }
+    const Slice slice = batch_slice(b.count, comm.rank(), comm.size());
+    std::vector<float> local(static_cast<std::size_t>(std::max<std::int64_t>(1, slice.count * dim)));
+    draw(std::uint32_t(b.begin + slice.begin), slice.count, local.data());
+    std::vector<std::int64_t> counts;
+    for (int r = 0; r < comm.size(); ++r) counts.push_back(batch_slice(b.count, r, comm.size()).count * dim);
+    comm.gather(local.data(), slice.count * dim, counts, comm.rank() == 0 ? all.data() + b.begin * dim : nullptr);
+  }
   std::string how = sampler == "ddim" ? str_cat("DDIM eta ", args.eta, ", ", steps, " steps")
                                       : str_cat(sampler, ", ", steps, " steps");
   if (edm) how += str_cat(" over EDM's σ from ", source.edm().sigma_max, " to ", source.edm().sigma_min, ", ρ ", source.edm().rho);
@@ -136,11 +180,31 @@ int run_sample(Comm& comm, const SampleArgs& args) {
   if (sampler == "ddpm")
     how += steps == schedule.steps() ? ", variance " + spec.diffusion.variance
                                      : std::string(", respaced with the posterior variance β̃ of the shorter chain");
-  std::vector<std::int64_t> counts;
-  for (int r = 0; r < comm.size(); ++r) counts.push_back(batch_slice(args.n, r, comm.size()).count * dim);
-  std::vector<float> all(comm.rank() == 0 ? std::size_t(args.n * dim) : 0);
-  comm.gather(local.data(), slice.count * dim, counts, all.data());
-
+  if (classes > 0)
+    how += which == "all" ? str_cat(", classes 0 to ", classes - 1, " in turn") : which == "null" ? ", unconditional" : ", class " + which;
+  if (args.cfg_scale != 1) how += str_cat(", guidance scale ", args.cfg_scale);
+  if (spec.data.image()) {
+    int code = 0;
+    run_on_root_and_agree(comm, [&] {
+      const std::int64_t C = spec.data.channels, S = spec.data.side();
+      for (const std::string& o : args.out) {
+        if (o.substr(o.size() - 4) == ".npy") {
+          write_npy_u8(o, {args.n, S, S, C}, images_to_u8_hwc(all.data(), args.n, C, S).data());
+        } else {
+          const std::int64_t cols = blocks.size() > 1 ? std::max<std::int64_t>(1, blocks[0].count)
+                                                      : std::int64_t(std::ceil(std::sqrt(double(args.n))));
+          const Image img = image_grid(all.data(), args.n, C, S, std::min<std::int64_t>(cols, 64));
+          write_png_rgb(o, img.width, img.height, img.rgb);
+        }
+        std::printf("carnot: %lld images %lldx%lldx%lld (%s, seed %llu, %s) written to %s\n", (long long)args.n,
+                    (long long)C, (long long)S, (long long)S, source.description().c_str(), (unsigned long long)seed,
+                    how.c_str(), o.c_str());
+      }
+      std::fflush(stdout);
+    });
+    comm.broadcast(&code, sizeof code, 0);
+    return code;
+  }
   int code = 0;
   run_on_root_and_agree(comm, [&] {
     std::vector<float> fresh;
@@ -166,7 +230,8 @@ int run_sample(Comm& comm, const SampleArgs& args) {
                 "%lld points); ratio %.3f%s\n",
                 q.sw1, q.baseline_mean, q.baseline_stderr, q.pairs, (long long)args.n, q.ratio(),
                 verdict.c_str());
-    if (spec.data.kind != "swissroll") print_moments(GaussianMixture::from_spec(spec.data), all, dim);
+    if (spec.data.kind == "gaussian" || spec.data.kind == "gaussian_mixture")
+      print_moments(GaussianMixture::from_spec(spec.data), all, dim);
     std::fflush(stdout);
     if (!pass) code = 1;
   });

@@ -686,11 +686,13 @@ std::string job_spec_to_yaml(const JobSpec& s) {
     if (!s.data.path.empty()) out << YAML::Key << "path" << YAML::Value << s.data.path;
     if (!s.data.labels.empty()) out << YAML::Key << "labels" << YAML::Value << s.data.labels;
     if (s.data.kind == "fashion_mnist") out << YAML::Key << "split" << YAML::Value << s.data.split;
-    out << YAML::Key << "channels" << YAML::Value << s.data.channels;
-    out << YAML::Key << "image_size" << YAML::Value << s.data.image_size;
+    if (s.data.kind != "fashion_mnist") {  // Fashion-MNIST's are fixed
+      out << YAML::Key << "channels" << YAML::Value << s.data.channels;
+      out << YAML::Key << "image_size" << YAML::Value << s.data.image_size;
+      if (s.data.kind != "dead_leaves") out << YAML::Key << "num_classes" << YAML::Value << s.data.num_classes;
+    }
     out << YAML::Key << "pad_to" << YAML::Value << s.data.pad_to;
     out << YAML::Key << "flip" << YAML::Value << (s.data.flip ? "true" : "false");
-    out << YAML::Key << "num_classes" << YAML::Value << s.data.num_classes;
   }
   out << YAML::EndMap;
   out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;

@@ -13,14 +13,15 @@ namespace {
 constexpr char kMagic[] = "\x93NUMPY";
 }
 
-void write_npy(const std::string& path, DType dtype, const std::vector<std::int64_t>& shape,
-               const void* data) {
+namespace {
+
+void write_array(const std::string& path, const char* descr, std::size_t element_bytes,
+                 const std::vector<std::int64_t>& shape, const void* data) {
   std::string dims;
   std::int64_t count = 1;
   for (std::int64_t d : shape) dims += std::to_string(d) + ", ", count *= d;
   if (shape.size() > 1) dims.resize(dims.size() - 2);
-  std::string header = std::string("{'descr': '") + (dtype == DType::F32 ? "<f4" : "<f8") +
-                       "', 'fortran_order': False, 'shape': (" + dims + "), }";
+  std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
   // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
   const std::size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
   header.append(total - 10 - header.size() - 1, ' ');
@@ -31,8 +32,18 @@ void write_npy(const std::string& path, DType dtype, const std::vector<std::int6
   out += char(header.size() & 0xff);
   out += char(header.size() >> 8);
   out += header;
-  out.append(static_cast<const char*>(data), std::size_t(count) * dtype_size(dtype));
+  out.append(static_cast<const char*>(data), std::size_t(count) * element_bytes);
   write_file_atomically(path, out);
+}
+
+}  // namespace
+
+void write_npy(const std::string& path, DType dtype, const std::vector<std::int64_t>& shape, const void* data) {
+  write_array(path, dtype == DType::F32 ? "<f4" : "<f8", dtype_size(dtype), shape, data);
+}
+
+void write_npy_u8(const std::string& path, const std::vector<std::int64_t>& shape, const std::uint8_t* data) {
+  write_array(path, "|u1", 1, shape, data);
 }
 
 NpyArray read_npy(const std::string& path) {

@@ -19,6 +19,7 @@ struct NpyArray {
 
 void write_npy(const std::string& path, DType dtype, const std::vector<std::int64_t>& shape,
                const void* data);
+void write_npy_u8(const std::string& path, const std::vector<std::int64_t>& shape, const std::uint8_t* data);
 NpyArray read_npy(const std::string& path);
 
 }  // namespace carnot

@@ -254,5 +254,23 @@ TEST(JobSpec, ResolvedSpecRoundTrips) {
   EXPECT_DOUBLE_EQ(back.data.noise, 0.1);
 }
 
+// Every image kind and DiT form survives the resolved spec that checkpoints keep and resumes reread.
+TEST(JobSpec, ImageSpecsRoundTrip) {
+  const char* specs[] = {
+      "name: a\ndata: {kind: fashion_mnist, pad_to: 32, flip: true}\nmodel: {kind: dit, size: S, patch: 4}\n",
+      "name: b\ndata: {kind: dead_leaves, image_size: 16}\nmodel: {kind: dit, hidden: 32, depth: 2, heads: 2}\n",
+      "name: c\ndata: {kind: npy, path: x.npy, labels: y.npy, num_classes: 5, channels: 3, image_size: 8}\n"
+      "model: {kind: dit, patch: 2, heads: 2, hidden: 16, class_dropout: 0}\n",
+      "name: d\ndata: {kind: idx, path: x.gz, image_size: 28, pad_to: 32}\nmodel: {kind: mlp}\n"};
+  for (const char* text : specs) {
+    const JobSpec s = parse_job_spec(text, "job.yaml");
+    const std::string yaml = job_spec_to_yaml(s);
+    JobSpec back;
+    ASSERT_NO_THROW(back = parse_job_spec(yaml, "resolved.yaml")) << yaml;
+    EXPECT_EQ(job_spec_to_yaml(back), yaml);
+    EXPECT_EQ(back.data.dim(), s.data.dim()) << text;
+  }
+}
+
 }  // namespace
 }  // namespace carnot
