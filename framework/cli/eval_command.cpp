@@ -26,7 +26,19 @@ int run_eval(Comm& comm, const EvalArgs& args) {
                                   source.description() + " is a continuous-time model (diffusion.schedule " +
                                   source.spec().diffusion.schedule + ")"));
   const std::uint64_t seed = args.seed_given ? args.seed : source.spec().seed;
-  const auto data = make_dataset(source.spec().data);
+  // A class-conditional model is evaluated unconditionally (its null class); Fashion-MNIST on its
+  // test split.
+  if (source.num_classes() > 0) {
+    try {
+      source.set_class(-1, 1.0);
+    } catch (const Error& e) {
+      throw_on_all_ranks(UsageError(std::string("--metric nll: ") + e.what()));
+    }
+  }
+  DataSpec eval_data = source.spec().data;
+  if (eval_data.kind == "fashion_mnist") eval_data.split = "test";
+  eval_data.flip = false;
+  const auto data = make_dataset(eval_data);
   const std::int64_t dim = data->dim();
   // This rank's points of the evaluation stream, and the bound's draws keyed by global index.
   std::vector<float> x(static_cast<std::size_t>(std::max<std::int64_t>(1, slice.count * dim)));

@@ -627,6 +627,8 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
     r.require(spec.model.kind != "dit" || spec.data.side() % spec.model.patch == 0, at, "model.patch",
               str_cat("model.patch ", spec.model.patch, " must divide the image side ", spec.data.side(),
                       " (data.pad_to can pad it)"));
+    r.require(spec.model.kind != "dit" || spec.diffusion.betas == "fixed", at, "model.kind",
+              "dit has no input gradient for learned β (diffusion.betas learned needs model.kind mlp)");
     if (spec.model.kind == "dit" && spec.model.size == "custom")
       r.require(spec.model.hidden % spec.model.heads == 0 && spec.model.hidden % 4 == 0, at, "model.hidden",
                 str_cat("must be a multiple of 4 and of model.heads (", spec.model.heads, "), got ", spec.model.hidden));
