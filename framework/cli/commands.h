@@ -58,6 +58,17 @@ struct InspectArgs {
 int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args);
 int run_validate(Comm& comm, const ValidateArgs& args);
 int run_inspect(const InspectArgs& args);
+
+struct ExportArgs {
+  std::string ckpt, out;
+  bool no_ema = false;
+};
+int run_export(const ExportArgs& args);
+struct ForwardArgs {
+  std::string ckpt, x, t, y, out;
+  bool no_ema = false;
+};
+int run_forward(const ForwardArgs& args);
 int run_eval(Comm& comm, const EvalArgs& args);
 
 struct BenchArgs {

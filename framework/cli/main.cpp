@@ -104,6 +104,20 @@ int main(int argc, char** argv) {
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "Show a run's checkpoints, a checkpoint or a safetensors file");
   inspect_cmd->add_option("path", inspect.path, "Run folder, checkpoint folder or .safetensors file")->required();
 
+  ExportArgs export_args;
+  CLI::App* export_cmd = app.add_subcommand("export", "A DiT's weights as the reference's state dict (safetensors)");
+  export_cmd->add_option("--ckpt", export_args.ckpt, "Run or checkpoint folder")->required();
+  export_cmd->add_option("--out", export_args.out, "Output .safetensors file")->required();
+  export_cmd->add_flag("--no-ema", export_args.no_ema, "The live weights instead of the EMA");
+  ForwardArgs forward;
+  CLI::App* forward_cmd = app.add_subcommand("forward", "One DiT evaluation on given inputs (.npy in, .npy out)");
+  forward_cmd->add_option("--ckpt", forward.ckpt, "Run or checkpoint folder, or an exported .safetensors")->required();
+  forward_cmd->add_option("--x", forward.x, "Inputs N×C×H×W float32 (.npy)")->required();
+  forward_cmd->add_option("--t", forward.t, "Times N float32 (.npy), in the model's time units")->required();
+  forward_cmd->add_option("--y", forward.y, "Class labels N int64 (.npy), for class-conditional models");
+  forward_cmd->add_option("--out", forward.out, "Output .npy")->required();
+  forward_cmd->add_flag("--no-ema", forward.no_ema, "A checkpoint's live weights instead of the EMA");
+
   BenchArgs bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Measure the engine against its peers");
   CLI::App* bench_allreduce = bench_cmd->add_subcommand(
@@ -146,6 +160,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<Comm> comm;
   try {
     if (*inspect_cmd) return run_inspect(inspect);  // reads files only: no MPI, no device
+    if (*export_cmd) return run_export(export_args);
+    if (*forward_cmd) return run_forward(forward);
     comm = make_comm_from_environment();
     if (*validate_cmd) return run_validate(*comm, validate);
     if (*bench_allreduce) return run_bench_allreduce(*comm, bench);

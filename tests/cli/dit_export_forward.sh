@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# A tiny class-conditional DiT trained on Fashion-MNIST, exported: the file carries the reference's
+# tensor names and shapes (read with the Python safetensors package) and DiT's constructor
+# arguments; carnot forward on the export equals forward on the checkpoint bit for bit, and an
+# independent NumPy DiT written from the reference's models.py (benchmarks/peers/dit_numpy.py)
+# reading the export agrees to 1e-5.
+source "$(dirname "$0")/common.sh"
+PY=${PYTHON:-python3}
+"$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target py safetensors numpy \
+  || fail "pip could not install safetensors and numpy (PyPI needed for this test)"
+export PYTHONPATH=$PWD/py
+cat > tiny.yaml <<'YAML'
+name: tiny_dit
+data: {kind: fashion_mnist, pad_to: 32}
+model: {kind: dit, hidden: 32, depth: 2, heads: 2, patch: 8}
+diffusion: {variance: learned, loss: hybrid}
+train: {global_batch: 16, steps: 20}
+YAML
+"$CARNOT" train tiny.yaml --run-dir run > train.log || { cat train.log; fail "train"; }
+"$CARNOT" export --ckpt run --out model.safetensors > export.log || { cat export.log; fail "export"; }
+grep -q "written to model.safetensors" export.log || fail "export said nothing"
+"$PY" - <<'PYCODE' || fail "the export's names and shapes"
+import numpy as np
+from safetensors import safe_open
+with safe_open("model.safetensors", "np") as f:
+    meta, shapes = f.metadata(), {k: f.get_tensor(k).shape for k in f.keys()}
+assert meta["model"] == "DiT" and meta["hidden_size"] == "32" and meta["patch_size"] == "8", meta
+assert meta["num_classes"] == "10" and meta["learn_sigma"] == "true", meta
+want = {"x_embedder.proj.weight": (32, 1, 8, 8), "x_embedder.proj.bias": (32,), "pos_embed": (1, 16, 32),
+        "t_embedder.mlp.0.weight": (32, 256), "t_embedder.mlp.2.weight": (32, 32),
+        "y_embedder.embedding_table.weight": (11, 32),
+        "blocks.0.attn.qkv.weight": (96, 32), "blocks.0.attn.proj.weight": (32, 32),
+        "blocks.1.mlp.fc1.weight": (128, 32), "blocks.1.mlp.fc2.weight": (32, 128),
+        "blocks.1.adaLN_modulation.1.weight": (192, 32), "blocks.1.adaLN_modulation.1.bias": (192,),
+        "final_layer.adaLN_modulation.1.weight": (64, 32), "final_layer.linear.weight": (128, 32)}
+for k, s in want.items():
+    assert shapes.get(k) == s, (k, shapes.get(k), s)
+print(f"{len(shapes)} tensors with the reference's names and shapes")
+rng = np.random.default_rng()
+np.save("x.npy", rng.standard_normal((3, 1, 32, 32)).astype(np.float32))
+np.save("t.npy", np.array([0, 421, 999], np.float32))
+np.save("y.npy", np.array([3, 9, 10], np.int64))  # 10: the null class
+# The same file with every weight drawn at random (scale 0.3): adaLN-Zero's gates, near zero after
+# a short training, would otherwise hide the blocks from the comparison below.
+from safetensors.numpy import save_file
+with safe_open("model.safetensors", "np") as f:
+    rand = {k: (0.3 * rng.standard_normal(f.get_tensor(k).shape)).astype(np.float32) for k in f.keys()}
+save_file(rand, "random.safetensors", metadata=meta)
+PYCODE
+"$CARNOT" forward --ckpt model.safetensors --x x.npy --t t.npy --y y.npy --out out_export.npy > /dev/null
+"$CARNOT" forward --ckpt run --x x.npy --t t.npy --y y.npy --out out_ckpt.npy > /dev/null
+cmp out_export.npy out_ckpt.npy || fail "forward on the export differs from forward on the checkpoint"
+"$CARNOT" forward --ckpt random.safetensors --x x.npy --t t.npy --y y.npy --out out_random.npy > /dev/null
+for w in model random; do
+  "$PY" "$SRC/benchmarks/peers/dit_numpy.py" $w.safetensors x.npy t.npy y.npy numpy_$w.npy
+done
+"$PY" - <<'PYCODE' || fail "carnot forward against the NumPy DiT"
+import numpy as np
+for mine, peer in (("out_export", "numpy_model"), ("out_random", "numpy_random")):
+    a, b = np.load(mine + ".npy").astype(np.float64), np.load(peer + ".npy").astype(np.float64)
+    assert a.shape == b.shape == (3, 2, 32, 32), (a.shape, b.shape)
+    err = np.linalg.norm(a - b) / np.linalg.norm(b)
+    print(f"carnot forward vs the NumPy DiT ({peer}): relative error {err:.2e} (bound 1e-5)")
+    assert err < 1e-5
+PYCODE
+set +e
+"$CARNOT" forward --ckpt model.safetensors --x x.npy --t t.npy --out bad.npy > /dev/null 2> noy.err; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "give --y" noy.err || { cat noy.err; fail "a conditional model without --y (exit $rc)"; }
+echo "PASS"
