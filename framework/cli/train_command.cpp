@@ -50,7 +50,7 @@ void check_spec_compatible(const std::string& saved_path, const JobSpec& now) {
   if (diffs.empty()) return;
   std::string msg = "cannot resume: the job spec differs from " + saved_path + " in";
   for (const std::string& d : diffs) msg += "\n  " + d;
-  throw UsageError(msg + "\n(only train.steps, log.*, checkpoint.*, distributed.*, debug.* and train.trace* may change; use another "
+  throw UsageError(msg + "\n(only train.steps, log.*, checkpoint.*, sample.*, distributed.*, debug.* and train.trace* may change; use another "
                          "--run-dir, or --resume never in an empty folder, for a new run)");
 }
 
@@ -170,10 +170,25 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
     const Tensor weights = trainer.params().values();
     check_replicas_identical(comm, weights.raw(), std::int64_t(weights.bytes()), str_cat("the weights at step ", step));
     trainer.gather_optimizer_state();  // under ZeRO, the shards' moments to rank 0
+    std::string saved;
     run_on_root_and_agree(comm, [&] {
-      const std::string saved = checkpointer.save(trainer, comm.size());
+      saved = checkpointer.save(trainer, comm.size());
       folder->log(str_cat("carnot: checkpoint ", saved, " (step ", step, ")"));
     });
+    // Image models: a grid from these EMA weights, sampled by every rank.
+    if (spec.sample.every > 0 && (step % spec.sample.every == 0 || step == spec.train.steps)) {
+      trainer.heartbeat("sampling a grid");
+      saved = broadcast_string(comm, saved);
+      SampleArgs grid;
+      grid.ckpt = saved;
+      grid.n = spec.sample.n;
+      grid.sampler = "ddim";
+      grid.steps = int(spec.sample.steps);
+      grid.out = {str_cat(dir, "/samples/", checkpoint_dir_name(step), ".png")};
+      run_on_root_and_agree(comm, [&] { fs::create_directories(dir + "/samples"); });
+      run_sample(comm, grid);
+      if (folder) folder->log(str_cat("carnot: sample grid ", grid.out[0], " (step ", step, ", EMA weights, DDIM ", grid.steps, " steps)"));
+    }
   });
   if (trace) {
     trace->close();

@@ -497,6 +497,13 @@ void read_log(const SpecReader& r, const YAML::Node& n, LogSpec& l) {
   s.integer("every", l.every, at_least(1));
 }
 
+void read_sample(const SpecReader& r, const YAML::Node& n, SampleSpec& c) {
+  const Section s(r, n, "sample", {"every", "n", "steps"});
+  s.integer("every", c.every, at_least(0));
+  s.integer("n", c.n, closed(1, 10000));
+  s.integer("steps", c.steps, closed(1, 100000));
+}
+
 void read_checkpoint(const SpecReader& r, const YAML::Node& n, CheckpointSpec& c) {
   const Section s(r, n, "checkpoint", {"every", "keep"});
   s.integer("every", c.every, at_least(1));
@@ -585,7 +592,7 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
   const YAML::Node& top = root;
   const Section s(r, top, "",
                   {"name", "seed", "data", "model", "diffusion", "optimizer", "train", "log",
-                   "checkpoint", "distributed", "debug"});
+                   "checkpoint", "distributed", "debug", "sample"});
   JobSpec spec;
   if (!top["name"].IsDefined())
     throw UsageError(source_name + ": missing key 'name' (it names the run folder)");
@@ -608,6 +615,10 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
   s.key("train", [&](const YAML::Node& v, const std::string&) { read_train(r, v, spec.train); });
   s.key("log", [&](const YAML::Node& v, const std::string&) { read_log(r, v, spec.log); });
   s.key("checkpoint", [&](const YAML::Node& v, const std::string&) { read_checkpoint(r, v, spec.checkpoint); });
+  s.key("sample", [&](const YAML::Node& v, const std::string& p) {
+    read_sample(r, v, spec.sample);
+    r.require(spec.sample.every == 0 || spec.data.image(), v, p, "sample grids are for image data");
+  });
   s.key("distributed", [&](const YAML::Node& v, const std::string&) { read_distributed(r, v, spec.distributed); });
   s.key("debug", [&](const YAML::Node& v, const std::string&) { read_debug(r, v, spec.debug); });
   s.key("model", [&](const YAML::Node& v, const std::string&) {
@@ -763,6 +774,12 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::EndMap;
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "every" << YAML::Value << s.log.every << YAML::EndMap;
+  if (s.sample.every > 0) {
+    out << YAML::Key << "sample" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "every" << YAML::Value << s.sample.every;
+    out << YAML::Key << "n" << YAML::Value << s.sample.n;
+    out << YAML::Key << "steps" << YAML::Value << s.sample.steps << YAML::EndMap;
+  }
   out << YAML::Key << "checkpoint" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "every" << YAML::Value << s.checkpoint.every;
   out << YAML::Key << "keep" << YAML::Value << s.checkpoint.keep << YAML::EndMap;
@@ -806,7 +823,8 @@ std::vector<std::string> resume_incompatibilities(const JobSpec& saved, const Jo
   std::vector<std::string> diffs;
   for (const auto& [key, value] : b) {
     if (key == "train.steps" || key.rfind("log.", 0) == 0 || key.rfind("checkpoint.", 0) == 0 ||
-        key.rfind("distributed.", 0) == 0 || key.rfind("debug.", 0) == 0 || key.rfind("train.trace", 0) == 0)
+        key.rfind("distributed.", 0) == 0 || key.rfind("debug.", 0) == 0 || key.rfind("train.trace", 0) == 0 ||
+        key.rfind("sample.", 0) == 0)
       continue;
     const auto it = a.find(key);
     const std::string old = it == a.end() ? "(absent)" : it->second;

@@ -94,6 +94,14 @@ struct LogSpec {
   std::int64_t every = 50;
 };
 
+// Image models: a grid of samples from the EMA weights every `every` steps (0: none), written as
+// samples/step_<9 digits>.png in the run folder (checkpointed at those steps too).
+struct SampleSpec {
+  std::int64_t every = 0;
+  std::int64_t n = 100;     // one row per class for class-conditional models
+  std::int64_t steps = 50;  // DDIM steps (η = 0)
+};
+
 struct CheckpointSpec {
   std::int64_t every = 1000;  // steps between checkpoints (and one at the end)
   std::int64_t keep = 3;      // newest checkpoints kept
@@ -129,6 +137,7 @@ struct JobSpec {
   OptimizerSpec optimizer;
   TrainSpec train;
   LogSpec log;
+  SampleSpec sample;
   CheckpointSpec checkpoint;
   DistributedSpec distributed;
   DebugSpec debug;

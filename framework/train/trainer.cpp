@@ -377,7 +377,8 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
                        {"elapsed_s", elapsed}});
     }
     const bool stop = stop_ranks_ > 0;  // agreed by every rank in the step's all-reduce
-    if (checkpoint && ((s + 1) % spec_.checkpoint.every == 0 || s + 1 == total || stop)) checkpoint(s + 1);
+    const bool sample_now = spec_.sample.every > 0 && (s + 1) % spec_.sample.every == 0;
+    if (checkpoint && ((s + 1) % spec_.checkpoint.every == 0 || s + 1 == total || stop || sample_now)) checkpoint(s + 1);
     if (stop) return;
     if (log_now) {  // the next interval starts after any checkpoint, so its time is not counted
       interval_start = Clock::now();

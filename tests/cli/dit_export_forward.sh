@@ -15,8 +15,14 @@ data: {kind: fashion_mnist, pad_to: 32}
 model: {kind: dit, hidden: 32, depth: 2, heads: 2, patch: 8}
 diffusion: {variance: learned, loss: hybrid}
 train: {global_batch: 16, steps: 20}
+sample: {every: 10, n: 20, steps: 5}
 YAML
-"$CARNOT" train tiny.yaml --run-dir run > train.log || { cat train.log; fail "train"; }
+mpi 2 "$CARNOT" train tiny.yaml --run-dir run > train.log || { cat train.log; fail "train"; }
+for s in 10 20; do  # grids from the EMA weights during training
+  f=run/samples/step_0000000$s.png
+  [ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || { cat train.log; fail "no grid $f"; }
+done
+grep -q "sample grid run/samples/step_000000020.png" run/log.txt || fail "log.txt names no grid"
 "$CARNOT" export --ckpt run --out model.safetensors > export.log || { cat export.log; fail "export"; }
 grep -q "written to model.safetensors" export.log || fail "export said nothing"
 "$PY" - <<'PYCODE' || fail "the export's names and shapes"
