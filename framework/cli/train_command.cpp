@@ -182,12 +182,14 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
       SampleArgs grid;
       grid.ckpt = saved;
       grid.n = spec.sample.n;
-      grid.sampler = "ddim";
+      grid.sampler = spec.sample.steps > 0 && !spec.diffusion.continuous() ? "ddim" : "";
       grid.steps = int(spec.sample.steps);
       grid.out = {str_cat(dir, "/samples/", checkpoint_dir_name(step), ".png")};
       run_on_root_and_agree(comm, [&] { fs::create_directories(dir + "/samples"); });
       run_sample(comm, grid);
-      if (folder) folder->log(str_cat("carnot: sample grid ", grid.out[0], " (step ", step, ", EMA weights, DDIM ", grid.steps, " steps)"));
+      if (folder)
+        folder->log(str_cat("carnot: sample grid ", grid.out[0], " (step ", step, ", EMA weights, ",
+                            grid.sampler.empty() ? std::string("the model's sampler") : str_cat("DDIM ", grid.steps, " steps"), ")"));
     }
   });
   if (trace) {

@@ -501,7 +501,7 @@ void read_sample(const SpecReader& r, const YAML::Node& n, SampleSpec& c) {
   const Section s(r, n, "sample", {"every", "n", "steps"});
   s.integer("every", c.every, at_least(0));
   s.integer("n", c.n, closed(1, 10000));
-  s.integer("steps", c.steps, closed(1, 100000));
+  s.integer("steps", c.steps, closed(0, 100000), " (0: DDPM's whole chain)");
 }
 
 void read_checkpoint(const SpecReader& r, const YAML::Node& n, CheckpointSpec& c) {

@@ -99,7 +99,7 @@ struct LogSpec {
 struct SampleSpec {
   std::int64_t every = 0;
   std::int64_t n = 100;     // one row per class for class-conditional models
-  std::int64_t steps = 50;  // DDIM steps (η = 0)
+  std::int64_t steps = 0;   // 0: DDPM's whole chain; else DDIM (η = 0) with this many steps
 };
 
 struct CheckpointSpec {

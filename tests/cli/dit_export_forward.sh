@@ -69,8 +69,18 @@ for mine, peer in (("out_export", "numpy_model"), ("out_random", "numpy_random")
     print(f"carnot forward vs the NumPy DiT ({peer}): relative error {err:.2e} (bound 1e-5)")
     assert err < 1e-5
 PYCODE
-set +e
-"$CARNOT" forward --ckpt model.safetensors --x x.npy --t t.npy --out bad.npy > /dev/null 2> noy.err; rc=$?
-set -e
-[ $rc -eq 2 ] && grep -q "give --y" noy.err || { cat noy.err; fail "a conditional model without --y (exit $rc)"; }
+expect_refused() {  # expect_refused PATTERN COMMAND...
+  local pattern=$1; shift
+  set +e; "$@" > /dev/null 2> err.txt; local rc=$?; set -e
+  [ $rc -eq 2 ] && grep -qF -- "$pattern" err.txt || { cat err.txt; fail "exit $rc, expected 2 and '$pattern': $*"; }
+  echo "ok (exit 2): $(grep -F -- "$pattern" err.txt | head -n 1)"
+}
+expect_refused "give --y" "$CARNOT" forward --ckpt model.safetensors --x x.npy --t t.npy --out bad.npy
+# Guided sampling of one class; guidance without a class, and a class the model lacks, refused.
+"$CARNOT" sample --ckpt run -n 6 --class 3 --cfg-scale 2.5 --sampler ddim --steps 3 --out guided.npy > guided.log \
+  || { cat guided.log; fail "guided sampling"; }
+grep -q "class 3, guidance scale 2.5" guided.log || { cat guided.log; fail "guided sampling said nothing"; }
+"$PY" -c "import numpy as np; a = np.load('guided.npy'); assert a.shape == (6, 32, 32, 1) and a.dtype == np.uint8, a.shape"
+expect_refused "--cfg-scale needs --class K" "$CARNOT" sample --ckpt run -n 2 --cfg-scale 2 --class null --out g.npy
+expect_refused "the model has classes 0 to 9" "$CARNOT" sample --ckpt run -n 2 --class 12 --out g.npy
 echo "PASS"
