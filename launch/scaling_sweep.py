@@ -95,8 +95,11 @@ def python_with_matplotlib():
             return py
     print("scaling_sweep: installing matplotlib for the plot", file=sys.stderr)
     if os.geteuid() == 0 and os.path.exists("/usr/bin/apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "python3-matplotlib"],
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), capture_output=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "python3-matplotlib"]
+        if subprocess.run(install, env=env, capture_output=True).returncode != 0:  # stale package lists
+            subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
+            subprocess.run(install, env=env, capture_output=True)
         if has("/usr/bin/python3"):
             return "/usr/bin/python3"
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "matplotlib"]
