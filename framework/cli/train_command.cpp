@@ -187,6 +187,7 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
       grid.out = {str_cat(dir, "/samples/", checkpoint_dir_name(step), ".png")};
       run_on_root_and_agree(comm, [&] { fs::create_directories(dir + "/samples"); });
       run_sample(comm, grid);
+      if (folder) folder->image("samples", step, grid.out[0]);
       if (folder)
         folder->log(str_cat("carnot: sample grid ", grid.out[0], " (step ", step, ", EMA weights, ",
                             grid.sampler.empty() ? std::string("the model's sampler") : str_cat("DDIM ", grid.steps, " steps"), ")"));

@@ -44,6 +44,21 @@ void RunFolder::metrics(const nlohmann::json& record) {
   metrics_ << record.dump() << '\n';
   metrics_.flush();
   if (!metrics_) throw Error("cannot append to '" + path_ + "/metrics.jsonl' (disk full?)");
+  if (!tensorboard_) tensorboard_ = std::make_unique<TensorBoardWriter>(path_ + "/tensorboard");
+  const std::int64_t step = record.value("step", std::int64_t(0));
+  for (const auto& [name, value] : record.items())
+    if (name != "step" && value.is_number()) tensorboard_->scalar(name, step, value.get<double>());
+}
+
+void RunFolder::image(const std::string& tag, std::int64_t step, const std::string& png_path) {
+  if (!tensorboard_) tensorboard_ = std::make_unique<TensorBoardWriter>(path_ + "/tensorboard");
+  const std::string png = read_file(png_path);
+  if (png.size() < 24 || png.compare(1, 3, "PNG") != 0) throw Error("'" + png_path + "' is not a PNG file");
+  auto be32 = [&](std::size_t at) {  // IHDR's width and height, big-endian, at bytes 16 and 20
+    return int((std::uint8_t(png[at]) << 24) | (std::uint8_t(png[at + 1]) << 16) | (std::uint8_t(png[at + 2]) << 8) |
+               std::uint8_t(png[at + 3]));
+  };
+  tensorboard_->image(tag, step, png, be32(16), be32(20));
 }
 
 }  // namespace carnot

@@ -1,10 +1,14 @@
-// The run folder runs/<name>/: job.yaml (resolved spec), log.txt, metrics.jsonl and checkpoints/.
-// Only rank 0 writes here; a resumed run appends to the logs.
+// The run folder runs/<name>/: job.yaml (resolved spec), log.txt, metrics.jsonl, tensorboard/
+// (the same metrics, and image models' sample grids, as TensorBoard event files) and checkpoints/.
+// Only rank 0 writes here; a resumed run appends to the logs (and starts a new event file).
 #pragma once
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "framework/io/tensorboard.h"
 
 namespace carnot {
 
@@ -21,11 +25,15 @@ class RunFolder {
   // A progress line: to log.txt always; on a terminal it replaces the previous progress line in
   // place, otherwise it is printed as a plain line.
   void progress(const std::string& line);
+  // One line of metrics.jsonl; its numbers (but "step") also as TensorBoard scalars at "step".
   void metrics(const nlohmann::json& record);
+  // A PNG file (a sample grid) as a TensorBoard image.
+  void image(const std::string& tag, std::int64_t step, const std::string& png_path);
 
  private:
   std::string path_;
   std::ofstream log_, metrics_;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
   bool live_ = false;          // progress lines are redrawn in place
   bool line_pending_ = false;  // a progress line without its newline is on screen
 };

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# A tiny class-conditional DiT trained on Fashion-MNIST, exported: the file carries the reference's
+# A tiny class-conditional DiT trained on Fashion-MNIST under 2 ranks: sample grids during
+# training, also in TensorBoard event files that the tensorboard package reads back with the
+# metrics; then exported: the file carries the reference's
 # tensor names and shapes (read with the Python safetensors package) and DiT's constructor
 # arguments; carnot forward on the export equals forward on the checkpoint bit for bit, and an
 # independent NumPy DiT written from the reference's models.py (benchmarks/peers/dit_numpy.py)
 # reading the export agrees to 1e-5.
 source "$(dirname "$0")/common.sh"
 PY=${PYTHON:-python3}
-"$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target py safetensors numpy \
-  || fail "pip could not install safetensors and numpy (PyPI needed for this test)"
+"$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target py safetensors numpy tensorboard \
+  || fail "pip could not install safetensors, numpy and tensorboard (PyPI needed for this test)"
 export PYTHONPATH=$PWD/py
 cat > tiny.yaml <<'YAML'
 name: tiny_dit
@@ -15,6 +17,7 @@ data: {kind: fashion_mnist, pad_to: 32}
 model: {kind: dit, hidden: 32, depth: 2, heads: 2, patch: 8}
 diffusion: {variance: learned, loss: hybrid}
 train: {global_batch: 16, steps: 20}
+log: {every: 5}
 sample: {every: 10, n: 20, steps: 5}
 YAML
 mpi 2 "$CARNOT" train tiny.yaml --run-dir run > train.log || { cat train.log; fail "train"; }
@@ -23,6 +26,25 @@ for s in 10 20; do  # grids from the EMA weights during training
   [ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || { cat train.log; fail "no grid $f"; }
 done
 grep -q "sample grid run/samples/step_000000020.png" run/log.txt || fail "log.txt names no grid"
+"$PY" - <<'PYCODE' || fail "TensorBoard's reader on run/tensorboard"
+import glob, json
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+files = glob.glob("run/tensorboard/events.out.tfevents.*")
+assert len(files) == 1, files
+ea = EventAccumulator(files[0], size_guidance={"images": 0, "scalars": 0})
+ea.Reload()
+tags = ea.Tags()
+assert {"loss", "lr", "grad_norm", "samples_per_s"} <= set(tags["scalars"]), tags
+want = [json.loads(l) for l in open("run/metrics.jsonl")]
+got = ea.Scalars("loss")
+assert [e.step for e in got] == [r["step"] for r in want], ([e.step for e in got], [r["step"] for r in want])
+assert all(abs(e.value - r["loss"]) <= 1e-6 * abs(r["loss"]) for e, r in zip(got, want))
+images = ea.Images("samples")
+assert [i.step for i in images] == [10, 20], [i.step for i in images]
+png = open("run/samples/step_000000020.png", "rb").read()
+assert images[1].encoded_image_string == png and images[1].width > 32 and images[1].height > 32
+print(f"TensorBoard reads {len(got)} loss scalars equal to metrics.jsonl and {len(images)} sample grids")
+PYCODE
 "$CARNOT" export --ckpt run --out model.safetensors > export.log || { cat export.log; fail "export"; }
 grep -q "written to model.safetensors" export.log || fail "export said nothing"
 "$PY" - <<'PYCODE' || fail "the export's names and shapes"

@@ -1,6 +1,8 @@
 // safetensors and .npy: round trips and the exact byte layout other readers rely on.
 #include <gtest/gtest.h>
 
+#include "framework/io/tensorboard.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
@@ -106,6 +108,12 @@ TEST_F(LauncherEnv, InconsistentVariablesAreAnError) {
   EXPECT_THROW(detect_launch_env(), Error);
   setenv("PMI_RANK", "x", 1);
   EXPECT_THROW(detect_launch_env(), Error);
+}
+
+// TFRecord's checksum: CRC-32C's check value (RFC 3720) and an empty input.
+TEST(TensorBoard, Crc32cCheckValue) {
+  EXPECT_EQ(crc32c("123456789", 9), 0xE3069283u);
+  EXPECT_EQ(crc32c("", 0), 0u);
 }
 
 }  // namespace
