@@ -1,5 +1,6 @@
 #include "framework/nn/dit.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "framework/core/error.h"
@@ -70,7 +71,7 @@ std::vector<double> sincos_pos_embed_2d(std::int64_t dim, std::int64_t grid) {
 }
 
 struct Dit::Block {
-  Linear ada, qkv, proj, fc1, fc2;
+  Linear ada, qkv, proj, fc1, fc2;  // registered in this order: ada's gradients lie last of the block's
   Buffer mod, dmod, ln1_mean, ln1_rstd, n1, m1, qkv_out, probs, att, a, h_mid, ln2_mean, ln2_rstd, n2, m2, f1, g1, f2,
       h_out;
 };
@@ -101,6 +102,7 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
   auto per_sample = [&](std::int64_t cols) { return Buffer(dtype, Shape{max_batch, cols}); };
   for (std::int64_t k = 0; k < c.depth; ++k) {
     const std::string b = "blocks." + std::to_string(k);
+    block_names_.push_back(b);
     blocks_.push_back(std::unique_ptr<Block>(new Block{
         Linear(ops, store_, b + ".adaLN_modulation.1", C, 6 * C, zero(), zero()),
         Linear(ops, store_, b + ".attn.qkv", C, 3 * C, ParamInit::xavier(C, 3 * C), zero()),
@@ -242,6 +244,7 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
                          chunk(fdmod, 0), chunk(fdmod, 1));
   ops_.layer_norm_backward(dt, R, C, h_last.raw(), f.mean.tensor().raw(), f.rstd.tensor().raw(), s2.raw(), dh.raw());
   f.ada.backward(cond_act, fdmod, dcond_act);
+  ready(std::max(f.ada.flat_end(), f.linear.flat_end()), "final_layer");
 
   for (std::size_t i = blocks_.size(); i-- > 0;) {
     Block& k = *blocks_[i];
@@ -274,6 +277,7 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
     ops_.accumulate(dt, R * C, s1.raw(), dh.raw());  // dh: now d/dh_in
     k.ada.backward(cond_act, dmod, dc);
     ops_.accumulate(dt, n * C, dc.raw(), dcond_act.raw());
+    ready(k.ada.flat_end(), block_names_[i].c_str());
   }
   // c = t_embedder(t) + y_embedder(y); SiLU(c) feeds every adaLN.
   const Tensor dcond = rows(dcond_, n);
@@ -286,6 +290,7 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
   ops_.conv2d_backward(dt, g, x_.raw(), store_.value(patch_weight_).raw(), dpatches_.tensor().raw(),
                        conv_work_.tensor().raw(), nullptr, store_.grad(patch_weight_).raw(),
                        store_.grad(patch_bias_).raw());
+  ready(store_.values().numel(), "embedders");
 }
 
 }  // namespace carnot

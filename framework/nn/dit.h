@@ -65,8 +65,8 @@ class Dit final : public ScoreNetwork {
   void backward(const Tensor& dout, const Tensor& dx) override;
   void backward(const Tensor& dout) { backward(dout, Tensor()); }
   std::int64_t outputs() const override { return config_.out_channels() * config_.input_size * config_.input_size; }
-  // DiT reports no marks yet: its buckets are reduced at the step's end.
-  void set_grads_ready(GradsReady) override {}
+  // Marks after final_layer, each block (from the last) and the embedders (see ScoreNetwork).
+  void set_grads_ready(GradsReady hook) override { grads_ready_ = std::move(hook); }
 
   const DitConfig& config() const { return config_; }
   ParameterStore& params() override { return store_; }
@@ -77,6 +77,9 @@ class Dit final : public ScoreNetwork {
  private:
   struct Block;
   struct Final;
+  void ready(std::int64_t mark, const char* module) const {
+    if (grads_ready_) grads_ready_(mark, module);
+  }
   DitConfig config_;
   DType dtype_;
   Ops& ops_;
@@ -85,6 +88,7 @@ class Dit final : public ScoreNetwork {
   ParamHandle patch_weight_, patch_bias_, table_;
   std::unique_ptr<TimeEmbedding> t_embedder_;
   std::vector<std::unique_ptr<Block>> blocks_;
+  std::vector<std::string> block_names_;  // "blocks.K", for the grads-ready hook
   std::unique_ptr<Final> final_;
   Buffer pos_embed_;
   // Saved from forward: the input, patch-embedding output, tokens, conditioning and scratch.
@@ -93,6 +97,7 @@ class Dit final : public ScoreNetwork {
   std::int64_t n_ = 0;
   Buffer patches_, h0_, temb_, cond_, cond_act_, dcond_act_, dcond_, scratch_c_, conv_work_, attn_work_;
   Buffer dh_, dtmp_, dtokens_out_, dpatches_, scratch_a_, scratch_b_;
+  GradsReady grads_ready_;
 };
 
 }  // namespace carnot
