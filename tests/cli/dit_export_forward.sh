@@ -5,7 +5,8 @@
 # tensor names and shapes (read with the Python safetensors package) and DiT's constructor
 # arguments; carnot forward on the export equals forward on the checkpoint bit for bit, and an
 # independent NumPy DiT written from the reference's models.py (benchmarks/peers/dit_numpy.py)
-# reading the export agrees to 1e-5.
+# and a PyTorch DiT with the reference's module layout (benchmarks/peers/dit_torch.py, loading the
+# export strictly) agree to 1e-5, with trained and with random weights.
 source "$(dirname "$0")/common.sh"
 PY=${PYTHON:-python3}
 "$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target py safetensors numpy tensorboard \
@@ -90,6 +91,26 @@ for mine, peer in (("out_export", "numpy_model"), ("out_random", "numpy_random")
     err = np.linalg.norm(a - b) / np.linalg.norm(b)
     print(f"carnot forward vs the NumPy DiT ({peer}): relative error {err:.2e} (bound 1e-5)")
     assert err < 1e-5
+PYCODE
+# The PyTorch DiT laid out as the reference's models.py (benchmarks/peers/dit_torch.py) loads both
+# files with load_state_dict(strict=True) and agrees with carnot forward to 1e-5. Debian's
+# python3-torch serves /usr/bin/python3; installed here when missing.
+TORCHPY=/usr/bin/python3
+if ! env -u PYTHONPATH "$TORCHPY" -c "import torch" 2> /dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq python3-torch > apt.log 2>&1 || { apt-get update -qq && apt-get install -y -qq python3-torch; } >> apt.log 2>&1
+fi
+env -u PYTHONPATH "$TORCHPY" -c "import torch" || fail "PyTorch (Debian's python3-torch) is needed for the peer check"
+for w in model random; do
+  env -u PYTHONPATH "$TORCHPY" "$SRC/benchmarks/peers/dit_torch.py" forward $w.safetensors x.npy t.npy y.npy torch_$w.npy
+done
+env -u PYTHONPATH "$TORCHPY" - <<'PYCODE' || fail "carnot forward against the PyTorch DiT"
+import numpy as np
+for mine, peer in (("out_export", "torch_model"), ("out_random", "torch_random")):
+    a, b = np.load(mine + ".npy").astype(np.float64), np.load(peer + ".npy").astype(np.float64)
+    err = np.linalg.norm(a - b) / np.linalg.norm(b)
+    print(f"carnot forward vs the PyTorch DiT ({peer}, load_state_dict strict): relative error {err:.2e} (bound 1e-5)")
+    assert a.shape == b.shape and err < 1e-5
 PYCODE
 expect_refused() {  # expect_refused PATTERN COMMAND...
   local pattern=$1; shift

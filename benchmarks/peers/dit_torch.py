@@ -1,0 +1,206 @@
+"""DiT in PyTorch, laid out as facebookresearch/DiT's models.py (same module names, so its
+state_dict keys are the reference's), for two jobs:
+
+    python3 dit_torch.py forward model.safetensors x.npy t.npy [y.npy] out.npy
+        loads a carnot export (or any DiT state dict in safetensors) with load_state_dict(strict=True)
+        and writes one forward pass, computed in float64: the check that an export loads into the
+        reference's layout and means the same function.
+    python3 dit_torch.py train --hidden 96 --depth 4 --heads 4 --patch 4 --input 32 --channels 1 \\
+        --classes 10 --batch 64 --steps 50 --threads 2
+        times training steps (AdamW, the same loss as carnot's eps objective on random data) and
+        prints images/s as JSON: the peer of benchmarks/dit_train_step.py.
+The safetensors file is parsed here (a JSON header and raw little-endian tensors), so only torch
+and numpy are needed.
+"""
+import argparse
+import json
+import math
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+def modulate(x, shift, scale):
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+class PatchEmbed(nn.Module):  # timm's: Conv2d(k = s = patch), flatten, transpose
+    def __init__(self, patch, cin, hidden):
+        super().__init__()
+        self.proj = nn.Conv2d(cin, hidden, kernel_size=patch, stride=patch, bias=True)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class TimestepEmbedder(nn.Module):
+    def __init__(self, hidden, freq=256):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(freq, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.freq = freq
+
+    def forward(self, t):
+        half = self.freq // 2
+        dtype = self.mlp[0].weight.dtype
+        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=dtype) / half)
+        args = t[:, None].to(freqs.dtype) * freqs[None]
+        return self.mlp(torch.cat([torch.cos(args), torch.sin(args)], dim=-1))
+
+
+class LabelEmbedder(nn.Module):
+    def __init__(self, classes, hidden, dropout):
+        super().__init__()
+        self.embedding_table = nn.Embedding(classes + (1 if dropout > 0 else 0), hidden)
+
+    def forward(self, y):
+        return self.embedding_table(y)
+
+
+class Attention(nn.Module):  # timm's Attention, written out
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        attn = (q @ k.transpose(-2, -1)) * (C // self.heads) ** -0.5
+        return self.proj((attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, N, C))
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU(approximate="tanh")
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class DiTBlock(nn.Module):
+    def __init__(self, hidden, heads, mlp_ratio=4):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(hidden, heads)
+        self.norm2 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        self.mlp = Mlp(hidden, hidden * mlp_ratio)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden))
+
+    def forward(self, x, c):
+        s_msa, c_msa, g_msa, s_mlp, c_mlp, g_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
+        x = x + g_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), s_msa, c_msa))
+        return x + g_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), s_mlp, c_mlp))
+
+
+class FinalLayer(nn.Module):
+    def __init__(self, hidden, patch, out_channels):
+        super().__init__()
+        self.norm_final = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        self.linear = nn.Linear(hidden, patch * patch * out_channels)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 2 * hidden))
+
+    def forward(self, x, c):
+        shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
+        return self.linear(modulate(self.norm_final(x), shift, scale))
+
+
+class DiT(nn.Module):
+    def __init__(self, input_size=32, patch_size=2, in_channels=4, hidden_size=1152, depth=28, num_heads=16,
+                 mlp_ratio=4, class_dropout_prob=0.1, num_classes=1000, learn_sigma=True):
+        super().__init__()
+        self.out_channels = in_channels * 2 if learn_sigma else in_channels
+        self.patch = patch_size
+        self.x_embedder = PatchEmbed(patch_size, in_channels, hidden_size)
+        self.t_embedder = TimestepEmbedder(hidden_size)
+        self.y_embedder = LabelEmbedder(num_classes, hidden_size, class_dropout_prob) if num_classes > 0 else None
+        tokens = (input_size // patch_size) ** 2
+        self.pos_embed = nn.Parameter(torch.zeros(1, tokens, hidden_size), requires_grad=False)
+        self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)])
+        self.final_layer = FinalLayer(hidden_size, patch_size, self.out_channels)
+
+    def unpatchify(self, x):
+        c, p = self.out_channels, self.patch
+        h = w = int(x.shape[1] ** 0.5)
+        x = x.reshape(x.shape[0], h, w, p, p, c)
+        return torch.einsum("nhwpqc->nchpwq", x).reshape(x.shape[0], c, h * p, h * p)
+
+    def forward(self, x, t, y=None):
+        x = self.x_embedder(x) + self.pos_embed
+        c = self.t_embedder(t) + (self.y_embedder(y) if self.y_embedder is not None else 0)
+        for block in self.blocks:
+            x = block(x, c)
+        return self.unpatchify(self.final_layer(x, c))
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__", {})
+    return {k: torch.from_numpy(np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
+                                              {"F32": np.float32}[v["dtype"]]).reshape(v["shape"]).copy())
+            for k, v in header.items()}, meta
+
+
+def forward_main(args):
+    state, meta = read_safetensors(args[0])
+    model = DiT(int(meta["input_size"]), int(meta["patch_size"]), int(meta["in_channels"]), int(meta["hidden_size"]),
+                int(meta["depth"]), int(meta["num_heads"]), int(meta["mlp_ratio"]), float(meta["class_dropout_prob"]),
+                int(meta["num_classes"]), meta["learn_sigma"] == "true")
+    model.load_state_dict(state, strict=True)  # the reference's names and shapes, every one
+    # In float64, so that the comparison measures carnot's float32 against the exact function.
+    model = model.double().eval()
+    x, t = torch.from_numpy(np.load(args[1])).double(), torch.from_numpy(np.load(args[2]))
+    y = torch.from_numpy(np.load(args[3])) if len(args) == 5 else None
+    with torch.no_grad():
+        np.save(args[-1], model(x, t, y).numpy().astype(np.float32))
+
+
+def train_main(argv):
+    p = argparse.ArgumentParser()
+    for name, default in (("hidden", 96), ("depth", 4), ("heads", 4), ("patch", 4), ("input", 32), ("channels", 1),
+                          ("classes", 10), ("batch", 64), ("steps", 50), ("warmup", 5), ("threads", 1)):
+        p.add_argument("--" + name, type=int, default=default)
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = DiT(a.input, a.patch, a.channels, a.hidden, a.depth, a.heads, 4, 0.1, a.classes, False)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0)
+    x0 = torch.randn(a.batch, a.channels, a.input, a.input)
+    y = torch.randint(0, a.classes, (a.batch,)) if a.classes else None
+
+    def step():
+        t = torch.randint(0, 1000, (a.batch,))
+        eps = torch.randn_like(x0)
+        ab = torch.cos((t.float() / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2
+        xt = ab.sqrt()[:, None, None, None] * x0 + (1 - ab).sqrt()[:, None, None, None] * eps
+        loss = ((model(xt, t, y) - eps) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    for _ in range(a.warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    dt = time.perf_counter() - t0
+    print(json.dumps({"torch": torch.__version__, "threads": a.threads, "images_per_s": a.batch * a.steps / dt}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "forward":
+        forward_main(sys.argv[2:])
+    else:
+        train_main(sys.argv[2:])
