@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/kernels.h"
 
 namespace carnot::cpu {
@@ -24,7 +25,7 @@ void attention_forward(std::int64_t batch, std::int64_t tokens, std::int64_t hea
         T* row = p + i * N;
         const T mx = *std::max_element(row, row + N);
         T sum = 0;
-        for (std::int64_t j = 0; j < N; ++j) sum += (row[j] = std::exp(row[j] - mx));
+        for (std::int64_t j = 0; j < N; ++j) sum += (row[j] = exp_any(row[j] - mx));
         const T inv = T(1) / sum;
         for (std::int64_t j = 0; j < N; ++j) row[j] *= inv;
       }

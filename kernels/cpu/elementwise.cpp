@@ -24,14 +24,14 @@ template <class T> void silu_forward(std::int64_t n, const T* x, T* y) {
 // GELU, tanh form (as DiT's approximate="tanh"): y = x/2 (1 + tanh(u)), u = √(2/π)(x + 0.044715 x³).
 template <class T> void gelu_forward(std::int64_t n, const T* x, T* y) {
   const T k = T(0.7978845608028654), a = T(0.044715);
-  for (std::int64_t i = 0; i < n; ++i) y[i] = T(0.5) * x[i] * (T(1) + std::tanh(k * (x[i] + a * x[i] * x[i] * x[i])));
+  for (std::int64_t i = 0; i < n; ++i) y[i] = T(0.5) * x[i] * (T(1) + tanh_fast(k * (x[i] + a * x[i] * x[i] * x[i])));
 }
 
 // dy/dx = (1 + tanh u)/2 + x/2 (1 − tanh² u) √(2/π)(1 + 3·0.044715 x²).
 template <class T> void gelu_backward(std::int64_t n, const T* x, const T* dy, T* dx) {
   const T k = T(0.7978845608028654), a = T(0.044715);
   for (std::int64_t i = 0; i < n; ++i) {
-    const T th = std::tanh(k * (x[i] + a * x[i] * x[i] * x[i]));
+    const T th = tanh_fast(k * (x[i] + a * x[i] * x[i] * x[i]));
     dx[i] = dy[i] * (T(0.5) * (T(1) + th) + T(0.5) * x[i] * (T(1) - th * th) * k * (T(1) + T(3) * a * x[i] * x[i]));
   }
 }

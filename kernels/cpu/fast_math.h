@@ -27,4 +27,12 @@ inline float exp_fast(float x) {
 inline float sigmoid(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
+// tanh u = 1 − 2 / (1 + e^{2u}); float through exp_fast (GELU's tanh was half of a small DiT's
+// step in libm), double through libm (the oracle). Absolute error ~1e-7 in float.
+inline float tanh_fast(float u) { return 1.0f - 2.0f / (1.0f + exp_fast(2.0f * u)); }
+inline double tanh_fast(double u) { return std::tanh(u); }
+// e^x: exp_fast for float, libm for double.
+inline float exp_any(float x) { return exp_fast(x); }
+inline double exp_any(double x) { return std::exp(x); }
+
 }  // namespace carnot::cpu

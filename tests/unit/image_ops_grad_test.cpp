@@ -213,6 +213,17 @@ TEST(ImageOps, FloatMatchesDoubleOracle) {
   ops().group_norm_forward(DType::F32, 2, 8, 10, 4, 1e-5, xg_f.data(), nullptr, nullptr, yg_f.data(), m_f.data(),
                            r_f.data());
   EXPECT_LT(test::rel_error(yg_f, yg, yg.size()), 1e-6);
+
+  // GELU's float path uses a fast tanh (exp_fast); forward and backward stay within float rounding.
+  const Vec xe = rng.normal(4097, 3.0), ge = rng.normal(4097);
+  Vec ye(xe.size()), de(xe.size());
+  ops().gelu_forward(F64, 4097, xe.data(), ye.data());
+  ops().gelu_backward(F64, 4097, xe.data(), ge.data(), de.data());
+  std::vector<float> xe_f(xe.begin(), xe.end()), ge_f(ge.begin(), ge.end()), ye_f(ye.size()), de_f(de.size());
+  ops().gelu_forward(DType::F32, 4097, xe_f.data(), ye_f.data());
+  ops().gelu_backward(DType::F32, 4097, xe_f.data(), ge_f.data(), de_f.data());
+  EXPECT_LT(test::rel_error(ye_f, ye, ye.size()), 1e-6);
+  EXPECT_LT(test::rel_error(de_f, de, de.size()), 1e-6);
 }
 
 }  // namespace
