@@ -90,6 +90,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
     outputs = config.outputs();
   }
   if (data_->num_classes() > 0) labels_ = std::vector<std::int64_t>(std::size_t(rows));
+  prefetch_ = std::make_unique<DataPrefetch>(*data_, spec.seed, rows, spec.data.image());
   if (!spec.diffusion.continuous()) eps_inputs_ = make_eps_objective_inputs(schedule_, device, rows, dim);
   const Tensor params = model_->params().values();
   zero_ = spec.distributed.zero == 1;
@@ -164,7 +165,13 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     else
       model_->set_grads_ready(nullptr);
     const Slice piece = batch_slice(slice_.count, m, pieces);
-    loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count);
+    // The piece after this one (the next step's first at the last piece) is fetched meanwhile.
+    const bool last = m == pieces - 1;
+    const Slice next = batch_slice(slice_.count, last ? 0 : m + 1, pieces);
+    const std::uint32_t next_step = last ? s + 1 : s;
+    loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count, next_step,
+                           std::int64_t(next_step) < spec_.train.steps ? next.count : 0,
+                           std::uint32_t(slice_.begin + next.begin));
   }
   model_->set_grads_ready(nullptr);
   heartbeat("waiting in the gradient all-reduce (for a rank that has stopped?)");
@@ -211,12 +218,14 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
 
 // Forward, loss and backward for samples [first, first + n) of step s, accumulating gradients;
 // returns the loss summed over those samples (normalised by the global batch at the step's end).
-double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n) {
+double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n, std::uint32_t next_step,
+                           std::int64_t next_n, std::uint32_t next_first) {
   if (n == 0) return 0;
   const std::int64_t dim = data_->dim();
   const bool learned_betas = model_->beta_logits().raw() != nullptr;
   std::optional<TraceSpan> span(std::in_place, trace_, "data", s);
-  data_->fill(spec_.seed, s, first, n, RngStream::kData, x0_.data<float>());
+  prefetch_->get(s, first, n, x0_.data<float>(), labels_.empty() ? nullptr : labels_.data());
+  prefetch_->start(next_step, next_first, next_n);
   if (spec_.diffusion.flow())  // z_t into x_t_, the velocity target into target_
     flow_inputs(flow_times_, spec_.seed, s, first, n, dim, x0_.data<float>(), t_.data<float>(),
                 target_.data<float>(), x_t_.data<float>());
@@ -233,7 +242,6 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n)
   span.emplace(trace_, "forward", s);
   const std::int64_t* labels = nullptr;
   if (!labels_.empty()) {  // class labels, each dropped to the null class with model.class_dropout
-    data_->fill_labels(spec_.seed, s, first, n, labels_.data());
     const double drop = spec_.model.class_dropout;
     const std::int64_t null_class = data_->num_classes();
     for (std::int64_t j = 0; j < n; ++j)

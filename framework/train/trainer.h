@@ -33,6 +33,7 @@
 #include "framework/nn/mlp_score_net.h"
 #include "framework/optim/adamw.h"
 #include "framework/optim/ema.h"
+#include "framework/train/prefetch.h"
 #include "framework/train/run_folder.h"
 #include "framework/train/trace.h"
 
@@ -113,7 +114,10 @@ class Trainer {
 
  private:
   double step(std::uint32_t s, double* grad_norm);
-  double micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n);
+  // Samples [first, first + n) of step s; the piece (next_step, next_first, next_n) is prefetched
+  // meanwhile (next_n 0: none).
+  double micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n, std::uint32_t next_step,
+                    std::int64_t next_n, std::uint32_t next_first);
   double simple_loss(std::int64_t n, std::int64_t dim, const Tensor& pred, double scale, const Tensor& dpred);
 
   JobSpec spec_;
@@ -121,6 +125,7 @@ class Trainer {
   Ops& ops_;
   Slice slice_;
   std::unique_ptr<Dataset> data_;
+  std::unique_ptr<DataPrefetch> prefetch_;  // after data_: destroyed (waiting for its fill) first
   NoiseSchedule schedule_;       // with learned β: rebuilt from the logits at every step
   NoiseSchedule base_schedule_;  // the spec's schedule, which learned β perturb
   std::unique_ptr<EpsObjectiveInputs> eps_inputs_;
