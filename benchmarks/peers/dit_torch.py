@@ -15,7 +15,6 @@ and numpy are needed.
 import argparse
 import json
 import math
-import struct
 import sys
 import time
 
@@ -142,14 +141,9 @@ class DiT(nn.Module):
 
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop("__metadata__", {})
-    return {k: torch.from_numpy(np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
-                                              {"F32": np.float32}[v["dtype"]]).reshape(v["shape"]).copy())
-            for k, v in header.items()}, meta
+    from dit_numpy import load_safetensors  # the same folder: one reader for both peers
+    arrays, meta = load_safetensors(path)
+    return {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}, meta
 
 
 def forward_main(args):

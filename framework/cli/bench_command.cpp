@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "framework/cli/bench_rows.h"
 #include "framework/cli/commands.h"
 #include "framework/core/error.h"
 #include "framework/dist/grad_buckets.h"
@@ -41,10 +42,7 @@ int run_bench_allreduce(Comm& comm, const BenchArgs& args) {
   if (comm.backend() != "mpi")
     throw_on_all_ranks(UsageError("carnot bench allreduce compares with raw MPI: run it under mpirun (this run has backend " +
                      comm.backend() + ")"));
-  constexpr std::int64_t kMaxBytes = std::int64_t(1) << 30;  // one buffer per rank; MPI counts are int
-  if (args.min_bytes < 4 || args.max_bytes < args.min_bytes || args.max_bytes > kMaxBytes)
-    throw_on_all_ranks(UsageError(str_cat("--min and --max: need 4 <= min <= max <= ", kMaxBytes, " bytes (1G), got ",
-                                          args.min_bytes, " and ", args.max_bytes)));
+  check_bench_sizes(args);
   const int n = comm.size();
   if (comm.rank() == 0)
     std::printf("carnot: all-reduce of float32 over %d rank(s), %d calls per size and path; carnot in buckets of %g MiB\n",
@@ -52,11 +50,7 @@ int run_bench_allreduce(Comm& comm, const BenchArgs& args) {
   for (std::int64_t bytes = args.min_bytes; bytes <= args.max_bytes; bytes *= 2) {
     const std::int64_t count = bytes / 4;
     std::vector<float> buf(static_cast<std::size_t>(count), 1.0f / float(n));
-    std::vector<std::int64_t> boundaries;
-    for (std::int64_t b = 0; b < count; b += 65536) boundaries.push_back(b);
-    const auto bucket_bytes = std::max<std::int64_t>(4, std::int64_t(args.bucket_mb * 1024 * 1024));
-    GradBuckets buckets(comm, buf.data(),
-                        plan_buckets(boundaries, count, bucket_bytes, std::min<std::int64_t>(bucket_bytes, 1 << 20)));
+    GradBuckets buckets(comm, buf.data(), bench_bucket_plan(count, args.bucket_mb));
     // Fewer calls for large messages keep each size to a second or so.
     const int iters = int(std::max<std::int64_t>(3, std::min<std::int64_t>(args.iters, (std::int64_t(1) << 27) / bytes)));
     // Five alternating rounds of each path; the median round of each damps the bursts of a shared
@@ -71,13 +65,8 @@ int run_bench_allreduce(Comm& comm, const BenchArgs& args) {
         MPI_Allreduce(MPI_IN_PLACE, buf.data(), int(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
       }));
     }
-    auto median = [](std::vector<double> v) {
-      std::nth_element(v.begin(), v.begin() + 2, v.end());
-      return v[2];
-    };
-    const double carnot_s = median(carnot_rounds), mpi_s = median(mpi_rounds);
-    const double factor = n > 1 ? 2.0 * (n - 1) / n : 0.0;
-    auto busbw = [&](double s) { return double(count * 4) / s * factor / 1e9; };
+    const double carnot_s = median_round(carnot_rounds), mpi_s = median_round(mpi_rounds);
+    auto busbw = [&](double s) { return allreduce_busbw_gbs(count * 4, s, n); };
     if (comm.rank() == 0) {
       const nlohmann::ordered_json row = {{"bytes", count * 4},
                                           {"ranks", n},

@@ -2,6 +2,7 @@
 // buffers against one raw ncclAllReduce of the same buffer on a communicator of its own, timed
 // with CUDA events (the slowest rank's mean per call, the median of five alternating rounds).
 // One GPU per rank: the local rank's.
+#include "framework/cli/bench_rows.h"
 #include "framework/cli/commands.h"
 #include "framework/core/error.h"
 
@@ -61,10 +62,7 @@ template <class Fn> double time_per_call(Comm& comm, cudaStream_t stream, int it
 }  // namespace
 
 int run_bench_allreduce_nccl(Comm& comm, const BenchArgs& args) {
-  constexpr std::int64_t kMaxBytes = std::int64_t(1) << 30;
-  if (args.min_bytes < 4 || args.max_bytes < args.min_bytes || args.max_bytes > kMaxBytes)
-    throw_on_all_ranks(UsageError(str_cat("--min and --max: need 4 <= min <= max <= ", kMaxBytes, " bytes (1G), got ",
-                                          args.min_bytes, " and ", args.max_bytes)));
+  check_bench_sizes(args);
   const DeviceChoice gpu = choose_device("auto", comm.local_rank());
   if (!gpu.gpu)
     throw_on_all_ranks(UsageError("bench allreduce --backend nccl needs a GPU for every rank; this one has " +
@@ -86,10 +84,7 @@ int run_bench_allreduce_nccl(Comm& comm, const BenchArgs& args) {
     float* buf = nullptr;
     check(cudaMalloc(&buf, std::size_t(count) * 4), "cudaMalloc");
     check(cudaMemset(buf, 0, std::size_t(count) * 4), "cudaMemset");
-    std::vector<std::int64_t> boundaries;
-    for (std::int64_t b = 0; b < count; b += 65536) boundaries.push_back(b);
-    const auto bucket_bytes = std::max<std::int64_t>(4, std::int64_t(args.bucket_mb * 1024 * 1024));
-    GradBuckets buckets(*nccl, buf, plan_buckets(boundaries, count, bucket_bytes, std::min<std::int64_t>(bucket_bytes, 1 << 20)));
+    GradBuckets buckets(*nccl, buf, bench_bucket_plan(count, args.bucket_mb));
     const int iters = int(std::max<std::int64_t>(5, std::min<std::int64_t>(args.iters, (std::int64_t(1) << 32) / bytes)));
     std::vector<double> carnot_rounds, raw_rounds;
     for (int round = 0; round < 5; ++round) {
@@ -102,13 +97,8 @@ int run_bench_allreduce_nccl(Comm& comm, const BenchArgs& args) {
       }));
     }
     check(cudaFree(buf), "cudaFree");
-    auto median = [](std::vector<double> v) {
-      std::nth_element(v.begin(), v.begin() + 2, v.end());
-      return v[2];
-    };
-    const double carnot_s = median(carnot_rounds), raw_s = median(raw_rounds);
-    const double factor = n > 1 ? 2.0 * (n - 1) / n : 0.0;
-    auto busbw = [&](double s) { return double(count * 4) / s * factor / 1e9; };
+    const double carnot_s = median_round(carnot_rounds), raw_s = median_round(raw_rounds);
+    auto busbw = [&](double s) { return allreduce_busbw_gbs(count * 4, s, n); };
     if (comm.rank() == 0) {
       const nlohmann::ordered_json row = {{"bytes", count * 4},
                                           {"ranks", n},

@@ -62,7 +62,7 @@ std::unique_ptr<Dit> load_dit(const std::string& source, bool no_ema, std::int64
     c.class_dropout = std::stod(f.metadata.count("class_dropout_prob") ? f.metadata.at("class_dropout_prob") : "0");
     c.learn_sigma = f.metadata.count("learn_sigma") && f.metadata.at("learn_sigma") == "true";
     auto dit = std::make_unique<Dit>(c, DType::F32, cpu_ops(), max_batch, 0);
-    load_weights(source, dit->params(), dit->params().values());
+    load_weights(f, source, dit->params(), dit->params().values());
     // The file's pos_embed, as the reference's load_state_dict takes it (ours is the same sin-cos
     // table unless the file was edited).
     const SafetensorsTensor& pos = f.get("pos_embed");

@@ -71,8 +71,10 @@ void ModelSource::set_class(std::int64_t label, double cfg_scale) {
   label_ = label < 0 ? classes : label;  // the null class is index `classes`
   cfg_scale_ = cfg_scale;
   std::fill(labels_.begin(), labels_.end(), label_);
-  if (cfg_scale != 1 && guided_.tensor().raw() == nullptr)
+  if (cfg_scale != 1 && guided_.tensor().raw() == nullptr) {
     guided_ = Buffer(DType::F32, Shape{max_rows_, network_->outputs()});
+    null_labels_.assign(std::size_t(max_rows_), classes);
+  }
 }
 
 void ModelSource::run(const Tensor& x, const float* t, const Tensor& out) {
@@ -80,9 +82,8 @@ void ModelSource::run(const Tensor& x, const float* t, const Tensor& out) {
   network_->forward(x, t, conditional ? labels_.data() : nullptr, out);
   if (!conditional || cfg_scale_ == 1) return;
   const std::int64_t n = x.dim(0), dim = x.dim(1), width = out.dim(1);
-  std::vector<std::int64_t> null(std::size_t(n), num_classes());
   const Tensor u = guided_.tensor().rows(0, n);
-  network_->forward(x, t, null.data(), u);
+  network_->forward(x, t, null_labels_.data(), u);
   float* o = out.data<float>();
   const float* uo = u.data<float>();
   const float s = float(cfg_scale_);

@@ -50,7 +50,8 @@ class ModelSource {
   std::vector<std::int64_t> labels_;  // one per row: the class, or the null class
   std::int64_t label_ = -1;
   double cfg_scale_ = 1;
-  Buffer guided_;  // the null class's output under guidance
+  Buffer guided_;                          // the null class's output under guidance
+  std::vector<std::int64_t> null_labels_;  // its labels
   std::unique_ptr<ExactEps> exact_;
   std::unique_ptr<ExactVelocity> exact_velocity_;
   std::unique_ptr<ExactDenoiser> exact_denoiser_;

@@ -1,31 +1,35 @@
 #include "framework/nn/time_embedding.h"
 
+#include <cmath>
+
 namespace carnot {
 
 namespace {
 constexpr double kMaxPeriod = 10000.0;
 }
 
+// PyTorch's default per layer: U(±1/√fan_in) for weight and bias.
 TimeEmbedding::TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name,
                              std::int64_t frequency_dim, std::int64_t out_dim,
                              std::int64_t max_batch)
-    : ops_(ops),
-      dtype_(store.dtype()),
-      frequency_dim_(frequency_dim),
-      fc1_(ops, store, name + ".mlp.0", frequency_dim, out_dim),
-      fc2_(ops, store, name + ".mlp.2", out_dim, out_dim),
-      features_(dtype_, Shape{max_batch, frequency_dim}),
-      pre_act_(dtype_, Shape{max_batch, out_dim}),
-      act_(dtype_, Shape{max_batch, out_dim}),
-      scratch_(dtype_, Shape{max_batch, out_dim}) {}
+    : TimeEmbedding(ops, store, name, frequency_dim, out_dim, max_batch,
+                    ParamInit::uniform(1.0 / std::sqrt(double(frequency_dim))),
+                    ParamInit::uniform(1.0 / std::sqrt(double(frequency_dim))),
+                    ParamInit::uniform(1.0 / std::sqrt(double(out_dim))),
+                    ParamInit::uniform(1.0 / std::sqrt(double(out_dim)))) {}
 
 TimeEmbedding::TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t frequency_dim,
                              std::int64_t out_dim, std::int64_t max_batch, ParamInit weight, ParamInit bias)
+    : TimeEmbedding(ops, store, name, frequency_dim, out_dim, max_batch, weight, bias, weight, bias) {}
+
+TimeEmbedding::TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t frequency_dim,
+                             std::int64_t out_dim, std::int64_t max_batch, ParamInit w1, ParamInit b1, ParamInit w2,
+                             ParamInit b2)
     : ops_(ops),
       dtype_(store.dtype()),
       frequency_dim_(frequency_dim),
-      fc1_(ops, store, name + ".mlp.0", frequency_dim, out_dim, weight, bias),
-      fc2_(ops, store, name + ".mlp.2", out_dim, out_dim, weight, bias),
+      fc1_(ops, store, name + ".mlp.0", frequency_dim, out_dim, w1, b1),
+      fc2_(ops, store, name + ".mlp.2", out_dim, out_dim, w2, b2),
       features_(dtype_, Shape{max_batch, frequency_dim}),
       pre_act_(dtype_, Shape{max_batch, out_dim}),
       act_(dtype_, Shape{max_batch, out_dim}),

@@ -23,6 +23,8 @@ class TimeEmbedding {
   }
 
  private:
+  TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t frequency_dim,
+                std::int64_t out_dim, std::int64_t max_batch, ParamInit w1, ParamInit b1, ParamInit w2, ParamInit b2);
   Ops& ops_;
   DType dtype_;
   std::int64_t frequency_dim_, n_ = 0;

@@ -29,8 +29,11 @@ void save_weights(const std::string& path, const ParameterStore& store, const Te
 }
 
 void load_weights(const std::string& path, const ParameterStore& store, const Tensor& flat) {
+  load_weights(read_safetensors(path), path, store, flat);
+}
+
+void load_weights(const SafetensorsFile& file, const std::string& path, const ParameterStore& store, const Tensor& flat) {
   CARNOT_CHECK(flat.numel() == store.values().numel(), "weights buffer does not match the model");
-  const SafetensorsFile file = read_safetensors(path);
   for (const ParamInfo& p : store.params()) {
     const SafetensorsTensor* t = nullptr;
     for (const SafetensorsTensor& c : file.tensors)

@@ -15,5 +15,8 @@ void save_weights(const std::string& path, const ParameterStore& store, const Te
 // Reads weights into `flat` (store's live values, or a copy such as the EMA, in store's layout);
 // every tensor must be present with the right shape.
 void load_weights(const std::string& path, const ParameterStore& store, const Tensor& flat);
+// The same from a file already read (path names it in errors).
+struct SafetensorsFile;
+void load_weights(const SafetensorsFile& file, const std::string& path, const ParameterStore& store, const Tensor& flat);
 
 }  // namespace carnot

@@ -89,6 +89,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
     model_ = std::make_unique<MlpScoreNet>(config, DType::F32, ops, rows, spec.seed);
     outputs = config.outputs();
   }
+  learned_betas_ = model_->beta_logits().raw() != nullptr;
   if (data_->num_classes() > 0) labels_ = std::vector<std::int64_t>(std::size_t(rows));
   prefetch_ = std::make_unique<DataPrefetch>(*data_, spec.seed, rows, spec.data.image());
   if (!spec.diffusion.continuous()) eps_inputs_ = make_eps_objective_inputs(schedule_, device, rows, dim);
@@ -141,8 +142,7 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   const Tensor grads = model_->params().grads();
   ops_.fill_zero(DType::F32, grads.numel(), grads.raw());
   // Every rank holds the same (all-reduced, then updated) logits, so the same schedule.
-  if (model_->beta_logits().numel() > 0 && model_->beta_logits().raw())
-    schedule_ = learned_schedule(base_schedule_, model_->beta_logits().data<float>());
+  if (learned_betas_) schedule_ = learned_schedule(base_schedule_, model_->beta_logits().data<float>());
   // This rank's slice in grad_accum contiguous pieces; gradients add up across them, and samples
   // keep their global indices, so the step is the same computation at any piece count.
   double loss_sum = 0;
@@ -222,7 +222,7 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n,
                            std::int64_t next_n, std::uint32_t next_first) {
   if (n == 0) return 0;
   const std::int64_t dim = data_->dim();
-  const bool learned_betas = model_->beta_logits().raw() != nullptr;
+  const bool learned_betas = learned_betas_;
   std::optional<TraceSpan> span(std::in_place, trace_, "data", s);
   prefetch_->get(s, first, n, x0_.data<float>(), labels_.empty() ? nullptr : labels_.data());
   prefetch_->start(next_step, next_first, next_n);
@@ -292,19 +292,15 @@ double Trainer::simple_loss(std::int64_t n, std::int64_t dim, const Tensor& pred
                        scale, dpred.raw());
 }
 
-Tensor Trainer::whole_exp_avg() {
-  if (!zero_) return optimizer_->exp_avg();
+// Under ZeRO, rank 0's staging copy of one moment over every parameter, allocated when first asked.
+Tensor Trainer::whole_moment(Buffer& staging) {
   if (comm_.rank() != 0) return Tensor();
-  if (whole_m_.tensor().raw() == nullptr) whole_m_ = Buffer(DType::F32, Shape{model_->params().values().numel()});
-  return whole_m_.tensor();
+  if (staging.tensor().raw() == nullptr) staging = Buffer(DType::F32, Shape{model_->params().values().numel()});
+  return staging.tensor();
 }
 
-Tensor Trainer::whole_exp_avg_sq() {
-  if (!zero_) return optimizer_->exp_avg_sq();
-  if (comm_.rank() != 0) return Tensor();
-  if (whole_v_.tensor().raw() == nullptr) whole_v_ = Buffer(DType::F32, Shape{model_->params().values().numel()});
-  return whole_v_.tensor();
-}
+Tensor Trainer::whole_exp_avg() { return zero_ ? whole_moment(whole_m_) : optimizer_->exp_avg(); }
+Tensor Trainer::whole_exp_avg_sq() { return zero_ ? whole_moment(whole_v_) : optimizer_->exp_avg_sq(); }
 
 void Trainer::gather_optimizer_state() {
   if (!zero_) return;

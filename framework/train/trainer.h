@@ -118,6 +118,7 @@ class Trainer {
   // meanwhile (next_n 0: none).
   double micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n, std::uint32_t next_step,
                     std::int64_t next_n, std::uint32_t next_first);
+  Tensor whole_moment(Buffer& staging);
   double simple_loss(std::int64_t n, std::int64_t dim, const Tensor& pred, double scale, const Tensor& dpred);
 
   JobSpec spec_;
@@ -130,6 +131,7 @@ class Trainer {
   NoiseSchedule base_schedule_;  // the spec's schedule, which learned β perturb
   std::unique_ptr<EpsObjectiveInputs> eps_inputs_;
   std::unique_ptr<ScoreNetwork> model_;
+  bool learned_betas_ = false;        // the network carries the schedule's logits
   std::vector<std::int64_t> labels_;  // this micro-batch's class labels (labelled data only)
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<Ema> ema_;
