@@ -9,6 +9,25 @@
 
 namespace carnot {
 
+// Sinusoidal time features: frequencies f_k = max_period^(−k / (half − freq_shift)), k < half = dim/2,
+// laid out [cos, sin] (DiT) or [sin, cos] (DDPM and diffusers' Timesteps with flip_sin_to_cos
+// false, which also use freq_shift 1).
+struct SinusoidStyle {
+  double max_period = 10000;
+  double freq_shift = 0;
+  bool sin_first = false;
+};
+
+// Where dropout's masks come from: Philox keyed by (seed, step, the row's global sample index,
+// the dropout stream) with counter blocks from `block` on, so each layer (its own block range) and
+// each sample draw the same mask on any rank and at any micro-batch split.
+struct DropoutKey {
+  std::uint64_t seed = 0;
+  std::uint32_t step = 0;
+  std::uint32_t first_index = 0;  // row r is sample first_index + r
+  std::uint32_t block = 0;
+};
+
 class Ops {
  public:
   virtual ~Ops() = default;
@@ -74,6 +93,15 @@ class Ops {
                               void* workspace, void* y) = 0;
   virtual void conv2d_backward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* dy,
                                void* workspace, void* dx, void* dweight, void* dbias) = 0;
+  // y[b, c, :] += v[b, c] over each of `planes` = B·C planes of hw (the U-Net's time embedding
+  // added to a feature map); backward writes dv[p] = Σ dy[p, :].
+  virtual void add_per_plane(DType dt, std::int64_t planes, std::int64_t hw, const void* v, void* y) = 0;
+  virtual void sum_per_plane(DType dt, std::int64_t planes, std::int64_t hw, const void* dy, void* dv) = 0;
+  // Inverted dropout on rows×cols: y = x·mask with mask = 0 (probability p) or 1/(1−p), saved for
+  // backward: dx = dy·mask (dx may alias dy).
+  virtual void dropout_forward(DType dt, std::int64_t rows, std::int64_t cols, double p, const DropoutKey& key,
+                               const void* x, void* y, void* mask) = 0;
+  virtual void dropout_backward(DType dt, std::int64_t n, const void* mask, const void* dy, void* dx) = 0;
   // Nearest-neighbour ×2 up-sampling of `planes` H×W planes.
   virtual void upsample2x_forward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* x,
                                   void* y) = 0;
@@ -93,16 +121,20 @@ class Ops {
   virtual void unpatchify(DType dt, std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t p,
                           std::int64_t channels, bool to_image, const void* in, void* out) = 0;
 
+  // Copies `count` blocks of `block` elements from src (blocks src_stride apart) to dst (dst_stride
+  // apart), or adds them when accumulate: channel concatenation and its split, q/k/v into fused qkv.
+  virtual void copy_blocks(DType dt, std::int64_t count, std::int64_t block, const void* src, std::int64_t src_stride,
+                           void* dst, std::int64_t dst_stride, bool accumulate) = 0;
   // y = a + b (y may alias a or b); y += x; y *= s; y = 0.
   virtual void add(DType dt, std::int64_t n, const void* a, const void* b, void* y) = 0;
   virtual void accumulate(DType dt, std::int64_t n, const void* x, void* y) = 0;
   virtual void scale(DType dt, std::int64_t n, double s, void* y) = 0;
   virtual void fill_zero(DType dt, std::int64_t n, void* y) = 0;
 
-  // Sinusoidal embedding of times t[rows] into out[rows, dim]: [cos(t f_k), sin(t f_k)],
-  // f_k = max_period^(-k / (dim/2)), as DiT and the DDPM codebases do.
-  virtual void timestep_embedding(DType dt, std::int64_t rows, std::int64_t dim,
-                                  const float* t, double max_period, void* out) = 0;
+  // Sinusoidal embedding of times t[rows] into out[rows, dim] (see SinusoidStyle; an odd dim's last
+  // column is zero).
+  virtual void timestep_embedding(DType dt, std::int64_t rows, std::int64_t dim, const float* t,
+                                  const SinusoidStyle& style, void* out) = 0;
 
   // Sum of squares, accumulated in float64.
   virtual double sum_squares(DType dt, std::int64_t n, const void* x) = 0;

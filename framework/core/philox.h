@@ -30,6 +30,7 @@ enum class RngStream : std::uint32_t {
   kLabelDrop = 9,      // whether a training label is dropped to the null class
   kFlip = 10,          // whether a training image is mirrored
   kShuffle = 11,       // the order of each epoch over a finite data set
+  kDropout = 12,       // dropout masks inside a network (DropoutKey's block tells the layers apart)
 };
 
 CARNOT_HOST_DEVICE std::uint32_t philox_mulhilo(std::uint32_t a, std::uint32_t b,

@@ -4,10 +4,6 @@
 
 namespace carnot {
 
-namespace {
-constexpr double kMaxPeriod = 10000.0;
-}
-
 // PyTorch's default per layer: U(±1/√fan_in) for weight and bias.
 TimeEmbedding::TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name,
                              std::int64_t frequency_dim, std::int64_t out_dim,
@@ -16,20 +12,22 @@ TimeEmbedding::TimeEmbedding(Ops& ops, ParameterStore& store, const std::string&
                     ParamInit::uniform(1.0 / std::sqrt(double(frequency_dim))),
                     ParamInit::uniform(1.0 / std::sqrt(double(frequency_dim))),
                     ParamInit::uniform(1.0 / std::sqrt(double(out_dim))),
-                    ParamInit::uniform(1.0 / std::sqrt(double(out_dim)))) {}
+                    ParamInit::uniform(1.0 / std::sqrt(double(out_dim))), TimeEmbeddingLayout{}) {}
 
 TimeEmbedding::TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t frequency_dim,
-                             std::int64_t out_dim, std::int64_t max_batch, ParamInit weight, ParamInit bias)
-    : TimeEmbedding(ops, store, name, frequency_dim, out_dim, max_batch, weight, bias, weight, bias) {}
+                             std::int64_t out_dim, std::int64_t max_batch, ParamInit weight, ParamInit bias,
+                             const TimeEmbeddingLayout& layout)
+    : TimeEmbedding(ops, store, name, frequency_dim, out_dim, max_batch, weight, bias, weight, bias, layout) {}
 
 TimeEmbedding::TimeEmbedding(Ops& ops, ParameterStore& store, const std::string& name, std::int64_t frequency_dim,
                              std::int64_t out_dim, std::int64_t max_batch, ParamInit w1, ParamInit b1, ParamInit w2,
-                             ParamInit b2)
+                             ParamInit b2, const TimeEmbeddingLayout& layout)
     : ops_(ops),
       dtype_(store.dtype()),
       frequency_dim_(frequency_dim),
-      fc1_(ops, store, name + ".mlp.0", frequency_dim, out_dim, w1, b1),
-      fc2_(ops, store, name + ".mlp.2", out_dim, out_dim, w2, b2),
+      sinusoid_(layout.sinusoid),
+      fc1_(ops, store, name + "." + layout.first, frequency_dim, out_dim, w1, b1),
+      fc2_(ops, store, name + "." + layout.second, out_dim, out_dim, w2, b2),
       features_(dtype_, Shape{max_batch, frequency_dim}),
       pre_act_(dtype_, Shape{max_batch, out_dim}),
       act_(dtype_, Shape{max_batch, out_dim}),
@@ -39,7 +37,7 @@ void TimeEmbedding::forward(const float* t, std::int64_t n, const Tensor& out) {
   n_ = n;
   const Tensor features = features_.tensor().rows(0, n), pre = pre_act_.tensor().rows(0, n),
                act = act_.tensor().rows(0, n);
-  ops_.timestep_embedding(dtype_, n, frequency_dim_, t, kMaxPeriod, features.raw());
+  ops_.timestep_embedding(dtype_, n, frequency_dim_, t, sinusoid_, features.raw());
   fc1_.forward(features, pre);
   ops_.silu_forward(dtype_, pre.numel(), pre.raw(), act.raw());
   fc2_.forward(act, out);

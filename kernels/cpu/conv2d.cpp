@@ -1,4 +1,5 @@
-// 2-D convolution on NCHW images, square kernel k, stride s, zero padding p, as im2col + GEMM:
+// 2-D convolution on NCHW images, square kernel k, stride s, zero padding p (and any extra at the
+// end, which only lengthens the output: reads past the image are zeros anyway), as im2col + GEMM:
 // per image, cols[Cin·k·k, Hout·Wout] gathers the receptive fields and y = W[Cout, Cin·k·k] cols.
 // One routine serves the U-Net's 3×3 convolutions, its strided down-sampling and DiT's patch
 // embedding (k = s = patch). Backward: dW += dy colsᵀ, dcols = Wᵀ dy scattered back (col2im).
@@ -8,12 +9,10 @@ namespace carnot::cpu {
 
 namespace {
 
-std::int64_t out_size(std::int64_t n, std::int64_t k, std::int64_t s, std::int64_t p) { return (n + 2 * p - k) / s + 1; }
-
 template <class T>
-void im2col(const T* x, std::int64_t cin, std::int64_t h, std::int64_t w, std::int64_t k, std::int64_t s,
-            std::int64_t p, T* cols) {
-  const std::int64_t ho = out_size(h, k, s, p), wo = out_size(w, k, s, p);
+void im2col(const T* x, const Conv2dShape& g, T* cols) {
+  const std::int64_t cin = g.cin, h = g.h, w = g.w, k = g.k, s = g.stride, p = g.pad;
+  const std::int64_t ho = g.out_h(), wo = g.out_w();
   for (std::int64_t c = 0; c < cin; ++c)
     for (std::int64_t ki = 0; ki < k; ++ki)
       for (std::int64_t kj = 0; kj < k; ++kj) {
@@ -29,9 +28,9 @@ void im2col(const T* x, std::int64_t cin, std::int64_t h, std::int64_t w, std::i
 }
 
 template <class T>
-void col2im_add(const T* cols, std::int64_t cin, std::int64_t h, std::int64_t w, std::int64_t k, std::int64_t s,
-                std::int64_t p, T* dx) {
-  const std::int64_t ho = out_size(h, k, s, p), wo = out_size(w, k, s, p);
+void col2im_add(const T* cols, const Conv2dShape& g, T* dx) {
+  const std::int64_t cin = g.cin, h = g.h, w = g.w, k = g.k, s = g.stride, p = g.pad;
+  const std::int64_t ho = g.out_h(), wo = g.out_w();
   for (std::int64_t c = 0; c < cin; ++c)
     for (std::int64_t ki = 0; ki < k; ++ki)
       for (std::int64_t kj = 0; kj < k; ++kj) {
@@ -51,10 +50,10 @@ void col2im_add(const T* cols, std::int64_t cin, std::int64_t h, std::int64_t w,
 
 template <class T>
 void conv2d_forward(const Conv2dShape& g, const T* x, const T* weight, const T* bias, T* workspace, T* y) {
-  const std::int64_t ho = out_size(g.h, g.k, g.stride, g.pad), wo = out_size(g.w, g.k, g.stride, g.pad);
+  const std::int64_t ho = g.out_h(), wo = g.out_w();
   const std::int64_t kk = g.cin * g.k * g.k;
   for (std::int64_t b = 0; b < g.batch; ++b) {
-    im2col(x + b * g.cin * g.h * g.w, g.cin, g.h, g.w, g.k, g.stride, g.pad, workspace);
+    im2col(x + b * g.cin * g.h * g.w, g, workspace);
     T* yb = y + b * g.cout * ho * wo;
     gemm<T>(false, false, g.cout, ho * wo, kk, T(1), weight, kk, workspace, ho * wo, T(0), yb, ho * wo);
     if (bias)
@@ -66,11 +65,11 @@ void conv2d_forward(const Conv2dShape& g, const T* x, const T* weight, const T* 
 template <class T>
 void conv2d_backward(const Conv2dShape& g, const T* x, const T* weight, const T* dy, T* workspace, T* dx, T* dweight,
                      T* dbias) {
-  const std::int64_t ho = out_size(g.h, g.k, g.stride, g.pad), wo = out_size(g.w, g.k, g.stride, g.pad);
+  const std::int64_t ho = g.out_h(), wo = g.out_w();
   const std::int64_t kk = g.cin * g.k * g.k;
   for (std::int64_t b = 0; b < g.batch; ++b) {
     const T* dyb = dy + b * g.cout * ho * wo;
-    im2col(x + b * g.cin * g.h * g.w, g.cin, g.h, g.w, g.k, g.stride, g.pad, workspace);
+    im2col(x + b * g.cin * g.h * g.w, g, workspace);
     gemm<T>(false, true, g.cout, kk, ho * wo, T(1), dyb, ho * wo, workspace, ho * wo, T(1), dweight, kk);
     if (dbias)
       for (std::int64_t c = 0; c < g.cout; ++c)
@@ -79,7 +78,7 @@ void conv2d_backward(const Conv2dShape& g, const T* x, const T* weight, const T*
       gemm<T>(true, false, kk, ho * wo, g.cout, T(1), weight, kk, dyb, ho * wo, T(0), workspace, ho * wo);
       T* dxb = dx + b * g.cin * g.h * g.w;
       for (std::int64_t i = 0; i < g.cin * g.h * g.w; ++i) dxb[i] = T(0);
-      col2im_add(workspace, g.cin, g.h, g.w, g.k, g.stride, g.pad, dxb);
+      col2im_add(workspace, g, dxb);
     }
   }
 }

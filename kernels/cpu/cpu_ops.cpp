@@ -160,6 +160,25 @@ class CpuOps final : public Ops {
                            out<T>(dbias));
     });
   }
+  void add_per_plane(DType dt, std::int64_t planes, std::int64_t hw, const void* v, void* y) override {
+    dispatch(dt, [&](auto z) { cpu::add_per_plane(planes, hw, in<decltype(z)>(v), out<decltype(z)>(y)); });
+  }
+  void sum_per_plane(DType dt, std::int64_t planes, std::int64_t hw, const void* dy, void* dv) override {
+    dispatch(dt, [&](auto z) { cpu::sum_per_plane(planes, hw, in<decltype(z)>(dy), out<decltype(z)>(dv)); });
+  }
+  void dropout_forward(DType dt, std::int64_t rows, std::int64_t cols, double p, const DropoutKey& key, const void* x,
+                       void* y, void* mask) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::dropout_forward(rows, cols, p, key, in<T>(x), out<T>(y), out<T>(mask));
+    });
+  }
+  void dropout_backward(DType dt, std::int64_t n, const void* mask, const void* dy, void* dx) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::dropout_backward(n, in<T>(mask), in<T>(dy), out<T>(dx));
+    });
+  }
   void upsample2x_forward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* x,
                           void* y) override {
     dispatch(dt, [&](auto z) { cpu::upsample2x_forward(planes, h, w, in<decltype(z)>(x), out<decltype(z)>(y)); });
@@ -210,10 +229,14 @@ class CpuOps final : public Ops {
     std::memset(y, 0, std::size_t(n) * dtype_size(dt));
   }
   void timestep_embedding(DType dt, std::int64_t rows, std::int64_t dim, const float* t,
-                          double max_period, void* out) override {
+                          const SinusoidStyle& style, void* o) override {
+    dispatch(dt, [&](auto z) { cpu::timestep_embedding(rows, dim, t, style, out<decltype(z)>(o)); });
+  }
+  void copy_blocks(DType dt, std::int64_t count, std::int64_t block, const void* src, std::int64_t src_stride,
+                   void* dst, std::int64_t dst_stride, bool accumulate) override {
     dispatch(dt, [&](auto z) {
       using T = decltype(z);
-      cpu::timestep_embedding<T>(rows, dim, t, max_period, static_cast<T*>(out));
+      cpu::copy_blocks(count, block, in<T>(src), src_stride, out<T>(dst), dst_stride, accumulate);
     });
   }
   double sum_squares(DType dt, std::int64_t n, const void* x) override {

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "kernels/conv_shape.h"
+#include "kernels/ops.h"
 
 namespace carnot::cpu {
 
@@ -26,8 +27,7 @@ template <class T> void accumulate(std::int64_t n, const T* x, T* y);
 template <class T> void scale(std::int64_t n, T s, T* y);
 
 template <class T>
-void timestep_embedding(std::int64_t rows, std::int64_t dim, const float* t, double max_period,
-                        T* out);
+void timestep_embedding(std::int64_t rows, std::int64_t dim, const float* t, const SinusoidStyle& style, T* out);
 
 template <class T> double sum_squares(std::int64_t n, const T* x);
 
@@ -72,6 +72,15 @@ void conv2d_forward(const Conv2dShape& g, const T* x, const T* weight, const T* 
 template <class T>
 void conv2d_backward(const Conv2dShape& g, const T* x, const T* weight, const T* dy, T* workspace, T* dx, T* dweight,
                      T* dbias);
+
+template <class T> void add_per_plane(std::int64_t planes, std::int64_t hw, const T* v, T* y);
+template <class T> void sum_per_plane(std::int64_t planes, std::int64_t hw, const T* dy, T* dv);
+template <class T>
+void copy_blocks(std::int64_t count, std::int64_t block, const T* src, std::int64_t src_stride, T* dst,
+                 std::int64_t dst_stride, bool accumulate);
+template <class T>
+void dropout_forward(std::int64_t rows, std::int64_t cols, double p, const DropoutKey& key, const T* x, T* y, T* mask);
+template <class T> void dropout_backward(std::int64_t n, const T* mask, const T* dy, T* dx);
 
 template <class T> void upsample2x_forward(std::int64_t planes, std::int64_t h, std::int64_t w, const T* x, T* y);
 template <class T> void upsample2x_backward(std::int64_t planes, std::int64_t h, std::int64_t w, const T* dy, T* dx);

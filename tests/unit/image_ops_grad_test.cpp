@@ -4,6 +4,7 @@
 // double one on the same inputs.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <random>
 #include <string>
@@ -161,6 +162,7 @@ TEST(ImageOpGradients, Conv2dGeometries) {
   };
   const Case cases[] = {{"conv 3x3 pad 1", {2, 2, 5, 4, 3, 3, 1, 1}},
                         {"conv 3x3 stride 2 (down)", {2, 3, 5, 5, 2, 3, 2, 1}},
+                        {"conv 3x3 stride 2, pad (0, 1)", {2, 3, 6, 5, 2, 3, 2, 0, 1}},
                         {"patch embed 2x2 stride 2", {2, 3, 6, 4, 4, 2, 2, 0}}};
   for (const Case& c : cases) {
     const Conv2dShape& s = c.g;
@@ -185,6 +187,67 @@ TEST(ImageOpGradients, Upsample2x) {
   auto loss = [&] { ops().upsample2x_forward(F64, P, H, W, x.data(), y.data()); return dot(g, y); };
   ops().upsample2x_backward(F64, P, H, W, g.data(), dx.data());
   expect_grad(dx, x, loss, "upsample 2x");
+}
+
+TEST(ImageOpGradients, PerPlaneBroadcastAndConcat) {
+  Rng rng("ImageOpGradients.PerPlane");
+  const std::int64_t planes = 6, hw = 7;
+  Vec v = rng.normal(planes), base = rng.normal(planes * hw), g = rng.normal(planes * hw), y, dv(planes);
+  auto loss = [&] { y = base; ops().add_per_plane(F64, planes, hw, v.data(), y.data()); return dot(g, y); };
+  ops().sum_per_plane(F64, planes, hw, g.data(), dv.data());
+  expect_grad(dv, v, loss, "add_per_plane d/dv");
+
+  // Channel concatenation of [B, 2, hw] and [B, 3, hw] and its split give back both parts; an
+  // accumulating copy adds.
+  const std::int64_t B = 3, c1 = 2, c2 = 3;
+  const Vec a = rng.normal(B * c1 * hw), b = rng.normal(B * c2 * hw);
+  Vec cat(B * (c1 + c2) * hw), a2(a.size()), b2(b.size(), 1.0);
+  ops().copy_blocks(F64, B, c1 * hw, a.data(), c1 * hw, cat.data(), (c1 + c2) * hw, false);
+  ops().copy_blocks(F64, B, c2 * hw, b.data(), c2 * hw, cat.data() + c1 * hw, (c1 + c2) * hw, false);
+  for (std::int64_t i = 0; i < B; ++i)
+    for (std::int64_t j = 0; j < c2 * hw; ++j)
+      ASSERT_EQ(cat[std::size_t(i * (c1 + c2) * hw + c1 * hw + j)], b[std::size_t(i * c2 * hw + j)]);
+  ops().copy_blocks(F64, B, c1 * hw, cat.data(), (c1 + c2) * hw, a2.data(), c1 * hw, false);
+  ops().copy_blocks(F64, B, c2 * hw, cat.data() + c1 * hw, (c1 + c2) * hw, b2.data(), c2 * hw, true);
+  EXPECT_EQ(a2, a);
+  for (std::size_t i = 0; i < b.size(); ++i) ASSERT_EQ(b2[i], b[i] + 1.0);
+}
+
+// Dropout: the kept fraction is 1 − p within five standard errors of n Bernoulli draws, kept
+// values are scaled by 1/(1 − p), backward multiplies by the same mask, and a row's mask depends
+// on its global sample index only (two half-batches with their first indices give the whole's).
+TEST(ImageOps, DropoutMaskIsKeyedBySampleIndex) {
+  Rng rng("ImageOps.Dropout");
+  const std::int64_t rows = 8, cols = 1001;
+  const double p = 0.3;
+  const DropoutKey key{rng.gen(), 17, 40, 5};
+  const Vec x = rng.normal(rows * cols), g = rng.normal(rows * cols);
+  Vec y(x.size()), mask(x.size()), dx(x.size());
+  ops().dropout_forward(F64, rows, cols, p, key, x.data(), y.data(), mask.data());
+  double dropped = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (mask[i] == 0) dropped += 1;
+    else ASSERT_DOUBLE_EQ(mask[i], 1 / (1 - p));
+    ASSERT_EQ(y[i], x[i] * mask[i]);
+  }
+  const double n = double(x.size()), se = std::sqrt(p * (1 - p) / n);
+  std::printf("dropout: dropped %.4f of %.0f (p = %.2f, standard error %.4f)\n", dropped / n, n, p, se);
+  EXPECT_LT(std::fabs(dropped / n - p), 5 * se);
+  ops().dropout_backward(F64, rows * cols, mask.data(), g.data(), dx.data());
+  for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(dx[i], g[i] * mask[i]);
+
+  const std::int64_t half = rows / 2;
+  Vec y2(x.size()), mask2(x.size());
+  ops().dropout_forward(F64, half, cols, p, key, x.data(), y2.data(), mask2.data());
+  DropoutKey later = key;
+  later.first_index += std::uint32_t(half);
+  ops().dropout_forward(F64, rows - half, cols, p, later, x.data() + half * cols, y2.data() + half * cols,
+                        mask2.data() + half * cols);
+  EXPECT_EQ(mask2, mask);
+  DropoutKey other_layer = key;
+  other_layer.block += 1000;
+  ops().dropout_forward(F64, rows, cols, p, other_layer, x.data(), y2.data(), mask2.data());
+  EXPECT_NE(mask2, mask);
 }
 
 // The float kernels on the double oracle's inputs: forward outputs to float rounding.

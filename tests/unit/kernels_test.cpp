@@ -130,12 +130,26 @@ TEST(Kernels, BiasGradSumsRows) {
 TEST(Kernels, TimestepEmbeddingIsCosThenSin) {
   const float t[2] = {0.0f, 417.0f};
   std::vector<double> out(2 * 8);
-  cpu_ops().timestep_embedding(DType::F64, 2, 8, t, 10000.0, out.data());
+  cpu_ops().timestep_embedding(DType::F64, 2, 8, t, SinusoidStyle{}, out.data());
   for (int r = 0; r < 2; ++r)
     for (int k = 0; k < 4; ++k) {
       const double f = std::pow(10000.0, -k / 4.0);
       EXPECT_NEAR(out[r * 8 + k], std::cos(t[r] * f), 1e-12);
       EXPECT_NEAR(out[r * 8 + 4 + k], std::sin(t[r] * f), 1e-12);
+    }
+}
+
+// DDPM's get_timestep_embedding (diffusers' Timesteps, flip_sin_to_cos false, shift 1): [sin, cos]
+// with f_k = 10000^(−k / (half − 1)), so the last frequency is 1/10000.
+TEST(Kernels, TimestepEmbeddingDdpmStyleIsSinThenCos) {
+  const float t[2] = {3.0f, 999.0f};
+  std::vector<double> out(2 * 8);
+  cpu_ops().timestep_embedding(DType::F64, 2, 8, t, SinusoidStyle{10000, 1, true}, out.data());
+  for (int r = 0; r < 2; ++r)
+    for (int k = 0; k < 4; ++k) {
+      const double f = std::exp(-std::log(10000.0) * k / 3.0);
+      EXPECT_NEAR(out[r * 8 + k], std::sin(t[r] * f), 1e-12);
+      EXPECT_NEAR(out[r * 8 + 4 + k], std::cos(t[r] * f), 1e-12);
     }
 }
 
