@@ -18,13 +18,7 @@ Linear::Linear(Ops& ops, ParameterStore& store, const std::string& name, std::in
 }
 
 std::int64_t Linear::flat_end() const {
-  const ParamInfo& w = store_.params()[std::size_t(weight_.index)];
-  const ParamInfo& b = store_.params()[std::size_t(bias_.index)];
-  // The alignment padding after a parameter is its own (zero, never written).
-  auto end = [](const ParamInfo& p) {
-    return (p.offset + p.shape.numel() + ParameterStore::kAlign - 1) / ParameterStore::kAlign * ParameterStore::kAlign;
-  };
-  return std::max(end(w), end(b));
+  return std::max(store_.flat_end(weight_), store_.flat_end(bias_));
 }
 
 void Linear::forward(const Tensor& x, const Tensor& y) const {

@@ -6,9 +6,6 @@
 
 namespace carnot {
 
-namespace {
-}
-
 ParamHandle ParameterStore::add(std::string name, Shape shape, ParamInit init) {
   CARNOT_CHECK(!finalized_, "parameter '", name, "' registered after the store was finalized");
   for (const ParamInfo& p : params_)
@@ -33,6 +30,14 @@ void ParameterStore::finalize(std::uint64_t seed) {
     const ParamInfo& p = params_[i];
     if (p.init.kind == ParamInit::Kind::kZero) continue;
     Tensor v = value(ParamHandle{int(i)});
+    if (p.init.kind == ParamInit::Kind::kConstant) {
+      for (std::int64_t j = 0; j < p.shape.numel(); ++j)
+        if (dtype_ == DType::F64)
+          v.data<double>()[j] = p.init.bound;
+        else
+          v.data<float>()[j] = float(p.init.bound);
+      continue;
+    }
     for (std::int64_t j = 0; j < p.shape.numel(); j += 4) {
       const Philox4x32 r = philox_draw(seed, 0, std::uint32_t(i), RngStream::kInit,
                                        std::uint32_t(j / 4));
@@ -67,6 +72,12 @@ Tensor ParameterStore::value(const ParamInfo& p) const {
   CARNOT_CHECK(finalized_, "parameter '", p.name, "' read before finalize()");
   return Tensor(static_cast<char*>(values_.tensor().raw()) + p.offset * dtype_size(dtype_),
                 dtype_, p.shape);
+}
+
+std::int64_t ParameterStore::flat_end(ParamHandle h) const {
+  CARNOT_CHECK(finalized_ && h.index >= 0 && h.index < int(params_.size()), "invalid parameter handle ", h.index);
+  const ParamInfo& p = params_[std::size_t(h.index)];
+  return (p.offset + p.shape.numel() + kAlign - 1) / kAlign * kAlign;
 }
 
 Tensor ParameterStore::view(const Buffer& b, ParamHandle h) const {

@@ -12,13 +12,14 @@
 namespace carnot {
 
 struct ParamInit {
-  enum class Kind { kUniform, kZero, kNormal };
+  enum class Kind { kUniform, kZero, kNormal, kConstant };
   Kind kind = Kind::kZero;
-  double bound = 0;  // kUniform: U(-bound, bound); kNormal: the standard deviation
+  double bound = 0;  // kUniform: U(-bound, bound); kNormal: the standard deviation; kConstant: the value
 
   static ParamInit uniform(double bound) { return {Kind::kUniform, bound}; }
   static ParamInit normal(double std) { return {Kind::kNormal, std}; }
   static ParamInit zero() { return {Kind::kZero, 0}; }
+  static ParamInit constant(double value) { return {Kind::kConstant, value}; }  // norms' gains: 1
   // Glorot's U(±√(6 / (fan_in + fan_out))), as torch.nn.init.xavier_uniform_.
   static ParamInit xavier(std::int64_t fan_in, std::int64_t fan_out);
 };
@@ -55,6 +56,9 @@ class ParameterStore {
   Tensor values() const { return values_.tensor(); }  // flat, padding included
   Tensor grads() const { return grads_.tensor(); }
   Tensor value(const ParamInfo& p) const;
+  // One past h's last element in the flat buffers, its alignment padding included (after
+  // finalize): the grads-ready mark once h's gradient is final.
+  std::int64_t flat_end(ParamHandle h) const;
 
  private:
   Tensor view(const Buffer& b, ParamHandle h) const;

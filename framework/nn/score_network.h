@@ -7,6 +7,7 @@
 
 #include "framework/core/tensor.h"
 #include "framework/nn/parameters.h"
+#include "kernels/ops.h"
 
 namespace carnot {
 
@@ -25,6 +26,10 @@ class ScoreNetwork {
   // not report leaves every bucket to the step's end.
   using GradsReady = std::function<void(std::int64_t mark, const char* module)>;
   virtual void set_grads_ready(GradsReady hook) = 0;
+  // Training mode: dropout masks from this key (its first_index the first row's global sample
+  // index) until the next call; null (the default) evaluates without dropout. Networks without
+  // dropout ignore it.
+  virtual void set_dropout(const DropoutKey* key) { (void)key; }
   // A learned schedule's logits and their gradients (empty where the network has none).
   virtual Tensor beta_logits() const { return Tensor(); }
   virtual Tensor beta_logit_grads() const { return Tensor(); }
