@@ -1,7 +1,7 @@
-// carnot export --ckpt RUN --out model.safetensors [--no-ema]: a DiT's weights as the reference
-// implementation names them (facebookresearch/DiT's state dict: x_embedder.proj.weight, ...,
-// pos_embed [1, N, C]), EMA weights unless --no-ema, with DiT's constructor arguments in
-// __metadata__ so that the file alone rebuilds the model (carnot forward, or models.py's DiT).
+// carnot export --ckpt RUN --out model.safetensors [--no-ema]: an image network's weights as the
+// reference implementation names them — a DiT as facebookresearch/DiT's state dict
+// (x_embedder.proj.weight, ..., pos_embed [1, N, C]), a U-Net as diffusers' UNet2DModel's —
+// EMA weights unless --no-ema, with what rebuilds the model in __metadata__ (export_metadata.h).
 //
 // carnot forward --ckpt RUN_OR_EXPORT --x x.npy --t t.npy [--y y.npy] --out out.npy: one network
 // evaluation on given inputs (x: N×C×H×W float32, t: N float32 in the model's time units, y: N
@@ -15,95 +15,108 @@
 #include "framework/io/file_util.h"
 #include "framework/io/npy.h"
 #include "framework/io/safetensors.h"
-#include "framework/nn/dit.h"
+#include "framework/cli/export_metadata.h"
 #include "framework/train/model_weights.h"
-#include "framework/train/trainer.h"
+#include "framework/train/networks.h"
 
 namespace carnot {
 
 namespace {
 
-std::map<std::string, std::string> dit_metadata(const DitConfig& c) {
-  return {{"format", "carnot-export"},
-          {"model", "DiT"},
-          {"input_size", std::to_string(c.input_size)},
-          {"patch_size", std::to_string(c.patch)},
-          {"in_channels", std::to_string(c.in_channels)},
-          {"hidden_size", std::to_string(c.hidden)},
-          {"depth", std::to_string(c.depth)},
-          {"num_heads", std::to_string(c.heads)},
-          {"mlp_ratio", std::to_string(c.mlp_ratio)},
-          {"class_dropout_prob", std::to_string(c.class_dropout)},
-          {"num_classes", std::to_string(c.num_classes)},
-          {"learn_sigma", c.learn_sigma ? "true" : "false"}};
+bool is_safetensors(const std::string& path) {
+  return path.size() > 12 && path.substr(path.size() - 12) == ".safetensors";
 }
 
-std::int64_t meta_int(const SafetensorsFile& f, const std::string& key, const std::string& path) {
-  const auto it = f.metadata.find(key);
-  if (it == f.metadata.end()) throw UsageError("'" + path + "': __metadata__ lacks '" + key + "' (not a carnot DiT export?)");
-  try {
-    return std::stoll(it->second);
-  } catch (const std::exception&) {
-    throw UsageError("'" + path + "': __metadata__ '" + key + "' is '" + it->second + "', not an integer");
-  }
+// An image network with its weights, from a checkpoint or an export, and what an export of it holds.
+struct ImageNetwork {
+  std::unique_ptr<ScoreNetwork> net;
+  const char* kind = "";  // "DiT" or "U-Net"
+  std::int64_t in_channels = 0, side = 0, out_channels = 0, num_classes = 0;
+  Metadata metadata;
+  Dit* dit = nullptr;  // a DiT's fixed pos_embed goes into the export too
+};
+
+ImageNetwork wrap(std::unique_ptr<Dit> d) {
+  ImageNetwork w;
+  const DitConfig& c = d->config();
+  w.kind = "DiT", w.in_channels = c.in_channels, w.side = c.input_size, w.out_channels = c.out_channels();
+  w.num_classes = c.num_classes, w.metadata = dit_metadata(c), w.dit = d.get();
+  w.net = std::move(d);
+  return w;
 }
 
-// A DiT with weights from a checkpoint (run or checkpoint folder; EMA unless no_ema) or an export.
-std::unique_ptr<Dit> load_dit(const std::string& source, bool no_ema, std::int64_t max_batch) {
-  if (source.size() > 12 && source.substr(source.size() - 12) == ".safetensors") {
+ImageNetwork wrap(std::unique_ptr<UNet> u) {
+  ImageNetwork w;
+  const UNetConfig& c = u->config();
+  w.kind = "U-Net", w.in_channels = c.in_channels, w.side = c.sample_size, w.out_channels = c.out_channels();
+  w.num_classes = c.num_classes, w.metadata = unet_metadata(c);
+  w.net = std::move(u);
+  return w;
+}
+
+// From a checkpoint (run or checkpoint folder; EMA unless no_ema) or an export.
+ImageNetwork load_image_network(const std::string& source, bool no_ema, std::int64_t max_batch) {
+  if (is_safetensors(source)) {
     const SafetensorsFile f = read_safetensors(source);
-    if (f.metadata.count("model") == 0 || f.metadata.at("model") != "DiT")
-      throw UsageError("'" + source + "' is not a DiT export (its __metadata__ has no model: DiT)");
-    DitConfig c;
-    c.input_size = meta_int(f, "input_size", source), c.patch = meta_int(f, "patch_size", source);
-    c.in_channels = meta_int(f, "in_channels", source), c.hidden = meta_int(f, "hidden_size", source);
-    c.depth = meta_int(f, "depth", source), c.heads = meta_int(f, "num_heads", source);
-    c.mlp_ratio = meta_int(f, "mlp_ratio", source), c.num_classes = meta_int(f, "num_classes", source);
-    c.class_dropout = std::stod(f.metadata.count("class_dropout_prob") ? f.metadata.at("class_dropout_prob") : "0");
-    c.learn_sigma = f.metadata.count("learn_sigma") && f.metadata.at("learn_sigma") == "true";
-    auto dit = std::make_unique<Dit>(c, DType::F32, cpu_ops(), max_batch, 0);
-    load_weights(f, source, dit->params(), dit->params().values());
-    // The file's pos_embed, as the reference's load_state_dict takes it (ours is the same sin-cos
-    // table unless the file was edited).
-    const SafetensorsTensor& pos = f.get("pos_embed");
-    const Tensor mine = dit->pos_embed();
-    if (pos.dtype != DType::F32 || pos.bytes.size() != mine.bytes())
-      throw UsageError(str_cat("'", source, "': pos_embed has ", pos.bytes.size(), " bytes, the model's is ",
-                               mine.bytes(), " (float32 [1, ", mine.dim(1), ", ", mine.dim(2), "])"));
-    std::memcpy(mine.raw(), pos.bytes.data(), pos.bytes.size());
-    return dit;
+    const std::string model = f.metadata.count("model") ? f.metadata.at("model") : "";
+    ImageNetwork w;
+    if (model == "DiT") {
+      w = wrap(std::make_unique<Dit>(dit_from_metadata(f.metadata, source), DType::F32, cpu_ops(), max_batch, 0));
+      // The file's pos_embed, as the reference's load_state_dict takes it (ours is the same sin-cos
+      // table unless the file was edited).
+      const SafetensorsTensor& pos = f.get("pos_embed");
+      const Tensor mine = w.dit->pos_embed();
+      if (pos.dtype != DType::F32 || pos.bytes.size() != mine.bytes())
+        throw UsageError(str_cat("'", source, "': pos_embed has ", pos.bytes.size(), " bytes, the model's is ",
+                                 mine.bytes(), " (float32 [1, ", mine.dim(1), ", ", mine.dim(2), "])"));
+      std::memcpy(mine.raw(), pos.bytes.data(), pos.bytes.size());
+    } else if (model == "UNet2DModel") {
+      w = wrap(std::make_unique<UNet>(unet_from_metadata(f.metadata, source), DType::F32, cpu_ops(), max_batch, 0));
+    } else {
+      throw UsageError("'" + source + "' is not a carnot export (its __metadata__ model is '" + model +
+                       "', not DiT or UNet2DModel)");
+    }
+    load_weights(f, source, w.net->params(), w.net->params().values());
+    return w;
   }
   const std::string dir = resolve_checkpoint(source);
   const JobSpec spec = parse_job_spec(read_file(dir + "/job.yaml"), dir + "/job.yaml");
-  if (spec.model.kind != "dit")
-    throw UsageError("'" + source + "' holds a model.kind " + spec.model.kind + " checkpoint; export and forward are for DiT");
-  auto dit = std::make_unique<Dit>(dit_config(spec), DType::F32, cpu_ops(), max_batch, spec.seed);
-  load_weights(dir + (no_ema ? "/model" : "/ema") + ".safetensors", dit->params(), dit->params().values());
-  return dit;
+  ImageNetwork w;
+  if (spec.model.kind == "dit")
+    w = wrap(std::make_unique<Dit>(dit_config(spec), DType::F32, cpu_ops(), max_batch, spec.seed));
+  else if (spec.model.kind == "unet")
+    w = wrap(std::make_unique<UNet>(unet_config(spec), DType::F32, cpu_ops(), max_batch, spec.seed));
+  else
+    throw UsageError("'" + source + "' holds a model.kind " + spec.model.kind +
+                     " checkpoint; export and forward are for image networks (dit, unet)");
+  load_weights(dir + (no_ema ? "/model" : "/ema") + ".safetensors", w.net->params(), w.net->params().values());
+  return w;
+}
+
+SafetensorsTensor as_safetensors(const std::string& name, const Tensor& v) {
+  SafetensorsTensor t{name, DType::F32, {}, {}};
+  for (int i = 0; i < v.shape().rank(); ++i) t.shape.push_back(v.dim(i));
+  t.bytes.assign(static_cast<const char*>(v.raw()), static_cast<const char*>(v.raw()) + v.bytes());
+  return t;
 }
 
 }  // namespace
 
 int run_export(const ExportArgs& args) {
-  if (args.out.size() < 13 || args.out.substr(args.out.size() - 12) != ".safetensors")
+  if (!is_safetensors(args.out) || args.out.size() < 13)
     throw UsageError("--out '" + args.out + "': the file name must end in .safetensors");
-  const std::unique_ptr<Dit> dit = load_dit(args.ckpt, args.no_ema, 1);
-  const ParameterStore& store = dit->params();
+  const ImageNetwork w = load_image_network(args.ckpt, args.no_ema, 1);
+  const ParameterStore& store = w.net->params();
   std::vector<SafetensorsTensor> tensors;
-  for (const ParamInfo& p : store.params()) {
-    SafetensorsTensor t{p.name, DType::F32, {}, {}};
-    for (int i = 0; i < p.shape.rank(); ++i) t.shape.push_back(p.shape[i]);
-    const Tensor v = store.value(p);
-    t.bytes.assign(static_cast<const char*>(v.raw()), static_cast<const char*>(v.raw()) + v.bytes());
-    tensors.push_back(std::move(t));
+  for (const ParamInfo& p : store.params()) tensors.push_back(as_safetensors(p.name, store.value(p)));
+  std::int64_t count = store.count();
+  if (w.dit) {
+    tensors.push_back(as_safetensors("pos_embed", w.dit->pos_embed()));
+    count += w.dit->pos_embed().numel();
   }
-  const Tensor pos = dit->pos_embed();
-  tensors.push_back(SafetensorsTensor{"pos_embed", DType::F32, {1, pos.dim(1), pos.dim(2)},
-                                      std::vector<char>(static_cast<const char*>(pos.raw()),
-                                                        static_cast<const char*>(pos.raw()) + pos.bytes())});
-  write_safetensors(args.out, tensors, dit_metadata(dit->config()));
-  std::printf("carnot: %s weights of %s (%lld parameters with pos_embed) written to %s\n", args.no_ema ? "live" : "EMA",
-              args.ckpt.c_str(), (long long)(store.count() + pos.numel()), args.out.c_str());
+  write_safetensors(args.out, tensors, w.metadata);
+  std::printf("carnot: %s weights of %s (a %s, %lld parameters%s) written to %s\n", args.no_ema ? "live" : "EMA",
+              args.ckpt.c_str(), w.kind, (long long)count, w.dit ? " with pos_embed" : "", args.out.c_str());
   return 0;
 }
 
@@ -114,13 +127,12 @@ int run_forward(const ForwardArgs& args) {
   const std::int64_t n = x.shape[0];
   if (t.uint8 || t.int64 || t.dtype != DType::F32 || t.shape != std::vector<std::int64_t>{n})
     throw UsageError(str_cat("--t '", args.t, "': need a float32 array of ", n, " times"));
-  const std::unique_ptr<Dit> dit = load_dit(args.ckpt, args.no_ema, n);
-  const DitConfig& c = dit->config();
-  if (x.shape[1] != c.in_channels || x.shape[2] != c.input_size || x.shape[3] != c.input_size)
-    throw UsageError(str_cat("--x '", args.x, "' is ", x.shape[1], "×", x.shape[2], "×", x.shape[3], " per sample; the model takes ",
-                             c.in_channels, "×", c.input_size, "×", c.input_size));
+  const ImageNetwork w = load_image_network(args.ckpt, args.no_ema, n);
+  if (x.shape[1] != w.in_channels || x.shape[2] != w.side || x.shape[3] != w.side)
+    throw UsageError(str_cat("--x '", args.x, "' is ", x.shape[1], "×", x.shape[2], "×", x.shape[3],
+                             " per sample; the model takes ", w.in_channels, "×", w.side, "×", w.side));
   std::vector<std::int64_t> y;
-  if (c.num_classes > 0) {
+  if (w.num_classes > 0) {
     if (args.y.empty()) throw UsageError("the model is class-conditional: give --y y.npy (int64, N labels)");
     const NpyArray ya = read_npy(args.y);
     if (!ya.int64 || ya.shape != std::vector<std::int64_t>{n})
@@ -131,14 +143,13 @@ int run_forward(const ForwardArgs& args) {
     throw UsageError("--y: the model is unconditional");
   }
   std::vector<float> xs(x.bytes.size() / 4), ts(static_cast<std::size_t>(n)),
-      out(static_cast<std::size_t>(n * dit->outputs()));
+      out(static_cast<std::size_t>(n * w.net->outputs()));
   std::memcpy(xs.data(), x.bytes.data(), x.bytes.size());
   std::memcpy(ts.data(), t.bytes.data(), t.bytes.size());
-  dit->forward(Tensor(xs.data(), DType::F32, Shape{n, c.in_channels, c.input_size, c.input_size}), ts.data(),
-               y.empty() ? nullptr : y.data(),
-               Tensor(out.data(), DType::F32, Shape{n, c.out_channels(), c.input_size, c.input_size}));
-  write_npy(args.out, DType::F32, {n, c.out_channels(), c.input_size, c.input_size}, out.data());
-  std::printf("carnot: DiT forward of %lld samples written to %s\n", (long long)n, args.out.c_str());
+  w.net->forward(Tensor(xs.data(), DType::F32, Shape{n, w.in_channels, w.side, w.side}), ts.data(),
+                 y.empty() ? nullptr : y.data(), Tensor(out.data(), DType::F32, Shape{n, w.out_channels, w.side, w.side}));
+  write_npy(args.out, DType::F32, {n, w.out_channels, w.side, w.side}, out.data());
+  std::printf("carnot: %s forward of %lld samples written to %s\n", w.kind, (long long)n, args.out.c_str());
   return 0;
 }
 

@@ -40,10 +40,7 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
     return;
   }
   const std::string weights = dir + (no_ema ? "/model" : "/ema") + ".safetensors";
-  if (spec_.model.kind == "dit")
-    network_ = std::make_unique<Dit>(dit_config(spec_), DType::F32, cpu_ops(), max_rows, spec_.seed);
-  else
-    network_ = std::make_unique<MlpScoreNet>(mlp_config(spec_), DType::F32, cpu_ops(), max_rows, spec_.seed);
+  network_ = make_score_network(spec_, cpu_ops(), max_rows, spec_.seed);
   const std::int64_t outputs = network_->outputs();
   variance_outputs_ = outputs - spec_.data.dim();
   if (variance_outputs_ > 0) scratch_ = Buffer(DType::F32, Shape{max_rows, outputs});

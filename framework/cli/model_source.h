@@ -35,7 +35,9 @@ class ModelSource {
   // Class-conditional networks: the class every row is drawn from (-1: the null class, i.e.
   // unconditional), and classifier-free guidance's scale s on ε̂: ε̂_null + s (ε̂_class − ε̂_null)
   // (1: none; the variance outputs stay the class's, as DiT's sampler keeps them).
-  std::int64_t num_classes() const { return spec_.model.kind == "dit" ? spec_.data.num_classes : 0; }
+  std::int64_t num_classes() const {
+    return spec_.model.kind == "dit" || spec_.model.kind == "unet" ? spec_.data.num_classes : 0;
+  }
   void set_class(std::int64_t label, double cfg_scale);
 
  private:

@@ -66,6 +66,20 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
                          dit.tokens(), " tokens of ", dit.in_channels, "×", dit.input_size, "×", dit.input_size,
                          dit.num_classes ? str_cat(", ", dit.num_classes, " classes") : std::string(", unconditional"),
                          dit.learn_sigma ? ", learned σ" : "");
+  } else if (spec.model.kind == "unet") {
+    const UNetConfig u = unet_config(spec);
+    u.validate();
+    P = double(unet_parameter_count(u));
+    forward_flops = unet_forward_flops(u);
+    activation_elements = double(unet_activation_elements(u)) * double(std::max<std::int64_t>(1, micro_rows));
+    std::string mult, attn;
+    for (std::int64_t m : u.channel_mult) mult += (mult.empty() ? "" : ",") + std::to_string(m);
+    for (std::int64_t a : u.attention_resolutions) attn += (attn.empty() ? "" : ",") + std::to_string(a);
+    model_line = str_cat("U-Net ", u.channels, "ch × (", mult, "), ", u.res_blocks, " res blocks per level, attention at ",
+                         attn.empty() ? std::string("none") : attn, " and the middle, on ", u.in_channels, "×",
+                         u.sample_size, "×", u.sample_size,
+                         u.num_classes ? str_cat(", ", u.num_classes, " classes") : std::string(", unconditional"),
+                         u.learn_sigma ? ", learned σ" : "");
   } else {
     const MlpPlan plan = plan_mlp(mlp_config(spec), std::max<std::int64_t>(1, micro_rows));
     P = double(plan.parameters);

@@ -132,6 +132,15 @@ class SpecReader {
     return v;
   }
 
+  std::vector<std::int64_t> integers(const YAML::Node& node, const std::string& path, bool allow_empty) const {
+    if (!node.IsSequence() || (node.size() == 0 && !allow_empty))
+      fail(node, path, std::string("expected a ") + (allow_empty ? "" : "non-empty ") + "list of integers, got " +
+                           node_kind(node));
+    std::vector<std::int64_t> v;
+    for (std::size_t i = 0; i < node.size(); ++i) v.push_back(integer(node[i], path + "[" + std::to_string(i) + "]"));
+    return v;
+  }
+
   std::vector<std::vector<double>> rows(const YAML::Node& node, const std::string& path) const {
     if (!node.IsSequence() || node.size() == 0)
       fail(node, path, "expected a list of lists of numbers (one per component), got " + node_kind(node));
@@ -334,19 +343,47 @@ void read_data(const SpecReader& r, const YAML::Node& n, DataSpec& d) {
 }
 
 void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
-  const Section s(r, n, "model", {"kind", "hidden", "depth", "time_embed", "size", "patch", "heads", "class_dropout"});
-  s.choice("kind", m.kind, {"mlp", "dit", "exact"});
+  const Section s(r, n, "model", {"kind", "hidden", "depth", "time_embed", "size", "patch", "heads", "class_dropout",
+                                  "channels", "channel_mult", "res_blocks", "attention_resolutions", "dropout",
+                                  "groups", "head_dim"});
+  s.choice("kind", m.kind, {"mlp", "dit", "unet", "exact"});
   s.choice("size", m.size, {"custom", "S", "B", "L", "XL"});
   s.integer("patch", m.patch, closed(1, 64));
   s.integer("heads", m.heads, closed(1, 1024));
   s.number("class_dropout", m.class_dropout, half_open(0, 1));
-  for (const char* key : {"size", "patch", "heads", "class_dropout"})
+  for (const char* key : {"size", "patch", "heads"})
     s.key(key, [&](const YAML::Node& v, const std::string& p) {
       r.require(m.kind == "dit", v, p, "only for model.kind dit (this is " + m.kind + ")");
     });
+  s.key("class_dropout", [&](const YAML::Node& v, const std::string& p) {
+    r.require(m.kind == "dit" || m.kind == "unet", v, p, "only for model.kind dit or unet (this is " + m.kind + ")");
+  });
+  s.integer("channels", m.channels, closed(1, 65536));
+  s.integer("res_blocks", m.res_blocks, closed(1, 64));
+  s.number("dropout", m.dropout, half_open(0, 1));
+  s.integer("groups", m.groups, closed(1, 65536));
+  s.integer("head_dim", m.head_dim, closed(0, 65536));
+  s.key("channel_mult", [&](const YAML::Node& v, const std::string& p) {
+    m.channel_mult = r.integers(v, p, false);
+    for (std::int64_t x : m.channel_mult) r.require(x >= 1 && x <= 64, v, p, "each multiplier must be in [1, 64]");
+    r.require(m.channel_mult.size() <= 12, v, p, "at most 12 levels");
+  });
+  s.key("attention_resolutions", [&](const YAML::Node& v, const std::string& p) {
+    m.attention_resolutions = r.integers(v, p, true);
+  });
+  for (const char* key : {"channels", "channel_mult", "res_blocks", "attention_resolutions", "dropout", "groups",
+                          "head_dim"})
+    s.key(key, [&](const YAML::Node& v, const std::string& p) {
+      r.require(m.kind == "unet", v, p, "only for model.kind unet (this is " + m.kind + ")");
+    });
   s.key("time_embed", [&](const YAML::Node& v, const std::string& p) {
     r.require(m.kind != "dit", v, p, "DiT's frequency embedding is 256 wide, as the reference's; leave it out");
+    r.require(m.kind != "unet", v, p, "the U-Net's time features are model.channels wide, as DDPM's; leave it out");
   });
+  for (const char* key : {"hidden", "depth"})
+    s.key(key, [&](const YAML::Node& v, const std::string& p) {
+      r.require(m.kind != "unet", v, p, "not for model.kind unet (its width is model.channels × channel_mult)");
+    });
   if (m.size != "custom")
     for (const char* key : {"hidden", "depth", "heads"})
       s.key(key, [&](const YAML::Node& v, const std::string& p) {
@@ -640,6 +677,37 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
                       " (data.pad_to can pad it)"));
     r.require(spec.model.kind != "dit" || spec.diffusion.betas == "fixed", at, "model.kind",
               "dit has no input gradient for learned β (diffusion.betas learned needs model.kind mlp)");
+    if (spec.model.kind == "unet") {
+      const ModelSpec& m = spec.model;
+      r.require(spec.data.image(), at, "model.kind", "unet needs image data (data.kind fashion_mnist, idx, npy or dead_leaves)");
+      r.require(spec.diffusion.betas == "fixed", at, "model.kind",
+                "unet has no input gradient for learned β (diffusion.betas learned needs model.kind mlp)");
+      const std::int64_t side = spec.data.side(), levels = std::int64_t(m.channel_mult.size());
+      const YAML::Node mult = v["channel_mult"], attn = v["attention_resolutions"];
+      r.require(levels <= 30 && side % (std::int64_t(1) << (levels - 1)) == 0, mult.IsDefined() ? mult : v,
+                "model.channel_mult",
+                str_cat(levels, " levels halve the side ", levels - 1, " times, but the image side ", side,
+                        " is not divisible by ", std::int64_t(1) << std::min<std::int64_t>(levels - 1, 30),
+                        " (data.pad_to can pad it)"));
+      std::string sides;
+      for (std::int64_t l = 0; l < levels; ++l) sides += (l ? ", " : "") + std::to_string(side >> l);
+      for (std::int64_t a : m.attention_resolutions) {
+        bool found = false;
+        for (std::int64_t l = 0; l < levels; ++l) found = found || (side >> l) == a;
+        r.require(found, attn.IsDefined() ? attn : v, "model.attention_resolutions",
+                  str_cat(a, " is not the side of a level (", sides, ")"));
+      }
+      for (std::int64_t l = 0; l < levels; ++l) {
+        const std::int64_t c = m.channels * m.channel_mult[std::size_t(l)];
+        r.require(c % m.groups == 0, v["groups"].IsDefined() ? v["groups"] : v, "model.groups",
+                  str_cat(m.groups, " groups do not divide level ", l, "'s ", c, " channels"));
+        const bool attends = l == levels - 1 || std::find(m.attention_resolutions.begin(), m.attention_resolutions.end(),
+                                                          side >> l) != m.attention_resolutions.end();
+        r.require(m.head_dim == 0 || !attends || c % m.head_dim == 0, v["head_dim"].IsDefined() ? v["head_dim"] : v,
+                  "model.head_dim", str_cat(m.head_dim, " does not divide the ", c, " channels of level ", l,
+                                            ", which has attention"));
+      }
+    }
     if (spec.model.kind == "dit" && spec.model.size == "custom")
       r.require(spec.model.hidden % spec.model.heads == 0 && spec.model.hidden % 4 == 0, at, "model.hidden",
                 str_cat("must be a multiple of 4 and of model.heads (", spec.model.heads, "), got ", spec.model.hidden));
@@ -710,11 +778,21 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::EndMap;
   out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "kind" << YAML::Value << s.model.kind;
-  if (s.model.kind != "dit" || s.model.size == "custom") {
+  if ((s.model.kind != "dit" || s.model.size == "custom") && s.model.kind != "unet") {
     out << YAML::Key << "hidden" << YAML::Value << s.model.hidden;
     out << YAML::Key << "depth" << YAML::Value << s.model.depth;
   }
-  if (s.model.kind != "dit") out << YAML::Key << "time_embed" << YAML::Value << s.model.time_embed;
+  if (s.model.kind != "dit" && s.model.kind != "unet") out << YAML::Key << "time_embed" << YAML::Value << s.model.time_embed;
+  if (s.model.kind == "unet") {
+    out << YAML::Key << "channels" << YAML::Value << s.model.channels;
+    out << YAML::Key << "channel_mult" << YAML::Value << YAML::Flow << s.model.channel_mult;
+    out << YAML::Key << "res_blocks" << YAML::Value << s.model.res_blocks;
+    out << YAML::Key << "attention_resolutions" << YAML::Value << YAML::Flow << s.model.attention_resolutions;
+    out << YAML::Key << "dropout" << YAML::Value << num(s.model.dropout);
+    out << YAML::Key << "groups" << YAML::Value << s.model.groups;
+    out << YAML::Key << "head_dim" << YAML::Value << s.model.head_dim;
+    out << YAML::Key << "class_dropout" << YAML::Value << num(s.model.class_dropout);
+  }
   if (s.model.kind == "dit") {
     out << YAML::Key << "size" << YAML::Value << s.model.size;
     out << YAML::Key << "patch" << YAML::Value << s.model.patch;

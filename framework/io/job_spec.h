@@ -31,7 +31,7 @@ struct DataSpec {
 };
 
 struct ModelSpec {
-  // mlp | dit (image data) | exact (the analytic ε of gaussian or gaussian_mixture data)
+  // mlp | dit | unet (image data) | exact (the analytic ε of gaussian or gaussian_mixture data)
   std::string kind = "mlp";
   std::int64_t hidden = 128;
   std::int64_t depth = 4;
@@ -40,7 +40,17 @@ struct ModelSpec {
   std::string size = "custom";
   std::int64_t patch = 2;
   std::int64_t heads = 4;
-  double class_dropout = 0.1;  // labels dropped to the null class, for classifier-free guidance
+  double class_dropout = 0.1;  // labels dropped to the null class, for classifier-free guidance (dit, unet)
+  // unet (DDPM's): base channels and a multiplier per level, residual blocks per level, the sides
+  // where attention follows each block, dropout in the blocks, GroupNorm's groups, attention head
+  // width (0: one head as wide as the block).
+  std::int64_t channels = 64;
+  std::vector<std::int64_t> channel_mult = {1, 2, 2};
+  std::int64_t res_blocks = 2;
+  std::vector<std::int64_t> attention_resolutions = {16};
+  double dropout = 0.1;
+  std::int64_t groups = 32;
+  std::int64_t head_dim = 0;
 };
 
 struct DiffusionSpec {

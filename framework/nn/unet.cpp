@@ -202,7 +202,8 @@ UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_bat
     UNetNode node;
     node.step = s;
     const std::int64_t hw = s.side * s.side;
-    widest = std::max({widest, std::max(s.cin, s.cout) * hw, 3 * s.cin * hw, s.cout * 4 * hw});
+    widest = std::max({widest, std::max(s.cin, s.cout) * hw, s.kind == UNetStepKind::kAttn ? 3 * s.cin * hw : 0,
+                       s.kind == UNetStepKind::kUp ? s.cout * 4 * hw : 0});
     switch (s.kind) {
       case UNetStepKind::kConvIn:
         node.conv = std::make_unique<Conv2d>(ops, store_, s.name, s.cin, s.cout, 3, 1, 1,

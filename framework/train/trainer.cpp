@@ -40,26 +40,6 @@ Slice batch_slice(std::int64_t batch, int rank, int world) {
   return Slice{rank * base + std::min<std::int64_t>(rank, extra), base + (rank < extra ? 1 : 0)};
 }
 
-MlpConfig mlp_config(const JobSpec& spec) {
-  const std::int64_t dim = spec.data.dim();
-  const std::int64_t extra = variance_outputs(reverse_variance_of(spec.diffusion.variance), dim);
-  const std::int64_t logits = spec.diffusion.betas == "learned" ? spec.diffusion.steps - 1 : 0;
-  return MlpConfig{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed, dim + extra, logits};
-}
-
-DitConfig dit_config(const JobSpec& spec) {
-  const ModelSpec& m = spec.model;
-  DitConfig c = m.size == "custom" ? DitConfig{} : DitConfig::preset(m.size, m.patch);
-  if (m.size == "custom") c.hidden = m.hidden, c.depth = m.depth, c.heads = m.heads;
-  c.patch = m.patch;
-  c.input_size = spec.data.side();
-  c.in_channels = spec.data.channels;
-  c.num_classes = spec.data.num_classes;
-  c.class_dropout = m.class_dropout;
-  c.learn_sigma = spec.diffusion.variance == "learned";
-  return c;
-}
-
 Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& device)
     : spec_(spec),
       comm_(comm),
@@ -76,19 +56,8 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   const std::int64_t dim = data_->dim();
   // Buffers for one micro-batch: the first of the grad_accum pieces is the largest.
   const std::int64_t rows = std::max<std::int64_t>(1, batch_slice(slice_.count, 0, int(spec.train.grad_accum)).count);
-  std::int64_t outputs = 0;
-  if (spec.model.kind == "dit") {
-    const DitConfig config = dit_config(spec);
-    CARNOT_CHECK(config.input_size * config.input_size * config.in_channels == dim, "DiT input ", config.in_channels, "×",
-                 config.input_size, "×", config.input_size, " but the dataset has ", dim, " values per sample");
-    model_ = std::make_unique<Dit>(config, DType::F32, ops, rows, spec.seed);
-    outputs = model_->outputs();
-  } else {
-    const MlpConfig config = mlp_config(spec);
-    CARNOT_CHECK(config.data_dim == dim, "data.dim() ", config.data_dim, " but the dataset has ", dim);
-    model_ = std::make_unique<MlpScoreNet>(config, DType::F32, ops, rows, spec.seed);
-    outputs = config.outputs();
-  }
+  model_ = make_score_network(spec, ops, rows, spec.seed);
+  const std::int64_t outputs = model_->outputs();
   learned_betas_ = model_->beta_logits().raw() != nullptr;
   if (data_->num_classes() > 0) labels_ = std::vector<std::int64_t>(std::size_t(rows));
   prefetch_ = std::make_unique<DataPrefetch>(*data_, spec.seed, rows, spec.data.image());
@@ -249,6 +218,8 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n,
         labels_[std::size_t(j)] = null_class;
     labels = labels_.data();
   }
+  const DropoutKey dropout{spec_.seed, s, first, 0};  // masks keyed by global sample index
+  model_->set_dropout(&dropout);
   model_->forward(x_t, t_.data<float>(), labels, pred);
   span.emplace(trace_, "loss", s);
   // Normalised by the global batch, so the all-reduced sum is the global mean's gradient.

@@ -29,10 +29,9 @@
 #include "framework/dist/comm.h"
 #include "framework/dist/grad_buckets.h"
 #include "framework/io/job_spec.h"
-#include "framework/nn/dit.h"
-#include "framework/nn/mlp_score_net.h"
 #include "framework/optim/adamw.h"
 #include "framework/optim/ema.h"
+#include "framework/train/networks.h"
 #include "framework/train/prefetch.h"
 #include "framework/train/run_folder.h"
 #include "framework/train/trace.h"
@@ -44,11 +43,6 @@ struct Slice {
   std::int64_t begin = 0, count = 0;
 };
 Slice batch_slice(std::int64_t batch, int rank, int world);
-
-// The network a job spec describes (ε̂, then any learned variance's parameters).
-MlpConfig mlp_config(const JobSpec& spec);
-// model.kind dit: the DiT for the spec's images (learned σ when diffusion.variance is learned).
-DitConfig dit_config(const JobSpec& spec);
 
 class Trainer {
  public:
