@@ -3,11 +3,26 @@
 // per image, cols[Cin·k·k, Hout·Wout] gathers the receptive fields and y = W[Cout, Cin·k·k] cols.
 // One routine serves the U-Net's 3×3 convolutions, its strided down-sampling and DiT's patch
 // embedding (k = s = patch). Backward: dW += dy colsᵀ, dcols = Wᵀ dy scattered back (col2im).
+#include <algorithm>
+
 #include "kernels/cpu/kernels.h"
 
 namespace carnot::cpu {
 
 namespace {
+
+// The output columns [lo, hi) whose input column j = o·s − p + kj lies inside [0, w): the rest
+// read padding. Rows are then copied (or added) as one segment, which vectorises.
+struct ValidRange {
+  std::int64_t lo, hi;
+};
+ValidRange valid_columns(std::int64_t w, std::int64_t wo, std::int64_t s, std::int64_t p, std::int64_t kj) {
+  std::int64_t lo = 0;
+  while (lo < wo && lo * s - p + kj < 0) ++lo;
+  std::int64_t hi = wo;
+  while (hi > lo && (hi - 1) * s - p + kj >= w) --hi;
+  return {lo, hi};
+}
 
 template <class T>
 void im2col(const T* x, const Conv2dShape& g, T* cols) {
@@ -17,12 +32,21 @@ void im2col(const T* x, const Conv2dShape& g, T* cols) {
     for (std::int64_t ki = 0; ki < k; ++ki)
       for (std::int64_t kj = 0; kj < k; ++kj) {
         T* row = cols + ((c * k + ki) * k + kj) * ho * wo;
+        const ValidRange r = valid_columns(w, wo, s, p, kj);
         for (std::int64_t oi = 0; oi < ho; ++oi) {
+          T* out = row + oi * wo;
           const std::int64_t i = oi * s - p + ki;
-          for (std::int64_t oj = 0; oj < wo; ++oj) {
-            const std::int64_t j = oj * s - p + kj;
-            row[oi * wo + oj] = (i >= 0 && i < h && j >= 0 && j < w) ? x[(c * h + i) * w + j] : T(0);
+          if (i < 0 || i >= h) {
+            std::fill(out, out + wo, T(0));
+            continue;
           }
+          const T* in = x + (c * h + i) * w - p + kj;  // in[o·s] is column o's input
+          std::fill(out, out + r.lo, T(0));
+          if (s == 1)
+            std::copy(in + r.lo, in + r.hi, out + r.lo);
+          else
+            for (std::int64_t oj = r.lo; oj < r.hi; ++oj) out[oj] = in[oj * s];
+          std::fill(out + r.hi, out + wo, T(0));
         }
       }
 }
@@ -35,13 +59,16 @@ void col2im_add(const T* cols, const Conv2dShape& g, T* dx) {
     for (std::int64_t ki = 0; ki < k; ++ki)
       for (std::int64_t kj = 0; kj < k; ++kj) {
         const T* row = cols + ((c * k + ki) * k + kj) * ho * wo;
+        const ValidRange r = valid_columns(w, wo, s, p, kj);
         for (std::int64_t oi = 0; oi < ho; ++oi) {
           const std::int64_t i = oi * s - p + ki;
           if (i < 0 || i >= h) continue;
-          for (std::int64_t oj = 0; oj < wo; ++oj) {
-            const std::int64_t j = oj * s - p + kj;
-            if (j >= 0 && j < w) dx[(c * h + i) * w + j] += row[oi * wo + oj];
-          }
+          const T* in = row + oi * wo;
+          T* out = dx + (c * h + i) * w - p + kj;
+          if (s == 1)
+            for (std::int64_t oj = r.lo; oj < r.hi; ++oj) out[oj] += in[oj];
+          else
+            for (std::int64_t oj = r.lo; oj < r.hi; ++oj) out[oj * s] += in[oj];
         }
       }
 }

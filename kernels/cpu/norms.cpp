@@ -102,10 +102,12 @@ void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64
   }
 }
 
+// Per channel within each group, so the inner loops run over contiguous H·W with a fixed γ and β
+// (they vectorise); sums in float64.
 template <class T>
 void group_norm_forward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups, double eps,
                         const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd) {
-  const std::int64_t per = channels / groups * hw;  // a group's channels are contiguous in NCHW
+  const std::int64_t cpg = channels / groups, per = cpg * hw;  // a group's channels are contiguous in NCHW
   for (std::int64_t bg = 0; bg < batch * groups; ++bg) {
     const T* xg = x + bg * per;
     double s = 0, ss = 0;
@@ -115,11 +117,12 @@ void group_norm_forward(std::int64_t batch, std::int64_t channels, std::int64_t 
     const double inv = 1.0 / std::sqrt(ss / double(per) + eps);
     mean[bg] = T(mu);
     rstd[bg] = T(inv);
-    const std::int64_t c0 = (bg % groups) * (channels / groups);
-    for (std::int64_t i = 0; i < per; ++i) {
-      const std::int64_t c = c0 + i / hw;
-      const double xh = (double(xg[i]) - mu) * inv;
-      y[bg * per + i] = T(gamma ? xh * double(gamma[c]) + double(beta[c]) : xh);
+    const std::int64_t c0 = (bg % groups) * cpg;
+    for (std::int64_t k = 0; k < cpg; ++k) {
+      const double a = gamma ? inv * double(gamma[c0 + k]) : inv, b = (gamma ? double(beta[c0 + k]) : 0.0) - mu * a;
+      const T* xc = xg + k * hw;
+      T* yc = y + bg * per + k * hw;
+      for (std::int64_t i = 0; i < hw; ++i) yc[i] = T(double(xc[i]) * a + b);
     }
   }
 }
@@ -135,24 +138,31 @@ void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
     const double mu = mean[bg], inv = rstd[bg];
     const std::int64_t c0 = (bg % groups) * cpg;
     double sg = 0, sgx = 0;  // over the group, of dx̂ = dy γ and of dx̂ x̂
-    for (std::int64_t i = 0; i < per; ++i) {
-      const std::int64_t c = c0 + i / hw;
-      const double xh = (double(xg[i]) - mu) * inv;
-      const double gh = double(g[i]) * (gamma ? double(gamma[c]) : 1.0);
-      sg += gh;
-      sgx += gh * xh;
+    for (std::int64_t k = 0; k < cpg; ++k) {
+      const T* xc = xg + k * hw;
+      const T* gc = g + k * hw;
+      double sum_g = 0, sum_gx = 0;  // this channel's Σ dy and Σ dy x̂
+      for (std::int64_t i = 0; i < hw; ++i) {
+        sum_g += double(gc[i]);
+        sum_gx += double(gc[i]) * ((double(xc[i]) - mu) * inv);
+      }
+      const double gk = gamma ? double(gamma[c0 + k]) : 1.0;
+      sg += gk * sum_g;
+      sgx += gk * sum_gx;
       if (gamma) {
-        dgamma[c] += T(double(g[i]) * xh);
-        dbeta[c] += g[i];
+        dgamma[c0 + k] += T(sum_gx);
+        dbeta[c0 + k] += T(sum_g);
       }
     }
     sg /= double(per);
     sgx /= double(per);
-    for (std::int64_t i = 0; i < per; ++i) {
-      const std::int64_t c = c0 + i / hw;
-      const double xh = (double(xg[i]) - mu) * inv;
-      const double gh = double(g[i]) * (gamma ? double(gamma[c]) : 1.0);
-      dx[bg * per + i] = T(inv * (gh - sg - xh * sgx));
+    for (std::int64_t k = 0; k < cpg; ++k) {
+      const double gk = gamma ? double(gamma[c0 + k]) : 1.0;
+      const T* xc = xg + k * hw;
+      const T* gc = g + k * hw;
+      T* dc = dx + bg * per + k * hw;
+      for (std::int64_t i = 0; i < hw; ++i)
+        dc[i] = T(inv * (double(gc[i]) * gk - sg - (double(xc[i]) - mu) * inv * sgx));
     }
   }
 }
