@@ -21,9 +21,9 @@ std::string human_bytes(double b) {
 }
 
 std::string human_count(double x) {
-  const char* unit[] = {"", "k", "M", "G", "T", "P"};
+  const char* unit[] = {"", "k", "M", "G", "T", "P", "E", "Z"};
   int u = 0;
-  while (x >= 1000 && u < 5) x /= 1000, ++u;
+  while (x >= 1000 && u < 7) x /= 1000, ++u;
   char buf[32];
   std::snprintf(buf, sizeof buf, u ? "%.3g %s" : "%.0f%s", x, unit[u]);
   return buf;
@@ -75,7 +75,8 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
     std::string mult, attn;
     for (std::int64_t m : u.channel_mult) mult += (mult.empty() ? "" : ",") + std::to_string(m);
     for (std::int64_t a : u.attention_resolutions) attn += (attn.empty() ? "" : ",") + std::to_string(a);
-    model_line = str_cat("U-Net ", u.channels, "ch × (", mult, "), ", u.res_blocks, " res blocks per level, attention at ",
+    model_line = str_cat("U-Net ", u.channels, "ch × (", mult, "), ", u.res_blocks, " residual block",
+                         u.res_blocks == 1 ? "" : "s", " per level, attention at ",
                          attn.empty() ? std::string("none") : attn, " and the middle, on ", u.in_channels, "×",
                          u.sample_size, "×", u.sample_size,
                          u.num_classes ? str_cat(", ", u.num_classes, " classes") : std::string(", unconditional"),

@@ -15,6 +15,10 @@ grep -q "153 k parameters (153,474)" validate.out || fail "parameter count of th
 "$CARNOT" validate "$SRC/configs/dit_xl2_256.yaml" > dit.out
 grep -q "675 M parameters (675,129,632)" dit.out && grep -q "237 G per sample forward" dit.out \
   || { cat dit.out; fail "DiT-XL/2's plan"; }
+# DDPM's CIFAR-10 U-Net: diffusers' count of google/ddpm-cifar10-32, and 6.2 G multiply-adds.
+"$CARNOT" validate "$SRC/configs/ddpm_cifar10.yaml" > ddpm.out
+grep -q "35.7 M parameters (35,746,307)" ddpm.out && grep -q "12.4 G per sample forward" ddpm.out \
+  || { cat ddpm.out; fail "the DDPM U-Net's plan"; }
 # ZeRO-1's accounting: AdamW's 8 bytes per parameter become 8/N, plus the 4/N gradient shard.
 "$CARNOT" validate "$SRC/configs/swissroll.yaml" --set distributed.zero=1 --ranks 4 > zero.out
 grep -q "per parameter    15 bytes" zero.out && grep -q "AdamW state 299.75 KiB" zero.out \
@@ -36,6 +40,10 @@ check_refused "dit needs image data" dit_points.yaml
 check_refused "model.size XL fixes hidden, depth and heads" "$SRC/configs/dit_xl2_256.yaml" --set model.hidden=64
 check_refused "only for image data" "$SRC/configs/swissroll.yaml" --set data.pad_to=32
 check_refused "model.patch 3 must divide the image side 32" "$SRC/configs/dit_xl2_256.yaml" --set model.patch=3
+check_refused "model.attention_resolutions: 12 is not the side of a level (32, 16, 8, 4)" \
+  "$SRC/configs/ddpm_cifar10.yaml" --set "model.attention_resolutions=[12]"
+check_refused "model.groups: 32 groups do not divide level 0's 48 channels" "$SRC/configs/ddpm_cifar10.yaml" \
+  --set model.channels=48
 check_refused "distributed.zero: must be in [0, 1]" "$SRC/configs/swissroll.yaml" --set distributed.zero=2
 
 "$CARNOT" train "$SRC/configs/swissroll.yaml" --set train.steps=20 --set checkpoint.every=10 --run-dir run > /dev/null

@@ -54,10 +54,10 @@ TEST(WorldSizeInvariance, DefaultJobFiftySteps) { expect_same_as_one_rank(job(25
 
 // Buckets of 16 KiB (about 30 of them here), each all-reduced as backward finishes it, against one
 // all-reduce after backward: the same weights to 1e-6, with accumulation, with learned β (whose
-// logits make the mark stop short of the input layer), and for a DiT (2 KiB buckets).
+// logits make the mark stop short of the input layer), and for a DiT and a U-Net (2 KiB buckets).
 TEST(Buckets, OverlappedEqualsOneAllreduce) {
   Comm& world = *test::g_comm;
-  for (int variant = 0; variant < 4; ++variant) {
+  for (int variant = 0; variant < 5; ++variant) {
     JobSpec one = job(255);
     one.train.steps = 20;
     if (variant == 3) {  // a tiny DiT on dead leaves: its marks come after each block
@@ -65,6 +65,14 @@ TEST(Buckets, OverlappedEqualsOneAllreduce) {
       one.data.image_size = 8;
       one.model.kind = "dit";
       one.model.hidden = 16, one.model.depth = 3, one.model.heads = 2, one.model.patch = 2;
+      one.train.global_batch = 24;
+    }
+    if (variant == 4) {  // a tiny U-Net with dropout: marks after each block, skips reaching back
+      one.data.kind = "dead_leaves";
+      one.data.image_size = 8;
+      one.model.kind = "unet";
+      one.model.channels = 4, one.model.channel_mult = {1, 2}, one.model.res_blocks = 1;
+      one.model.attention_resolutions = {4}, one.model.groups = 2, one.model.dropout = 0.2;
       one.train.global_batch = 24;
     }
     if (variant == 1) one.train.grad_accum = 3;
@@ -76,7 +84,7 @@ TEST(Buckets, OverlappedEqualsOneAllreduce) {
     }
     one.distributed.bucket_mb = 0;
     JobSpec many = one;
-    many.distributed.bucket_mb = variant == 3 ? 1.0 / 512 : 1.0 / 64;
+    many.distributed.bucket_mb = variant >= 3 ? 1.0 / 512 : 1.0 / 64;
     Trainer a(one, world, cpu_ops()), b(many, world, cpu_ops());
     ASSERT_EQ(a.buckets(), nullptr);
     ASSERT_GE(b.buckets()->buckets().size(), 10u);
@@ -175,6 +183,27 @@ TEST(WorldSizeInvariance, TinyDitOnDeadLeaves) {
   spec.data.image_size = 8;
   spec.model.kind = "dit";
   spec.model.hidden = 16, spec.model.depth = 2, spec.model.heads = 2, spec.model.patch = 2;
+  expect_same_as_one_rank(spec);
+}
+
+// A tiny DDPM U-Net on Fashion-MNIST padded to 32×32 with labels (dropped to the null class),
+// flips and dropout in every residual block, each rank's slice in two micro-batches: every mask is
+// keyed by global sample index, so the ranks train what one rank does.
+TEST(WorldSizeInvariance, TinyUNetOnFashionMnist) {
+  JobSpec spec = job(12);
+  spec.train.steps = 4;
+  spec.train.grad_accum = 2;
+  spec.data.kind = "fashion_mnist";
+  spec.data.path = "/usr/share/datasets/fashion-mnist";
+  spec.data.image_size = 28, spec.data.channels = 1, spec.data.num_classes = 10;
+  spec.data.pad_to = 32;
+  spec.data.flip = true;
+  spec.model.kind = "unet";
+  spec.model.channels = 8, spec.model.channel_mult = {1, 2}, spec.model.res_blocks = 1;
+  spec.model.attention_resolutions = {16}, spec.model.groups = 4, spec.model.dropout = 0.3;
+  spec.model.class_dropout = 0.3;
+  spec.diffusion.variance = "learned";
+  spec.diffusion.loss = "hybrid";
   expect_same_as_one_rank(spec);
 }
 

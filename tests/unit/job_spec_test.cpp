@@ -261,7 +261,10 @@ TEST(JobSpec, ImageSpecsRoundTrip) {
       "name: b\ndata: {kind: dead_leaves, image_size: 16}\nmodel: {kind: dit, hidden: 32, depth: 2, heads: 2}\n",
       "name: c\ndata: {kind: npy, path: x.npy, labels: y.npy, num_classes: 5, channels: 3, image_size: 8}\n"
       "model: {kind: dit, patch: 2, heads: 2, hidden: 16, class_dropout: 0}\n",
-      "name: d\ndata: {kind: idx, path: x.gz, image_size: 28, pad_to: 32}\nmodel: {kind: mlp}\n"};
+      "name: d\ndata: {kind: idx, path: x.gz, image_size: 28, pad_to: 32}\nmodel: {kind: mlp}\n",
+      "name: e\ndata: {kind: fashion_mnist, pad_to: 32}\nmodel: {kind: unet, channels: 32, channel_mult: [1, 2, 2], "
+      "res_blocks: 1, attention_resolutions: [8], dropout: 0.1, groups: 8, head_dim: 16, class_dropout: 0.2}\n",
+      "name: f\ndata: {kind: dead_leaves, image_size: 16}\nmodel: {kind: unet, attention_resolutions: []}\n"};
   for (const char* text : specs) {
     const JobSpec s = parse_job_spec(text, "job.yaml");
     const std::string yaml = job_spec_to_yaml(s);
@@ -270,6 +273,36 @@ TEST(JobSpec, ImageSpecsRoundTrip) {
     EXPECT_EQ(job_spec_to_yaml(back), yaml);
     EXPECT_EQ(back.data.dim(), s.data.dim()) << text;
   }
+}
+
+// model.kind unet: each shape its images cannot take is refused at its key, with the line.
+TEST(JobSpec, UNetKeysCheckedAgainstTheImages) {
+  const std::string base = "name: u\ndata: {kind: fashion_mnist, pad_to: 32}\nmodel: {kind: unet, channels: 32}\n";
+  EXPECT_NO_THROW(parse_job_spec(base, "job.yaml"));
+  std::string msg = error_of(replace(base, "channels: 32}", "channels: 32, channel_mult: [1, 2, 2, 2, 2, 2, 2]}"));
+  EXPECT_NE(msg.find("job.yaml:3:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model.channel_mult: 7 levels halve the side 6 times, but the image side 32 is not divisible by 64"),
+            std::string::npos)
+      << msg;
+  msg = error_of(replace(base, "channels: 32}", "channels: 32, attention_resolutions: [12]}"));
+  EXPECT_NE(msg.find("model.attention_resolutions: 12 is not the side of a level (32, 16, 8)"), std::string::npos) << msg;
+  msg = error_of(replace(base, "channels: 32}", "channels: 24}"));
+  EXPECT_NE(msg.find("model.groups: 32 groups do not divide level 0's 24 channels"), std::string::npos) << msg;
+  msg = error_of(replace(base, "channels: 32}", "channels: 32, head_dim: 24}"));
+  EXPECT_NE(msg.find("model.head_dim: 24 does not divide the 64 channels of level 1, which has attention"),
+            std::string::npos)
+      << msg;
+  msg = error_of(replace(base, "channels: 32}", "channels: 32, hidden: 64}"));
+  EXPECT_NE(msg.find("job.yaml:3:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model.hidden: not for model.kind unet"), std::string::npos) << msg;
+  msg = error_of(replace(base, "channels: 32}", "channels: 32, channel_mult: [1, 0]}"));
+  EXPECT_NE(msg.find("model.channel_mult: each multiplier must be in [1, 64]"), std::string::npos) << msg;
+  msg = error_of(replace(base, "channels: 32}", "channels: 32, channel_mult: 2}"));
+  EXPECT_NE(msg.find("model.channel_mult: expected a non-empty list of integers, got '2'"), std::string::npos) << msg;
+  msg = error_of("name: u\ndata: {kind: swissroll}\nmodel: {kind: unet}\n");
+  EXPECT_NE(msg.find("unet needs image data"), std::string::npos) << msg;
+  msg = error_of("name: u\ndata: {kind: swissroll}\nmodel: {kind: mlp, dropout: 0.1}\n");
+  EXPECT_NE(msg.find("model.dropout: only for model.kind unet (this is mlp)"), std::string::npos) << msg;
 }
 
 }  // namespace
