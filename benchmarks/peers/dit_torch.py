@@ -8,7 +8,7 @@ state_dict keys are the reference's), for two jobs:
     python3 dit_torch.py train --hidden 96 --depth 4 --heads 4 --patch 4 --input 32 --channels 1 \\
         --classes 10 --batch 64 --steps 50 --threads 2
         times training steps (AdamW, the same loss as carnot's eps objective on random data) and
-        prints images/s as JSON: the peer of benchmarks/dit_train_step.py.
+        prints images/s as JSON: the peer of benchmarks/image_train_step.py --model dit.
 The safetensors file is parsed here (a JSON header and raw little-endian tensors), so only torch
 and numpy are needed.
 """

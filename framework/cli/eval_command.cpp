@@ -1,7 +1,8 @@
 // carnot eval (--ckpt RUN | --job JOB.yaml) --metric nll [-n N] [--seed S]: the variational bound
 // on fresh data. For 8-bit data (data.quantize 8bit) the last stdout line is one JSON object with
 // bits_per_dim (DDPM's discretised decoder; lower is better), bits_per_dim_stderr, n, steps,
-// t_samples. For continuous data, in bits per point:
+// t_samples, and for padded images (data.pad_to) bits_per_image_dim: the canvas's bits over the
+// unpadded image's values. For continuous data, in bits per point:
 //   bits (K, the lower bound on the log-likelihood, higher is better), bits_minus_null (K minus
 //   the identity Gaussian's log-likelihood on the same points), bits_stderr, n, steps, t_samples
 //   (0: every t summed; else Monte Carlo over t, whose scatter bits_stderr includes).
@@ -76,14 +77,28 @@ int run_eval(Comm& comm, const EvalArgs& args) {
       std::printf("  %6s %12.5f\n", t == T ? "prior" : std::to_string(t + 1).c_str(), steps[std::size_t(t)] / n / ln2);
   }
   nlohmann::ordered_json out;
-  if (discrete)  // 8-bit data: DDPM's convention, −log₂ P per dimension, lower is better
+  if (discrete) {  // 8-bit data: DDPM's convention, −log₂ P per dimension, lower is better
     out = {{"metric", "nll"},
            {"bits_per_dim", mean / ln2 / double(dim)},
            {"bits_per_dim_stderr", std::sqrt(var / n) / ln2 / double(dim)},
            {"n", args.n},
            {"steps", T},
            {"t_samples", args.t_samples}};
-  else
+    // Padded images (data.pad_to): the canvas's bits over the image's own pixels. P(image) ≥
+    // P(image, its constant border), so this bounds −log₂ P(image) per pixel from above and is
+    // the figure to compare with models of the unpadded images.
+    const std::int64_t image_dim = eval_data.image() ? eval_data.channels * eval_data.image_size * eval_data.image_size : dim;
+    if (image_dim != dim) {
+      out["bits_per_image_dim"] = mean / ln2 / double(image_dim);
+      out["bits_per_image_dim_stderr"] = std::sqrt(var / n) / ln2 / double(image_dim);
+      out["image_dims"] = image_dim;
+      out["canvas_dims"] = dim;
+      std::printf("  %.4f ± %.4f bits per dimension of the %lld-value canvas; %.4f ± %.4f per value of the %lld-value "
+                  "image inside it (an upper bound: the border's bits are counted)\n",
+                  mean / ln2 / double(dim), std::sqrt(var / n) / ln2 / double(dim), (long long)dim,
+                  mean / ln2 / double(image_dim), std::sqrt(var / n) / ln2 / double(image_dim), (long long)image_dim);
+    }
+  } else {
     out = {{"metric", "nll"},
            {"bits", bits},
            {"bits_minus_null", bits - null_bits},
@@ -92,6 +107,7 @@ int run_eval(Comm& comm, const EvalArgs& args) {
            {"n", args.n},
            {"steps", T},
            {"t_samples", args.t_samples}};
+  }
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }
