@@ -253,7 +253,7 @@ UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_bat
       const Conv2dShape g = node.conv->shape(1, s.kind == UNetStepKind::kUp ? 2 * s.side : s.side);
       conv_work = std::max(conv_work, g.workspace_elements());
     }
-    if (node.res) conv_work = std::max(conv_work, std::max(s.cin, s.cout) * 9 * hw);  // conv1 reads cin
+    if (node.res) conv_work = std::max(conv_work, node.res->conv_workspace());
     m.nodes.push_back(std::move(node));
   }
   store_.finalize(seed);

@@ -1,5 +1,7 @@
 #include "framework/nn/unet_blocks.h"
 
+#include <algorithm>
+
 namespace carnot {
 
 namespace {
@@ -76,6 +78,13 @@ ParamHandle ResBlock::first_param() const { return m_->norm1.first_param(); }
 
 std::uint32_t ResBlock::dropout_blocks() const {
   return m_->p > 0 ? std::uint32_t((m_->cout * m_->hw + 3) / 4) : 0;
+}
+
+std::int64_t ResBlock::conv_workspace() const {
+  const Impl& m = *m_;
+  std::int64_t w = std::max(m.conv1.shape(1, m.side).workspace_elements(), m.conv2.shape(1, m.side).workspace_elements());
+  if (m.shortcut) w = std::max(w, m.shortcut->shape(1, m.side).workspace_elements());
+  return w;
 }
 
 Tensor ResBlock::forward(const Tensor& x) {

@@ -38,6 +38,8 @@ class ResBlock {
   ParamHandle first_param() const;
   // Philox blocks its dropout draws per sample (the next block starts after them).
   std::uint32_t dropout_blocks() const;
+  // The convolution scratch its convolutions need (UNetShared::conv_work must hold it).
+  std::int64_t conv_workspace() const;
 
  private:
   struct Impl;

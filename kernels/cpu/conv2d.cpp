@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/lane_sum.h"
 
 namespace carnot::cpu {
 
@@ -75,14 +76,29 @@ void col2im_add(const T* cols, const Conv2dShape& g, T* dx) {
 
 }  // namespace
 
+// A 1×1 convolution without stride or padding is a plain GEMM on the image itself: no im2col.
+bool pointwise(const Conv2dShape& g) { return g.k == 1 && g.stride == 1 && g.pad == 0 && g.pad_end_extra == 0; }
+
+// Stride 1 with "same" padding: dx is itself a convolution of dy (Cout channels) with the weights
+// flipped and transposed, W'[ci, co, a, b] = W[co, ci, k−1−a, k−1−b], padding k−1−p. As im2col of dy
+// and one GEMM with inner dimension Cout·k·k, it beats Wᵀ·dy (inner dimension Cout) plus col2im.
+bool transposed_dx(const Conv2dShape& g) {
+  return g.stride == 1 && g.pad_end_extra == 0 && g.k > 1 && 2 * g.pad == g.k - 1;
+}
+
 template <class T>
 void conv2d_forward(const Conv2dShape& g, const T* x, const T* weight, const T* bias, T* workspace, T* y) {
   const std::int64_t ho = g.out_h(), wo = g.out_w();
   const std::int64_t kk = g.cin * g.k * g.k;
   for (std::int64_t b = 0; b < g.batch; ++b) {
-    im2col(x + b * g.cin * g.h * g.w, g, workspace);
+    const T* xb = x + b * g.cin * g.h * g.w;
+    const T* cols = xb;
+    if (!pointwise(g)) {
+      im2col(xb, g, workspace);
+      cols = workspace;
+    }
     T* yb = y + b * g.cout * ho * wo;
-    gemm<T>(false, false, g.cout, ho * wo, kk, T(1), weight, kk, workspace, ho * wo, T(0), yb, ho * wo);
+    gemm<T>(false, false, g.cout, ho * wo, kk, T(1), weight, kk, cols, ho * wo, T(0), yb, ho * wo);
     if (bias)
       for (std::int64_t c = 0; c < g.cout; ++c)
         for (std::int64_t i = 0; i < ho * wo; ++i) yb[c * ho * wo + i] += bias[c];
@@ -92,19 +108,40 @@ void conv2d_forward(const Conv2dShape& g, const T* x, const T* weight, const T* 
 template <class T>
 void conv2d_backward(const Conv2dShape& g, const T* x, const T* weight, const T* dy, T* workspace, T* dx, T* dweight,
                      T* dbias) {
-  const std::int64_t ho = g.out_h(), wo = g.out_w();
-  const std::int64_t kk = g.cin * g.k * g.k;
+  const std::int64_t ho = g.out_h(), wo = g.out_w(), hw = g.h * g.w;
+  const std::int64_t kk = g.cin * g.k * g.k, tk = g.cout * g.k * g.k;
+  const bool flip = dx && transposed_dx(g);
+  // The transposed path's geometry (dy as the input, Cin outputs) and its flipped weights, kept
+  // after the im2col buffer it also needs.
+  const Conv2dShape gt{1, g.cout, g.h, g.w, g.cin, g.k, 1, g.k - 1 - g.pad, 0};
+  T* flipped = workspace + std::max(kk * ho * wo, tk * hw);
+  if (flip)
+    for (std::int64_t co = 0; co < g.cout; ++co)
+      for (std::int64_t ci = 0; ci < g.cin; ++ci)
+        for (std::int64_t a = 0; a < g.k * g.k; ++a)
+          flipped[(ci * g.cout + co) * g.k * g.k + a] = weight[(co * g.cin + ci) * g.k * g.k + (g.k * g.k - 1 - a)];
   for (std::int64_t b = 0; b < g.batch; ++b) {
     const T* dyb = dy + b * g.cout * ho * wo;
-    im2col(x + b * g.cin * g.h * g.w, g, workspace);
-    gemm<T>(false, true, g.cout, kk, ho * wo, T(1), dyb, ho * wo, workspace, ho * wo, T(1), dweight, kk);
+    const T* xb = x + b * g.cin * hw;
+    const T* cols = xb;
+    if (!pointwise(g)) {
+      im2col(xb, g, workspace);
+      cols = workspace;
+    }
+    gemm<T>(false, true, g.cout, kk, ho * wo, T(1), dyb, ho * wo, cols, ho * wo, T(1), dweight, kk);
     if (dbias)
       for (std::int64_t c = 0; c < g.cout; ++c)
-        for (std::int64_t i = 0; i < ho * wo; ++i) dbias[c] += dyb[c * ho * wo + i];
-    if (dx) {
+        dbias[c] += T(lane_sum(ho * wo, [&](std::int64_t i) { return double(dyb[c * ho * wo + i]); }));
+    if (!dx) continue;
+    T* dxb = dx + b * g.cin * hw;
+    if (pointwise(g)) {
+      gemm<T>(true, false, g.cin, hw, g.cout, T(1), weight, g.cin, dyb, hw, T(0), dxb, hw);
+    } else if (flip) {
+      im2col(dyb, gt, workspace);
+      gemm<T>(false, false, g.cin, hw, tk, T(1), flipped, tk, workspace, hw, T(0), dxb, hw);
+    } else {
       gemm<T>(true, false, kk, ho * wo, g.cout, T(1), weight, kk, dyb, ho * wo, T(0), workspace, ho * wo);
-      T* dxb = dx + b * g.cin * g.h * g.w;
-      for (std::int64_t i = 0; i < g.cin * g.h * g.w; ++i) dxb[i] = T(0);
+      std::fill(dxb, dxb + g.cin * hw, T(0));
       col2im_add(workspace, g, dxb);
     }
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/lane_sum.h"
 
 namespace carnot::cpu {
 
@@ -110,10 +111,8 @@ void group_norm_forward(std::int64_t batch, std::int64_t channels, std::int64_t 
   const std::int64_t cpg = channels / groups, per = cpg * hw;  // a group's channels are contiguous in NCHW
   for (std::int64_t bg = 0; bg < batch * groups; ++bg) {
     const T* xg = x + bg * per;
-    double s = 0, ss = 0;
-    for (std::int64_t i = 0; i < per; ++i) s += double(xg[i]);
-    const double mu = s / double(per);
-    for (std::int64_t i = 0; i < per; ++i) ss += (double(xg[i]) - mu) * (double(xg[i]) - mu);
+    const double mu = lane_sum(per, [&](std::int64_t i) { return double(xg[i]); }) / double(per);
+    const double ss = lane_sum(per, [&](std::int64_t i) { return (double(xg[i]) - mu) * (double(xg[i]) - mu); });
     const double inv = 1.0 / std::sqrt(ss / double(per) + eps);
     mean[bg] = T(mu);
     rstd[bg] = T(inv);
@@ -122,7 +121,8 @@ void group_norm_forward(std::int64_t batch, std::int64_t channels, std::int64_t 
       const double a = gamma ? inv * double(gamma[c0 + k]) : inv, b = (gamma ? double(beta[c0 + k]) : 0.0) - mu * a;
       const T* xc = xg + k * hw;
       T* yc = y + bg * per + k * hw;
-      for (std::int64_t i = 0; i < hw; ++i) yc[i] = T(double(xc[i]) * a + b);
+      const T at = T(a), bt = T(b);  // in T: float lanes are twice as many
+      for (std::int64_t i = 0; i < hw; ++i) yc[i] = xc[i] * at + bt;
     }
   }
 }
@@ -141,11 +141,9 @@ void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
     for (std::int64_t k = 0; k < cpg; ++k) {
       const T* xc = xg + k * hw;
       const T* gc = g + k * hw;
-      double sum_g = 0, sum_gx = 0;  // this channel's Σ dy and Σ dy x̂
-      for (std::int64_t i = 0; i < hw; ++i) {
-        sum_g += double(gc[i]);
-        sum_gx += double(gc[i]) * ((double(xc[i]) - mu) * inv);
-      }
+      // This channel's Σ dy and Σ dy x̂.
+      const double sum_g = lane_sum(hw, [&](std::int64_t i) { return double(gc[i]); });
+      const double sum_gx = lane_sum(hw, [&](std::int64_t i) { return double(gc[i]) * ((double(xc[i]) - mu) * inv); });
       const double gk = gamma ? double(gamma[c0 + k]) : 1.0;
       sg += gk * sum_g;
       sgx += gk * sum_gx;
@@ -161,8 +159,9 @@ void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
       const T* xc = xg + k * hw;
       const T* gc = g + k * hw;
       T* dc = dx + bg * per + k * hw;
-      for (std::int64_t i = 0; i < hw; ++i)
-        dc[i] = T(inv * (double(gc[i]) * gk - sg - (double(xc[i]) - mu) * inv * sgx));
+      // inv (dy γ − sg − x̂ sgx) as dy·a + x·b + c, in T.
+      const T a = T(inv * gk), b = T(-inv * inv * sgx), c = T(inv * (mu * inv * sgx - sg));
+      for (std::int64_t i = 0; i < hw; ++i) dc[i] = gc[i] * a + xc[i] * b + c;
     }
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/lane_sum.h"
 
 namespace carnot::cpu {
 
@@ -17,9 +18,7 @@ template <class T> void add_per_plane(std::int64_t planes, std::int64_t hw, cons
 template <class T> void sum_per_plane(std::int64_t planes, std::int64_t hw, const T* dy, T* dv) {
   for (std::int64_t p = 0; p < planes; ++p) {
     const T* row = dy + p * hw;
-    double s = 0;
-    for (std::int64_t i = 0; i < hw; ++i) s += double(row[i]);
-    dv[p] = T(s);
+    dv[p] = T(lane_sum(hw, [&](std::int64_t i) { return double(row[i]); }));
   }
 }
 

@@ -161,6 +161,8 @@ TEST(ImageOpGradients, Conv2dGeometries) {
     Conv2dShape g;
   };
   const Case cases[] = {{"conv 3x3 pad 1", {2, 2, 5, 4, 3, 3, 1, 1}},
+                        {"conv 5x5 pad 2", {2, 3, 6, 5, 2, 5, 1, 2}},
+                        {"conv 1x1 (shortcut)", {2, 3, 4, 3, 5, 1, 1, 0}},
                         {"conv 3x3 stride 2 (down)", {2, 3, 5, 5, 2, 3, 2, 1}},
                         {"conv 3x3 stride 2, pad (0, 1)", {2, 3, 6, 5, 2, 3, 2, 0, 1}},
                         {"patch embed 2x2 stride 2", {2, 3, 6, 4, 4, 2, 2, 0}}};
@@ -276,6 +278,20 @@ TEST(ImageOps, FloatMatchesDoubleOracle) {
   ops().group_norm_forward(DType::F32, 2, 8, 10, 4, 1e-5, xg_f.data(), nullptr, nullptr, yg_f.data(), m_f.data(),
                            r_f.data());
   EXPECT_LT(test::rel_error(yg_f, yg, yg.size()), 1e-6);
+  const Vec dyg = rng.normal(xg.size()), gam = rng.normal(8), bet = rng.normal(8);
+  Vec dxg(xg.size()), dgam(8, 0.0), dbet(8, 0.0);
+  ops().group_norm_forward(F64, 2, 8, 10, 4, 1e-5, xg.data(), gam.data(), bet.data(), yg.data(), m.data(), r.data());
+  ops().group_norm_backward(F64, 2, 8, 10, 4, xg.data(), gam.data(), m.data(), r.data(), dyg.data(), dxg.data(),
+                            dgam.data(), dbet.data());
+  std::vector<float> gam_f(gam.begin(), gam.end()), bet_f(bet.begin(), bet.end()), dyg_f(dyg.begin(), dyg.end());
+  std::vector<float> dxg_f(dxg.size()), dgam_f(8, 0.0f), dbet_f(8, 0.0f);
+  ops().group_norm_forward(DType::F32, 2, 8, 10, 4, 1e-5, xg_f.data(), gam_f.data(), bet_f.data(), yg_f.data(),
+                           m_f.data(), r_f.data());
+  EXPECT_LT(test::rel_error(yg_f, yg, yg.size()), 1e-6);
+  ops().group_norm_backward(DType::F32, 2, 8, 10, 4, xg_f.data(), gam_f.data(), m_f.data(), r_f.data(), dyg_f.data(),
+                            dxg_f.data(), dgam_f.data(), dbet_f.data());
+  EXPECT_LT(test::rel_error(dxg_f, dxg, dxg.size()), 1e-5);
+  EXPECT_LT(test::rel_error(dgam_f, dgam, dgam.size()), 1e-6);
 
   // GELU's float path uses a fast tanh (exp_fast); forward and backward stay within float rounding.
   const Vec xe = rng.normal(4097, 3.0), ge = rng.normal(4097);

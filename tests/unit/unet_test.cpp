@@ -179,7 +179,9 @@ TEST(UNet, GradsReadyMarksAreFinal) {
   ASSERT_GT(seen.size(), 5u);
   EXPECT_EQ(seen.back().first, dw.numel());
   for (std::size_t i = 0; i < seen.size(); ++i) {
-    if (i > 0) EXPECT_GE(seen[i].first, seen[i - 1].first);
+    if (i > 0) {
+      EXPECT_GE(seen[i].first, seen[i - 1].first);
+    }
     for (std::int64_t j = 0; j < seen[i].first; ++j)
       ASSERT_EQ(seen[i].second[std::size_t(j)], dw.data<double>()[j]) << "mark " << i << " element " << j;
   }
