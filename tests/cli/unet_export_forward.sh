@@ -83,4 +83,12 @@ PYCODE
   || { cat guided.log; fail "guided sampling"; }
 "$PY" -c "import numpy as np; a = np.load('guided.npy'); assert a.shape == (4, 32, 32, 1) and a.dtype == np.uint8, a.shape" \
   || fail "guided samples"
+# The bound on Fashion-MNIST's test split: padded images also get bits per value of the 28×28 image.
+"$CARNOT" eval --ckpt run -n 4 --t-samples 2 > eval.log || { cat eval.log; fail "eval"; }
+tail -n 1 eval.log | "$PY" -c "
+import json, sys
+r = json.loads(sys.stdin.read())
+assert r['canvas_dims'] == 1024 and r['image_dims'] == 784, r
+assert abs(r['bits_per_image_dim'] - r['bits_per_dim'] * 1024 / 784) < 1e-9 * r['bits_per_dim'], r
+print('bits per canvas value', r['bits_per_dim'], 'per image value', r['bits_per_image_dim'])" || fail "eval's JSON"
 echo "PASS"
