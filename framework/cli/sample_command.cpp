@@ -113,6 +113,8 @@ int run_sample(Comm& comm, const SampleArgs& args) {
   if (!spec.diffusion.continuous() && steps > schedule.steps()) {
     throw_on_all_ranks(UsageError(str_cat("--steps ", steps, " exceeds the ", schedule.steps(), " steps of the schedule")));
   }
+  // Images live in [−1, 1]: DDPM and DDIM clip their x̂0 there, as DDPM's code does for images.
+  const double clip_x0 = spec.data.image() ? 1.0 : 0.0;
   // Samples [first, first + count) of the global stream, with the source's class.
   auto draw = [&](std::uint32_t first, std::int64_t count, float* out) {
     if (flow)
@@ -121,13 +123,13 @@ int run_sample(Comm& comm, const SampleArgs& args) {
       edm_sample(source.denoiser(), source.edm(), steps, sampler == "euler" ? EdmMethod::kEuler : EdmMethod::kHeun, seed,
                  first, count, dim, chunk, out);
     else if (sampler == "ddpm" && steps == schedule.steps())
-      ddpm_sample(source.reverse_model(), schedule, seed, first, count, dim, chunk, out);
+      ddpm_sample(source.reverse_model(), schedule, seed, first, count, dim, chunk, out, clip_x0);
     else if (sampler == "euler" || sampler == "heun")
       ode_sample(source.predictor(), schedule, steps, sampler == "euler" ? OdeMethod::kEuler : OdeMethod::kHeun, seed,
                  first, count, dim, chunk, out);
     else  // DDIM; with eta 1 it is DDPM's ancestral sampler on the respaced chain
       ddim_sample(source.predictor(), schedule, steps, sampler == "ddpm" ? 1.0 : args.eta, seed, first, count, dim,
-                  chunk, out);
+                  chunk, out, clip_x0);
   };
   // Blocks of samples that share a class: for a class-conditional model one per class by default
   // (--class all: the grid's rows), one class (--class K) or the null class (--class null); every

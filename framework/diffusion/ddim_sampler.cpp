@@ -18,7 +18,7 @@ std::vector<int> sampling_times(int T, int K) {
 
 void ddim_sample(const EpsPredictor& predict, const NoiseSchedule& schedule, int steps, double eta,
                  std::uint64_t seed, std::uint32_t first, std::int64_t n, std::int64_t dim,
-                 std::int64_t chunk, float* out) {
+                 std::int64_t chunk, float* out, double clip_x0) {
   const std::vector<int> ts = sampling_times(schedule.steps(), steps);
   Buffer eps_buf(DType::F32, Shape{chunk, dim});
   std::vector<float> t(static_cast<std::size_t>(chunk)), z(static_cast<std::size_t>(dim));
@@ -43,8 +43,12 @@ void ddim_sample(const EpsPredictor& predict, const NoiseSchedule& schedule, int
                          dim, z.data());
         for (std::int64_t d = 0; d < dim; ++d) {
           const std::int64_t k = j * dim + d;
-          const double x0 = (double(x[k]) - std::sqrt(1 - ab) * e[k]) / std::sqrt(ab);
-          x[k] = float(std::sqrt(ab_prev) * x0 + dir * e[k] + (sigma > 0 ? sigma * z[std::size_t(d)] : 0.0));
+          double x0 = (double(x[k]) - std::sqrt(1 - ab) * e[k]) / std::sqrt(ab), eps = e[k];
+          if (clip_x0 > 0 && std::fabs(x0) > clip_x0) {
+            x0 = std::clamp(x0, -clip_x0, clip_x0);
+            eps = (double(x[k]) - std::sqrt(ab) * x0) / std::sqrt(1 - ab);
+          }
+          x[k] = float(std::sqrt(ab_prev) * x0 + dir * eps + (sigma > 0 ? sigma * z[std::size_t(d)] : 0.0));
         }
       }
     }

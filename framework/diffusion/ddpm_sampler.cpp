@@ -16,7 +16,7 @@ void draw_initial_noise(std::uint64_t seed, std::uint32_t first, std::int64_t m,
 
 void ddpm_sample(const ReverseModel& model, const NoiseSchedule& schedule, std::uint64_t seed,
                  std::uint32_t first, std::int64_t n, std::int64_t dim, std::int64_t chunk,
-                 float* out) {
+                 float* out, double clip_x0) {
   const int T = schedule.steps();
   const std::int64_t P = variance_outputs(model.variance(), dim);
   Buffer eps_buf(DType::F32, Shape{chunk, dim}), params_buf(DType::F32, Shape{chunk, std::max<std::int64_t>(P, 1)});
@@ -35,6 +35,9 @@ void ddpm_sample(const ReverseModel& model, const NoiseSchedule& schedule, std::
       const double beta = schedule.betas[ti], abar = schedule.alphas_cumprod[ti];
       const double coef_eps = beta / std::sqrt(1.0 - abar);
       const double inv_sqrt_alpha = 1.0 / std::sqrt(1.0 - beta);
+      const double abar_prev = ti > 0 ? schedule.alphas_cumprod[ti - 1] : 1.0;
+      const double coef_x0 = std::sqrt(abar_prev) * beta / (1.0 - abar);
+      const double coef_xt = std::sqrt(1.0 - beta) * (1.0 - abar_prev) / (1.0 - abar);
       const float* e = eps.data<float>();
       for (std::int64_t j = 0; j < m; ++j) {
         if (ti > 0) {
@@ -45,7 +48,14 @@ void ddpm_sample(const ReverseModel& model, const NoiseSchedule& schedule, std::
         }
         for (std::int64_t d = 0; d < dim; ++d) {
           const std::int64_t k = j * dim + d;
-          const double mean = inv_sqrt_alpha * (double(x[k]) - coef_eps * double(e[k]));
+          double mean;
+          if (clip_x0 > 0) {
+            const double x0 = std::clamp((double(x[k]) - std::sqrt(1.0 - abar) * double(e[k])) / std::sqrt(abar),
+                                         -clip_x0, clip_x0);
+            mean = coef_x0 * x0 + coef_xt * double(x[k]);
+          } else {
+            mean = inv_sqrt_alpha * (double(x[k]) - coef_eps * double(e[k]));
+          }
           x[k] = float(ti > 0 ? mean + noise[std::size_t(d)] : mean);
         }
       }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "framework/diffusion/ddim_sampler.h"
 #include "framework/diffusion/ddpm_sampler.h"
 #include "framework/diffusion/eps_objective.h"
 #include "framework/diffusion/schedule.h"
@@ -161,4 +162,35 @@ TEST(Schedule, LogSnrIsLinearInLogSnr) {
 }
 
 }  // namespace
+// Clipping x̂0 (images): where it never bites (data N(0, 0.05²), whose x̂0 stays far inside ±1)
+// DDPM's posterior-mean form and DDIM equal their unclipped selves to float rounding; where it
+// does (data of std 1, clip 0.5) every sample ends inside ±clip, since the last step returns x̂0.
+TEST(Samplers, ClippedX0) {
+  const std::uint64_t seed = test::fresh_seed("Samplers.ClippedX0");
+  const NoiseSchedule sch = NoiseSchedule::linear(100);
+  GaussianData narrow;
+  narrow.mu[0] = narrow.mu[1] = 0, narrow.s[0] = narrow.s[1] = 0.05;
+  GaussianData wide;
+  wide.mu[0] = wide.mu[1] = 0, wide.s[0] = wide.s[1] = 1;
+  const std::int64_t n = 2000;
+  std::vector<float> plain(n * 2), clipped(n * 2);
+  auto eps_of = [&](const GaussianData& g) {
+    return [&sch, g](const Tensor& x, const float* t, const Tensor& e) { exact_eps(g, sch, x, t, e); };
+  };
+  ddpm_sample(eps_of(narrow), sch, seed, 0, n, 2, 512, plain.data());
+  ddpm_sample(eps_of(narrow), sch, seed, 0, n, 2, 512, clipped.data(), 1.0);
+  EXPECT_LT(test::rel_error(clipped, plain, plain.size()), 1e-5);
+  ddim_sample(eps_of(narrow), sch, 20, 0.0, seed, 0, n, 2, 512, plain.data());
+  ddim_sample(eps_of(narrow), sch, 20, 0.0, seed, 0, n, 2, 512, clipped.data(), 1.0);
+  EXPECT_EQ(clipped, plain);  // the same arithmetic while nothing is clipped
+  for (int which = 0; which < 2; ++which) {
+    if (which == 0) ddpm_sample(eps_of(wide), sch, seed, 0, n, 2, 512, clipped.data(), 0.5);
+    else ddim_sample(eps_of(wide), sch, 20, 1.0, seed, 0, n, 2, 512, clipped.data(), 0.5);
+    float most = 0;
+    for (float v : clipped) most = std::max(most, std::fabs(v));
+    EXPECT_LE(most, 0.5f) << (which == 0 ? "ddpm" : "ddim");
+    EXPECT_GT(most, 0.49f) << "clipping should bite on data of std 1";
+  }
+}
+
 }  // namespace carnot
