@@ -193,7 +193,9 @@ UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_bat
                               TimeEmbedding(ops, store_, "time_embedding", c.channels, T, B,
                                             ParamInit::xavier(c.channels, T), zero, TimeEmbeddingLayout::diffusers()));
   Impl& m = *m_;
-  if (c.num_classes > 0) m.table = store_.add("class_embedding.weight", Shape{c.table_rows(), T}, ParamInit::normal(0.02));
+  // N(0, 1), nn.Embedding's default (diffusers' class_embedding): as large as the time embedding, so
+  // the label is heard from the start (N(0, 0.02²) left a short run nearly unconditional).
+  if (c.num_classes > 0) m.table = store_.add("class_embedding.weight", Shape{c.table_rows(), T}, ParamInit::normal(1.0));
   std::int64_t widest = 0, conv_work = 0, attn_work = 0;
   std::uint32_t dropout_block = 0;
   std::vector<int> kept;
