@@ -37,14 +37,19 @@ def clean_env(threads):
     return env
 
 
-def carnot_run(binary, model, batch, steps, threads, tmp):
+def carnot_run(binary, model, batch, steps, threads, ranks, tmp):
     """Median images/s over the logged intervals after the first, FLOPs per image forward, and the
-    run's export (the U-Net peer builds the same model from it)."""
+    run's export (the U-Net peer builds the same model from it). ranks > 1: data-parallel ranks of
+    one BLAS thread each (launch/mpirun.sh), on as many cores as the peer's threads."""
     config = os.path.join(ROOT, "configs", CONFIGS[model])
     run = os.path.join(tmp, "run")
     common = ["--set", f"train.global_batch={batch}", "--set", f"train.steps={steps}", "--set", "log.every=10",
               "--set", "sample.every=0", "--set", f"checkpoint.every={steps}"]
-    subprocess.run([binary, "train", config, "--run-dir", run] + common, env=clean_env(threads), check=True,
+    launch = [os.path.join(ROOT, "launch", "mpirun.sh"), str(ranks)] if ranks > 1 else [binary]
+    env = clean_env(1 if ranks > 1 else threads)
+    if ranks > 1:
+        env["CARNOT"] = binary
+    subprocess.run(launch + ["train", config, "--run-dir", run] + common, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     with open(os.path.join(run, "metrics.jsonl")) as f:
         rates = [json.loads(line)["samples_per_s"] for line in f]
@@ -85,7 +90,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=sorted(CONFIGS), default="dit")
     p.add_argument("--carnot", default=os.path.join(ROOT, "build", "carnot"))
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads of each side (the peer's torch threads)")
+    p.add_argument("--ranks", type=int, default=1, help="carnot as this many data-parallel ranks of one thread each "
+                   "(then --threads should equal it: the same cores for both)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--out")
@@ -94,13 +101,13 @@ def main():
         subprocess.run(["apt-get", "install", "-y", "-qq", "python3-torch"], env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
                        check=True)
     with tempfile.TemporaryDirectory() as tmp:
-        carnot, flops, export = carnot_run(a.carnot, a.model, a.batch, a.steps, a.threads, tmp)
+        carnot, flops, export = carnot_run(a.carnot, a.model, a.batch, a.steps, a.threads, a.ranks, tmp)
         torch = torch_run(a.model, export, a.batch, a.steps, a.threads)
     sgemm = sgemm_gflops(a.threads)
     row = {"benchmark": f"{a.model}_train_step", "model": DIT if a.model == "dit" else "configs/" + CONFIGS[a.model],
            "peer": "benchmarks/peers/dit_torch.py" if a.model == "dit" else
                    f"diffusers {torch.get('diffusers')} UNet2DModel (benchmarks/peers/unet_diffusers.py)",
-           "batch": a.batch, "threads": a.threads,
+           "batch": a.batch, "threads": a.threads, "carnot_ranks": a.ranks,
            "carnot_images_per_s": round(carnot, 1), "torch_images_per_s": round(torch["images_per_s"], 1),
            "ratio": round(carnot / torch["images_per_s"], 3), "torch": torch["torch"],
            "flops_per_image_trained": 3 * flops, "carnot_gflops": round(3 * flops * carnot / 1e9, 2),
