@@ -50,7 +50,7 @@ void check_spec_compatible(const std::string& saved_path, const JobSpec& now) {
   if (diffs.empty()) return;
   std::string msg = "cannot resume: the job spec differs from " + saved_path + " in";
   for (const std::string& d : diffs) msg += "\n  " + d;
-  throw UsageError(msg + "\n(only train.steps, log.*, checkpoint.*, sample.*, distributed.*, debug.* and train.trace* may change; use another "
+  throw UsageError(msg + "\n(only train.steps, log.*, checkpoint.*, sample.*, distributed.*, diagnostics.*, debug.* and train.trace* may change; use another "
                          "--run-dir, or --resume never in an empty folder, for a new run)");
 }
 

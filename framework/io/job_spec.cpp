@@ -555,6 +555,12 @@ void read_distributed(const SpecReader& r, const YAML::Node& n, DistributedSpec&
   s.integer("timeout_s", d.timeout_s, closed(1, 7 * 24 * 3600));
 }
 
+void read_diagnostics(const SpecReader& r, const YAML::Node& n, DiagnosticsSpec& d) {
+  const Section s(r, n, "diagnostics", {"every", "noise_scale_ema"});
+  s.integer("every", d.every, closed(0, 1LL << 40), " (0: off)");
+  s.number("noise_scale_ema", d.noise_scale_ema, half_open(0, 1));
+}
+
 void read_debug(const SpecReader& r, const YAML::Node& n, DebugSpec& d) {
   const Section s(r, n, "debug", {"fault"});
   s.key("fault", [&](const YAML::Node& v, const std::string&) {
@@ -629,7 +635,7 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
   const YAML::Node& top = root;
   const Section s(r, top, "",
                   {"name", "seed", "data", "model", "diffusion", "optimizer", "train", "log",
-                   "checkpoint", "distributed", "debug", "sample"});
+                   "checkpoint", "distributed", "debug", "sample", "diagnostics"});
   JobSpec spec;
   if (!top["name"].IsDefined())
     throw UsageError(source_name + ": missing key 'name' (it names the run folder)");
@@ -658,6 +664,7 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
   });
   s.key("distributed", [&](const YAML::Node& v, const std::string&) { read_distributed(r, v, spec.distributed); });
   s.key("debug", [&](const YAML::Node& v, const std::string&) { read_debug(r, v, spec.debug); });
+  s.key("diagnostics", [&](const YAML::Node& v, const std::string&) { read_diagnostics(r, v, spec.diagnostics); });
   s.key("model", [&](const YAML::Node& v, const std::string&) {
     const YAML::Node kind = v["kind"];
     r.require(spec.model.kind != "exact" || spec.data.kind != "swissroll", kind.IsDefined() ? kind : v,
@@ -861,6 +868,10 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "checkpoint" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "every" << YAML::Value << s.checkpoint.every;
   out << YAML::Key << "keep" << YAML::Value << s.checkpoint.keep << YAML::EndMap;
+  out << YAML::Key << "diagnostics" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "every" << YAML::Value << s.diagnostics.every;
+  out << YAML::Key << "noise_scale_ema" << YAML::Value << num(s.diagnostics.noise_scale_ema);
+  out << YAML::EndMap;
   out << YAML::Key << "distributed" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "timeout_s" << YAML::Value << s.distributed.timeout_s;
   out << YAML::Key << "bucket_mb" << YAML::Value << num(s.distributed.bucket_mb);
@@ -902,7 +913,7 @@ std::vector<std::string> resume_incompatibilities(const JobSpec& saved, const Jo
   for (const auto& [key, value] : b) {
     if (key == "train.steps" || key.rfind("log.", 0) == 0 || key.rfind("checkpoint.", 0) == 0 ||
         key.rfind("distributed.", 0) == 0 || key.rfind("debug.", 0) == 0 || key.rfind("train.trace", 0) == 0 ||
-        key.rfind("sample.", 0) == 0)
+        key.rfind("sample.", 0) == 0 || key.rfind("diagnostics.", 0) == 0)
       continue;
     const auto it = a.find(key);
     const std::string old = it == a.end() ? "(absent)" : it->second;

@@ -138,6 +138,15 @@ struct DebugSpec {
   std::int64_t fault_rank = 0, fault_step = 1;
 };
 
+// diagnostics (issue 8): measurements of the training dynamics logged every `every` steps
+// (0: off) to metrics.jsonl and TensorBoard. Today: the gradient noise scale (McCandlish et al.
+// 2018; ranks, or one rank's micro-batches, as the small batches), B_simple smoothed with
+// noise_scale_ema.
+struct DiagnosticsSpec {
+  std::int64_t every = 0;
+  double noise_scale_ema = 0.9;
+};
+
 struct JobSpec {
   std::string name;
   std::uint64_t seed = 0;
@@ -151,6 +160,7 @@ struct JobSpec {
   CheckpointSpec checkpoint;
   DistributedSpec distributed;
   DebugSpec debug;
+  DiagnosticsSpec diagnostics;
 };
 
 // Parses and validates a job spec, applying `--set key.path=value` overrides (values in YAML

@@ -70,6 +70,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   if (zero_) shard_grads_ = Buffer(DType::F32, Shape{mine});
   optimizer_ = std::make_unique<AdamW>(ops, spec.optimizer, mine);
   ema_ = std::make_unique<Ema>(ops, params, spec.train.ema);
+  noise_tracker_ = NoiseScaleTracker(spec.diagnostics.noise_scale_ema);
   x0_ = Buffer(DType::F32, Shape{rows, dim});
   t_ = Buffer(DType::F32, Shape{rows});
   eps_ = Buffer(DType::F32, Shape{rows, dim});
@@ -118,6 +119,16 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   TraceSpan whole(trace_, "step", s);
   if (buckets_) buckets_->begin_step();
   const int pieces = int(spec_.train.grad_accum);
+  // diagnostics: the gradient noise scale needs each group's own mean gradient: each rank's (before
+  // the reduction overwrites it) or, on one rank, each micro-batch's (the change it makes).
+  const bool diag = spec_.diagnostics.every > 0 && (std::int64_t(s) + 1) % spec_.diagnostics.every == 0;
+  const bool rank_groups = comm_.size() > 1, piece_groups = comm_.size() == 1 && pieces > 1;
+  const bool measure = diag && (rank_groups || piece_groups);
+  const double B = double(spec_.train.global_batch);
+  double pieces_sq = 0;  // one rank: Σ over pieces of |G_{b_m}|² (the loss is normalised by B)
+  if (buckets_) buckets_->measure_local(measure && rank_groups);
+  if (measure && piece_groups && diag_prev_.numel() != grads.numel()) diag_prev_ = Buffer(DType::F32, Shape{grads.numel()});
+  noise_.reset();
   for (int m = 0; m < pieces; ++m) {
     // Buckets start during the last piece's backward only: before it, gradients are partial sums.
     // The timeline gets a span per module of every piece's backward.
@@ -138,15 +149,26 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     const bool last = m == pieces - 1;
     const Slice next = batch_slice(slice_.count, last ? 0 : m + 1, pieces);
     const std::uint32_t next_step = last ? s + 1 : s;
+    if (measure && piece_groups)
+      std::copy(grads.data<float>(), grads.data<float>() + grads.numel(), diag_prev_.data<float>());
     loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count, next_step,
                            std::int64_t(next_step) < spec_.train.steps ? next.count : 0,
                            std::uint32_t(slice_.begin + next.begin));
+    if (measure && piece_groups && piece.count > 0) {
+      const float* g = grads.data<float>();
+      const float* before = diag_prev_.data<float>();
+      double sq = 0;
+      for (std::int64_t i = 0; i < grads.numel(); ++i) sq += (double(g[i]) - before[i]) * (double(g[i]) - before[i]);
+      pieces_sq += sq * (B / double(piece.count)) * (B / double(piece.count));
+    }
   }
   model_->set_grads_ready(nullptr);
   heartbeat("waiting in the gradient all-reduce (for a rank that has stopped?)");
   const auto wait_start = Clock::now();
   {
     TraceSpan span(trace_, "all-reduce", s);  // with buckets: the wait for the last of them
+    double local_sq = 0;  // this rank's own gradient, before the reduction
+    if (measure && rank_groups && !buckets_) local_sq = ops_.sum_squares(DType::F32, grads.numel(), grads.raw());
     if (buckets_)
       buckets_->finish();
     else if (zero_)
@@ -155,9 +177,14 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
       comm_.allreduce_sum(grads.data<float>(), grads.numel());
     // The loss, the ranks that want to stop and (ZeRO) the shards' squared gradient norms, in one
     // small all-reduce.
-    double scalars[3] = {loss_sum, wants_stop_ && wants_stop_() ? 1.0 : 0.0, 0.0};
+    if (measure && rank_groups && buckets_) local_sq = buckets_->local_sum_squares();
+    // The rank's mean gradient over its b samples is its gradient · B/b (the loss is normalised by B).
+    const double b = double(slice_.count);
+    double scalars[4] = {loss_sum, wants_stop_ && wants_stop_() ? 1.0 : 0.0, 0.0,
+                         b > 0 ? local_sq * (B / b) * (B / b) : 0.0};
     if (zero_) scalars[2] = ops_.sum_squares(DType::F32, shard_grads_.numel(), shard_grads_.data<float>());
-    comm_.allreduce_sum(scalars, zero_ ? 3 : 2);
+    comm_.allreduce_sum(scalars, measure && rank_groups ? 4 : zero_ ? 3 : 2);
+    if (measure && rank_groups) pieces_sq = scalars[3];
     loss_sum = scalars[0];
     stop_ranks_ = int(scalars[1]);
     if (zero_) *grad_norm = std::sqrt(scalars[2]);
@@ -180,6 +207,18 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   } else {
     *grad_norm = clip_grad_norm(ops_, grads, spec_.optimizer.grad_clip);
     optimizer_->step(params, grads);
+  }
+  if (measure) {  // |G_B|² is the reduced gradient's, before clipping
+    std::vector<std::int64_t> groups;
+    for (int g = 0; g < (rank_groups ? comm_.size() : pieces); ++g)
+      groups.push_back(rank_groups ? batch_slice(spec_.train.global_batch, g, comm_.size()).count
+                                   : batch_slice(slice_.count, g, pieces).count);
+    std::int64_t nonempty = 0;
+    for (std::int64_t c : groups) nonempty += c > 0 ? 1 : 0;
+    if (nonempty >= 2) {
+      noise_ = estimate_noise_scale(pieces_sq / double(nonempty), *grad_norm * *grad_norm, groups);
+      noise_tracker_.add(*noise_);
+    }
   }
   ema_->update(params);
   return loss_sum / double(spec_.train.global_batch);
@@ -350,6 +389,18 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
                        {"grad_norm", grad_norm},
                        {"samples_per_s", samples_per_s},
                        {"elapsed_s", elapsed}});
+    }
+    if (report && spec_.diagnostics.every > 0 && (s + 1) % spec_.diagnostics.every == 0) {
+      if (noise_)  // a line of its own: diagnostics keep their own interval
+        folder->metrics({{"step", s + 1},
+                         {"gns_g2", noise_->g2},
+                         {"gns_trace_sigma", noise_->trace_sigma},
+                         {"gns_b_simple", noise_tracker_.b_simple()}});
+      else if (!noise_unavailable_said_) {
+        folder->log("carnot: diagnostics: no gradient noise scale: it needs two batch sizes, i.e. two or more ranks, "
+                    "or train.grad_accum ≥ 2 on one rank");
+        noise_unavailable_said_ = true;
+      }
     }
     const bool stop = stop_ranks_ > 0;  // agreed by every rank in the step's all-reduce
     const bool sample_now = spec_.sample.every > 0 && (s + 1) % spec_.sample.every == 0;

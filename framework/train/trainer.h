@@ -16,9 +16,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "framework/data/dataset.h"
+#include "framework/diagnostics/noise_scale.h"
 #include "framework/diffusion/eps_objective.h"
 #include "framework/diffusion/edm.h"
 #include "framework/diffusion/flow_matching.h"
@@ -103,6 +105,10 @@ class Trainer {
 
   // The global loss of every step taken.
   const std::vector<double>& losses() const { return losses_; }
+  // diagnostics: the last step's gradient noise scale estimate (none before the first, or where
+  // unavailable: one rank without micro-batches) and the smoothed B_simple.
+  const std::optional<NoiseScale>& noise_scale() const { return noise_; }
+  const NoiseScaleTracker& noise_tracker() const { return noise_tracker_; }
   const ScoreNetwork& model() const { return *model_; }
   const Ema& ema() const { return *ema_; }
 
@@ -147,6 +153,11 @@ class Trainer {
   Buffer whole_m_, whole_v_;           // ZeRO, rank 0: the moments of all, for checkpoints
   int stop_ranks_ = 0;
   double comm_wait_s_ = 0;
+  // diagnostics
+  std::optional<NoiseScale> noise_;
+  NoiseScaleTracker noise_tracker_{0.9};
+  Buffer diag_prev_;  // one rank, micro-batches: the gradient before the current piece
+  bool noise_unavailable_said_ = false;
   std::chrono::steady_clock::time_point module_start_;  // the timeline's current backward module
 };
 

@@ -1,6 +1,7 @@
 // World-size invariance: R ranks train the same job as one rank, up to the order of float sums.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -205,6 +206,44 @@ TEST(WorldSizeInvariance, TinyUNetOnFashionMnist) {
   spec.diffusion.variance = "learned";
   spec.diffusion.loss = "hybrid";
   expect_same_as_one_rank(spec);
+}
+
+// The gradient noise scale (diagnostics): R ranks' own gradients as the small batches give the
+// estimates that one rank gets from R micro-batches of the same samples, with gradient buckets
+// (measured as each bucket starts) and without (measured before the one all-reduce).
+TEST(Diagnostics, NoiseScaleRanksEqualMicroBatches) {
+  Comm& world = *test::g_comm;
+  JobSpec spec = job(64);
+  spec.train.steps = 6;
+  spec.diagnostics.every = 3;
+  spec.distributed.bucket_mb = 0;
+  JobSpec bucketed = spec;
+  bucketed.distributed.bucket_mb = 1.0 / 64;
+  Trainer plain(spec, world, cpu_ops()), buckets(bucketed, world, cpu_ops());
+  plain.run(nullptr);
+  buckets.run(nullptr);
+  ASSERT_TRUE(plain.noise_scale().has_value());
+  ASSERT_TRUE(buckets.noise_scale().has_value());
+  const NoiseScale a = *plain.noise_scale(), b = *buckets.noise_scale();
+  EXPECT_NEAR(b.g2, a.g2, 1e-4 * (std::fabs(a.g2) + a.trace_sigma / 64));
+  EXPECT_NEAR(b.trace_sigma, a.trace_sigma, 1e-4 * std::fabs(a.trace_sigma));
+  if (world.rank() != 0) return;
+  JobSpec pieces = spec;
+  pieces.train.grad_accum = world.size();
+  auto self = make_self_comm();
+  Trainer one(pieces, *self, cpu_ops());
+  one.run(nullptr);
+  ASSERT_TRUE(one.noise_scale().has_value());
+  const NoiseScale c = *one.noise_scale();
+  std::printf("noise scale at step 6: %d ranks |G|² %.6g tr Σ %.6g (B_simple %.4g); 1 rank × %d micro-batches |G|² %.6g "
+              "tr Σ %.6g (B_simple %.4g)\n",
+              world.size(), a.g2, a.trace_sigma, plain.noise_tracker().b_simple(), world.size(), c.g2, c.trace_sigma,
+              one.noise_tracker().b_simple());
+  EXPECT_GT(a.trace_sigma, 0.0);
+  EXPECT_NEAR(c.g2, a.g2, 1e-4 * (std::fabs(a.g2) + a.trace_sigma / 64));
+  EXPECT_NEAR(c.trace_sigma, a.trace_sigma, 1e-4 * std::fabs(a.trace_sigma));
+  EXPECT_NEAR(one.noise_tracker().b_simple(), plain.noise_tracker().b_simple(),
+              1e-3 * std::fabs(plain.noise_tracker().b_simple()));
 }
 
 }  // namespace
