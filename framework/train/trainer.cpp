@@ -191,6 +191,7 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   }
   comm_wait_s_ += seconds_since(wait_start);
   heartbeat("computing");
+  if (diag) measure_layers();
   TraceSpan optimizer_span(trace_, "optimizer", s);
   const Tensor params = model_->params().values();
   if (zero_) {
@@ -222,6 +223,26 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   }
   ema_->update(params);
   return loss_sum / double(spec_.train.global_batch);
+}
+
+// Per parameter tensor: the weights' and the reduced gradient's squared norms (before clipping).
+// Under ZeRO each rank holds a shard of the gradient: partial sums, then one all-reduce.
+void Trainer::measure_layers() {
+  const ParameterStore& store = model_->params();
+  const std::vector<ParamInfo>& infos = store.params();
+  layer_weight_sq_.assign(infos.size(), 0.0);
+  layer_grad_sq_.assign(infos.size(), 0.0);
+  const float* w = store.values().data<float>();
+  const float* g = zero_ ? shard_grads_.data<float>() : store.grads().data<float>();
+  const std::int64_t begin = zero_ ? shard_begin_ : 0;
+  const std::int64_t end = begin + (zero_ ? shard_grads_.numel() : store.grads().numel());
+  for (std::size_t i = 0; i < infos.size(); ++i) {
+    const std::int64_t lo = infos[i].offset, hi = lo + infos[i].shape.numel();
+    layer_weight_sq_[i] = ops_.sum_squares(DType::F32, hi - lo, w + lo);
+    const std::int64_t a = std::max(lo, begin), b = std::min(hi, end);
+    if (a < b) layer_grad_sq_[i] = ops_.sum_squares(DType::F32, b - a, g + (a - begin));
+  }
+  if (zero_) comm_.allreduce_sum(layer_grad_sq_.data(), std::int64_t(layer_grad_sq_.size()));
 }
 
 // Forward, loss and backward for samples [first, first + n) of step s, accumulating gradients;
@@ -391,16 +412,22 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
                        {"elapsed_s", elapsed}});
     }
     if (report && spec_.diagnostics.every > 0 && (s + 1) % spec_.diagnostics.every == 0) {
-      if (noise_)  // a line of its own: diagnostics keep their own interval
-        folder->metrics({{"step", s + 1},
-                         {"gns_g2", noise_->g2},
-                         {"gns_trace_sigma", noise_->trace_sigma},
-                         {"gns_b_simple", noise_tracker_.b_simple()}});
-      else if (!noise_unavailable_said_) {
+      nlohmann::json line = {{"step", s + 1}};  // a line of its own: diagnostics keep their own interval
+      if (noise_) {
+        line["gns_g2"] = noise_->g2;
+        line["gns_trace_sigma"] = noise_->trace_sigma;
+        line["gns_b_simple"] = noise_tracker_.b_simple();
+      } else if (!noise_unavailable_said_) {
         folder->log("carnot: diagnostics: no gradient noise scale: it needs two batch sizes, i.e. two or more ranks, "
                     "or train.grad_accum ≥ 2 on one rank");
         noise_unavailable_said_ = true;
       }
+      const std::vector<ParamInfo>& infos = model_->params().params();
+      for (std::size_t i = 0; i < infos.size() && i < layer_grad_sq_.size(); ++i) {
+        line["weight_norm/" + infos[i].name] = std::sqrt(layer_weight_sq_[i]);
+        line["grad_norm/" + infos[i].name] = std::sqrt(layer_grad_sq_[i]);
+      }
+      folder->metrics(line);
     }
     const bool stop = stop_ranks_ > 0;  // agreed by every rank in the step's all-reduce
     const bool sample_now = spec_.sample.every > 0 && (s + 1) % spec_.sample.every == 0;

@@ -109,6 +109,10 @@ class Trainer {
   // unavailable: one rank without micro-batches) and the smoothed B_simple.
   const std::optional<NoiseScale>& noise_scale() const { return noise_; }
   const NoiseScaleTracker& noise_tracker() const { return noise_tracker_; }
+  // diagnostics: per parameter tensor (in the store's order), the squared norms of the weights and
+  // of the reduced gradient before clipping, at the last diagnostic step.
+  const std::vector<double>& layer_weight_squares() const { return layer_weight_sq_; }
+  const std::vector<double>& layer_grad_squares() const { return layer_grad_sq_; }
   const ScoreNetwork& model() const { return *model_; }
   const Ema& ema() const { return *ema_; }
 
@@ -158,6 +162,8 @@ class Trainer {
   NoiseScaleTracker noise_tracker_{0.9};
   Buffer diag_prev_;  // one rank, micro-batches: the gradient before the current piece
   bool noise_unavailable_said_ = false;
+  std::vector<double> layer_weight_sq_, layer_grad_sq_;
+  void measure_layers();
   std::chrono::steady_clock::time_point module_start_;  // the timeline's current backward module
 };
 

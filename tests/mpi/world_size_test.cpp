@@ -246,5 +246,32 @@ TEST(Diagnostics, NoiseScaleRanksEqualMicroBatches) {
               1e-3 * std::fabs(plain.noise_tracker().b_simple()));
 }
 
+// Per-layer weight and gradient norms (diagnostics): the same with ZeRO (each rank a shard of the
+// gradient, partial sums all-reduced) as without, and as on one rank.
+TEST(Diagnostics, LayerNormsAcrossZeroAndWorldSize) {
+  Comm& world = *test::g_comm;
+  JobSpec spec = job(64);
+  spec.train.steps = 4;
+  spec.diagnostics.every = 2;
+  JobSpec sharded = spec;
+  sharded.distributed.zero = 1;
+  Trainer plain(spec, world, cpu_ops()), zero(sharded, world, cpu_ops());
+  plain.run(nullptr);
+  zero.run(nullptr);
+  const std::vector<double>& g = plain.layer_grad_squares();
+  ASSERT_EQ(g.size(), plain.model().params().params().size());
+  EXPECT_LT(test::rel_error(zero.layer_grad_squares(), g, g.size()), 1e-5);
+  EXPECT_LT(test::rel_error(zero.layer_weight_squares(), plain.layer_weight_squares(), g.size()), 1e-5);
+  for (std::size_t i = 0; i < g.size(); ++i)
+    EXPECT_GT(g[i], 0.0) << plain.model().params().params()[i].name;
+  if (world.rank() != 0) return;
+  auto self = make_self_comm();
+  Trainer one(spec, *self, cpu_ops());
+  one.run(nullptr);
+  const double e = test::rel_error(one.layer_grad_squares(), g, g.size());
+  std::printf("per-layer gradient squares, %d ranks vs 1: rel. error %.3g over %zu tensors\n", world.size(), e, g.size());
+  EXPECT_LT(e, 1e-5);
+}
+
 }  // namespace
 }  // namespace carnot
