@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import sys
-import time
 
 import numpy as np
 import torch
@@ -169,28 +168,11 @@ def train_main(argv):
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = DiT(a.input, a.patch, a.channels, a.hidden, a.depth, a.heads, 4, 0.1, a.classes, False)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0)
     x0 = torch.randn(a.batch, a.channels, a.input, a.input)
     y = torch.randint(0, a.classes, (a.batch,)) if a.classes else None
-
-    def step():
-        t = torch.randint(0, 1000, (a.batch,))
-        eps = torch.randn_like(x0)
-        ab = torch.cos((t.float() / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2
-        xt = ab.sqrt()[:, None, None, None] * x0 + (1 - ab).sqrt()[:, None, None, None] * eps
-        loss = ((model(xt, t, y) - eps) ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-
-    for _ in range(a.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    dt = time.perf_counter() - t0
-    print(json.dumps({"torch": torch.__version__, "threads": a.threads, "images_per_s": a.batch * a.steps / dt}))
+    from train_timing import images_per_second  # the same folder: one timed step for every peer
+    rate = images_per_second(lambda xt, t: model(xt, t, y), model.parameters(), x0, a.steps, a.warmup, 1e-3)
+    print(json.dumps({"torch": torch.__version__, "threads": a.threads, "images_per_s": rate}))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import torch
@@ -87,32 +86,16 @@ def train_main(argv):
     torch.manual_seed(0)
     model, config = load(a.export)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0)
     c, s = config["in_channels"], config["sample_size"]
     x0 = torch.randn(a.batch, c, s, s)
     classes = config.get("num_class_embeds")
     y = torch.randint(0, classes, (a.batch,)) if classes else None
-
-    def step():
-        t = torch.randint(0, 1000, (a.batch,))
-        eps = torch.randn_like(x0)
-        ab = torch.cos((t.float() / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2
-        xt = ab.sqrt()[:, None, None, None] * x0 + (1 - ab).sqrt()[:, None, None, None] * eps
-        loss = ((model(xt, t, class_labels=y).sample[:, :c] - eps) ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-
-    for _ in range(a.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    dt = time.perf_counter() - t0
+    from train_timing import images_per_second  # the same folder (load() put it on sys.path)
+    rate = images_per_second(lambda xt, t: model(xt, t, class_labels=y).sample[:, :c], model.parameters(), x0,
+                             a.steps, a.warmup, 5e-4)
     import diffusers
     print(json.dumps({"torch": torch.__version__, "diffusers": diffusers.__version__, "threads": a.threads,
-                      "images_per_s": a.batch * a.steps / dt}))
+                      "images_per_s": rate}))
 
 
 if __name__ == "__main__":

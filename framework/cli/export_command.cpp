@@ -59,9 +59,23 @@ ImageNetwork load_image_network(const std::string& source, bool no_ema, std::int
   if (is_safetensors(source)) {
     const SafetensorsFile f = read_safetensors(source);
     const std::string model = f.metadata.count("model") ? f.metadata.at("model") : "";
+    // The file's values against what its config describes, before anything of that size is built.
+    std::int64_t values = 0;
+    for (const SafetensorsTensor& t : f.tensors) {
+      std::int64_t numel = 1;
+      for (std::int64_t d : t.shape) numel *= d;
+      values += numel;
+    }
+    auto expect_count = [&](std::int64_t described) {
+      if (described != values)
+        throw UsageError(str_cat("'", source, "': its __metadata__ describes a model of ", described,
+                                 " parameters, but the file holds ", values, " values"));
+    };
     ImageNetwork w;
     if (model == "DiT") {
-      w = wrap(std::make_unique<Dit>(dit_from_metadata(f.metadata, source), DType::F32, cpu_ops(), max_batch, 0));
+      const DitConfig c = dit_from_metadata(f.metadata, source);
+      expect_count(dit_parameter_count(c));  // pos_embed included, as in the file
+      w = wrap(std::make_unique<Dit>(c, DType::F32, cpu_ops(), max_batch, 0));
       // The file's pos_embed, as the reference's load_state_dict takes it (ours is the same sin-cos
       // table unless the file was edited).
       const SafetensorsTensor& pos = f.get("pos_embed");
@@ -71,7 +85,9 @@ ImageNetwork load_image_network(const std::string& source, bool no_ema, std::int
                                  mine.bytes(), " (float32 [1, ", mine.dim(1), ", ", mine.dim(2), "])"));
       std::memcpy(mine.raw(), pos.bytes.data(), pos.bytes.size());
     } else if (model == "UNet2DModel") {
-      w = wrap(std::make_unique<UNet>(unet_from_metadata(f.metadata, source), DType::F32, cpu_ops(), max_batch, 0));
+      const UNetConfig c = unet_from_metadata(f.metadata, source);
+      expect_count(unet_parameter_count(c));
+      w = wrap(std::make_unique<UNet>(c, DType::F32, cpu_ops(), max_batch, 0));
     } else {
       throw UsageError("'" + source + "' is not a carnot export (its __metadata__ model is '" + model +
                        "', not DiT or UNet2DModel)");

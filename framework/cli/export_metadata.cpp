@@ -47,6 +47,21 @@ Metadata dit_metadata(const DitConfig& c) {
           {"learn_sigma", c.learn_sigma ? "true" : "false"}};
 }
 
+namespace {
+
+// The model's own checks, as a usage error naming the file.
+template <class Config> void validate_from_file(const Config& c, const std::string& path) {
+  try {
+    c.validate();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError("'" + path + "': __metadata__ describes no buildable model: " + e.what());
+  }
+}
+
+}  // namespace
+
 DitConfig dit_from_metadata(const Metadata& m, const std::string& path) {
   DitConfig c;
   c.input_size = meta_int(m, "input_size", path), c.patch = meta_int(m, "patch_size", path);
@@ -55,6 +70,7 @@ DitConfig dit_from_metadata(const Metadata& m, const std::string& path) {
   c.mlp_ratio = meta_int(m, "mlp_ratio", path), c.num_classes = meta_int(m, "num_classes", path);
   c.class_dropout = meta_number(m, "class_dropout_prob", path, 0);
   c.learn_sigma = m.count("learn_sigma") && m.at("learn_sigma") == "true";
+  validate_from_file(c, path);
   return c;
 }
 
@@ -130,6 +146,7 @@ UNetConfig unet_from_metadata(const Metadata& m, const std::string& path) {
     const auto widths = j.at("block_out_channels").get<std::vector<std::int64_t>>();
     const auto down = j.at("down_block_types").get<std::vector<std::string>>();
     if (widths.empty() || down.size() != widths.size()) throw fail("block_out_channels and down_block_types differ in length");
+    if (widths[0] <= 0) throw fail("block_out_channels[0] is " + std::to_string(widths[0]));
     c.channels = widths[0];
     c.channel_mult.clear();
     c.attention_resolutions.clear();
@@ -158,13 +175,7 @@ UNetConfig unet_from_metadata(const Metadata& m, const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     throw fail(e.what());
   }
-  try {
-    c.validate();
-  } catch (const UsageError&) {
-    throw;
-  } catch (const Error& e) {
-    throw UsageError("'" + path + "': config: " + e.what());
-  }
+  validate_from_file(c, path);
   return c;
 }
 

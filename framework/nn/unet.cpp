@@ -18,7 +18,12 @@ bool UNetConfig::attention_at(std::int64_t l) const {
 }
 
 void UNetConfig::validate() const {
-  CARNOT_CHECK(!channel_mult.empty(), "model.channel_mult needs at least one level");
+  CARNOT_CHECK(sample_size > 0 && in_channels > 0 && channels > 0 && res_blocks > 0 && groups > 0 && head_dim >= 0,
+               "U-Net sizes must be positive: sample_size ", sample_size, ", in_channels ", in_channels, ", channels ",
+               channels, ", res_blocks ", res_blocks, ", groups ", groups, " (head_dim ", head_dim, " ≥ 0)");
+  CARNOT_CHECK(!channel_mult.empty() && channel_mult.size() <= 30, "model.channel_mult needs 1 to 30 levels, got ",
+               channel_mult.size());
+  for (std::int64_t m : channel_mult) CARNOT_CHECK(m > 0, "model.channel_mult: multipliers must be positive, got ", m);
   const std::int64_t down = std::int64_t(1) << (levels() - 1);
   CARNOT_CHECK(sample_size % down == 0, "the image side ", sample_size, " must be divisible by 2^(levels − 1) = ",
                down, " for ", levels(), " levels (data.pad_to can pad it)");
@@ -157,7 +162,7 @@ struct UNetNode {
   std::unique_ptr<GroupNorm> norm;  // conv_norm_out
   Buffer out, up;  // up: the up-sampled input of kUp; kOut: GN(h) in out, SiLU of it in up
   Buffer dkept;    // kPush: the gradient the up path sends to the kept map
-  int kept = -1;   // kPush / kCat: which kept map
+  int push = -1;   // kCat: the index (in the node list) of the kPush that kept its second input
   Tensor in;       // forward's input
 };
 
@@ -198,8 +203,7 @@ UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_bat
   if (c.num_classes > 0) m.table = store_.add("class_embedding.weight", Shape{c.table_rows(), T}, ParamInit::normal(1.0));
   std::int64_t widest = 0, conv_work = 0, attn_work = 0;
   std::uint32_t dropout_block = 0;
-  std::vector<int> kept;
-  int pushes = 0;
+  std::vector<int> kept;  // node indices of the kPush steps whose maps are still to be joined
   for (const UNetStep& s : unet_steps(c)) {
     UNetNode node;
     node.step = s;
@@ -235,12 +239,11 @@ UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_bat
         node.out = Buffer(dtype, Shape{B, s.cout * 4 * hw});
         break;
       case UNetStepKind::kPush:
-        node.kept = pushes++;
-        kept.push_back(node.kept);
+        kept.push_back(int(m.nodes.size()));
         node.dkept = Buffer(dtype, Shape{B, s.cout * hw});
         break;
       case UNetStepKind::kCat:
-        node.kept = kept.back();
+        node.push = kept.back();
         kept.pop_back();
         node.out = Buffer(dtype, Shape{B, s.cout * hw});
         break;
@@ -415,10 +418,8 @@ void UNet::backward(const Tensor& dout_in, const Tensor& dx) {
         const std::int64_t c1 = s.cin, c2 = s.cout - s.cin;
         const char* d = static_cast<const char*>(cur->tensor().raw());
         ops.copy_blocks(dt, n, c1 * hw, d, s.cout * hw, other->tensor().raw(), c1 * hw, false);
-        UNetNode* push = nullptr;
-        for (UNetNode& p : m.nodes)
-          if (p.step.kind == UNetStepKind::kPush && p.kept == node.kept) push = &p;
-        ops.copy_blocks(dt, n, c2 * hw, d + c1 * hw * es, s.cout * hw, push->dkept.tensor().raw(), c2 * hw, false);
+        ops.copy_blocks(dt, n, c2 * hw, d + c1 * hw * es, s.cout * hw,
+                        m.nodes[std::size_t(node.push)].dkept.tensor().raw(), c2 * hw, false);
         std::swap(cur, other);
         break;
       }

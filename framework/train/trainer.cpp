@@ -71,6 +71,9 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   optimizer_ = std::make_unique<AdamW>(ops, spec.optimizer, mine);
   ema_ = std::make_unique<Ema>(ops, params, spec.train.ema);
   noise_tracker_ = NoiseScaleTracker(spec.diagnostics.noise_scale_ema);
+  // One rank's micro-batches are the noise scale's groups: each one's gradient is the change it makes.
+  if (spec.diagnostics.every > 0 && comm.size() == 1 && spec.train.grad_accum > 1)
+    diag_prev_ = Buffer(DType::F32, Shape{params.numel()});
   x0_ = Buffer(DType::F32, Shape{rows, dim});
   t_ = Buffer(DType::F32, Shape{rows});
   eps_ = Buffer(DType::F32, Shape{rows, dim});
@@ -121,13 +124,12 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   const int pieces = int(spec_.train.grad_accum);
   // diagnostics: the gradient noise scale needs each group's own mean gradient: each rank's (before
   // the reduction overwrites it) or, on one rank, each micro-batch's (the change it makes).
-  const bool diag = spec_.diagnostics.every > 0 && (std::int64_t(s) + 1) % spec_.diagnostics.every == 0;
+  const bool diag = diagnostic_step(s);
   const bool rank_groups = comm_.size() > 1, piece_groups = comm_.size() == 1 && pieces > 1;
   const bool measure = diag && (rank_groups || piece_groups);
   const double B = double(spec_.train.global_batch);
   double pieces_sq = 0;  // one rank: Σ over pieces of |G_{b_m}|² (the loss is normalised by B)
   if (buckets_) buckets_->measure_local(measure && rank_groups);
-  if (measure && piece_groups && diag_prev_.numel() != grads.numel()) diag_prev_ = Buffer(DType::F32, Shape{grads.numel()});
   noise_.reset();
   for (int m = 0; m < pieces; ++m) {
     // Buckets start during the last piece's backward only: before it, gradients are partial sums.
@@ -411,7 +413,7 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
                        {"samples_per_s", samples_per_s},
                        {"elapsed_s", elapsed}});
     }
-    if (report && spec_.diagnostics.every > 0 && (s + 1) % spec_.diagnostics.every == 0) {
+    if (report && diagnostic_step(std::uint32_t(s))) {
       nlohmann::json line = {{"step", s + 1}};  // a line of its own: diagnostics keep their own interval
       if (noise_) {
         line["gns_g2"] = noise_->g2;

@@ -164,6 +164,9 @@ class Trainer {
   bool noise_unavailable_said_ = false;
   std::vector<double> layer_weight_sq_, layer_grad_sq_;
   void measure_layers();
+  bool diagnostic_step(std::uint32_t s) const {
+    return spec_.diagnostics.every > 0 && (std::int64_t(s) + 1) % spec_.diagnostics.every == 0;
+  }
   std::chrono::steady_clock::time_point module_start_;  // the timeline's current backward module
 };
 

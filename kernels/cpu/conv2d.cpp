@@ -76,15 +76,10 @@ void col2im_add(const T* cols, const Conv2dShape& g, T* dx) {
 
 }  // namespace
 
-// A 1×1 convolution without stride or padding is a plain GEMM on the image itself: no im2col.
-bool pointwise(const Conv2dShape& g) { return g.k == 1 && g.stride == 1 && g.pad == 0 && g.pad_end_extra == 0; }
-
-// Stride 1 with "same" padding: dx is itself a convolution of dy (Cout channels) with the weights
-// flipped and transposed, W'[ci, co, a, b] = W[co, ci, k−1−a, k−1−b], padding k−1−p. As im2col of dy
-// and one GEMM with inner dimension Cout·k·k, it beats Wᵀ·dy (inner dimension Cout) plus col2im.
-bool transposed_dx(const Conv2dShape& g) {
-  return g.stride == 1 && g.pad_end_extra == 0 && g.k > 1 && 2 * g.pad == g.k - 1;
-}
+// Stride 1 with "same" padding (Conv2dShape::same_stride1): dx is itself a convolution of dy (Cout
+// channels) with the weights flipped and transposed, W'[ci, co, a, b] = W[co, ci, k−1−a, k−1−b],
+// padding k−1−p. As im2col of dy and one GEMM with inner dimension Cout·k·k, it beats Wᵀ·dy (inner
+// dimension Cout) plus col2im.
 
 template <class T>
 void conv2d_forward(const Conv2dShape& g, const T* x, const T* weight, const T* bias, T* workspace, T* y) {
@@ -93,7 +88,7 @@ void conv2d_forward(const Conv2dShape& g, const T* x, const T* weight, const T* 
   for (std::int64_t b = 0; b < g.batch; ++b) {
     const T* xb = x + b * g.cin * g.h * g.w;
     const T* cols = xb;
-    if (!pointwise(g)) {
+    if (!g.pointwise()) {
       im2col(xb, g, workspace);
       cols = workspace;
     }
@@ -110,7 +105,7 @@ void conv2d_backward(const Conv2dShape& g, const T* x, const T* weight, const T*
                      T* dbias) {
   const std::int64_t ho = g.out_h(), wo = g.out_w(), hw = g.h * g.w;
   const std::int64_t kk = g.cin * g.k * g.k, tk = g.cout * g.k * g.k;
-  const bool flip = dx && transposed_dx(g);
+  const bool flip = dx && g.same_stride1();
   // The transposed path's geometry (dy as the input, Cin outputs) and its flipped weights, kept
   // after the im2col buffer it also needs.
   const Conv2dShape gt{1, g.cout, g.h, g.w, g.cin, g.k, 1, g.k - 1 - g.pad, 0};
@@ -124,7 +119,7 @@ void conv2d_backward(const Conv2dShape& g, const T* x, const T* weight, const T*
     const T* dyb = dy + b * g.cout * ho * wo;
     const T* xb = x + b * g.cin * hw;
     const T* cols = xb;
-    if (!pointwise(g)) {
+    if (!g.pointwise()) {
       im2col(xb, g, workspace);
       cols = workspace;
     }
@@ -134,7 +129,7 @@ void conv2d_backward(const Conv2dShape& g, const T* x, const T* weight, const T*
         dbias[c] += T(lane_sum(ho * wo, [&](std::int64_t i) { return double(dyb[c * ho * wo + i]); }));
     if (!dx) continue;
     T* dxb = dx + b * g.cin * hw;
-    if (pointwise(g)) {
+    if (g.pointwise()) {
       gemm<T>(true, false, g.cin, hw, g.cout, T(1), weight, g.cin, dyb, hw, T(0), dxb, hw);
     } else if (flip) {
       im2col(dyb, gt, workspace);

@@ -158,16 +158,21 @@ TEST(WorldSizeInvariance, Edm) {
   expect_same_as_one_rank(spec);
 }
 
-// A tiny DiT on Fashion-MNIST padded to 32×32 (patch 8: 16 tokens): class labels with dropout to
-// the null class, random flips and the epoch's shuffle all keyed by global sample index.
-TEST(WorldSizeInvariance, TinyDitOnFashionMnist) {
-  JobSpec spec = job(24);
-  spec.train.steps = 8;
+// Fashion-MNIST's training images (Debian's package), padded to 32×32, with labels and flips.
+void use_fashion_mnist(JobSpec& spec) {
   spec.data.kind = "fashion_mnist";
   spec.data.path = "/usr/share/datasets/fashion-mnist";
   spec.data.image_size = 28, spec.data.channels = 1, spec.data.num_classes = 10;
   spec.data.pad_to = 32;
   spec.data.flip = true;
+}
+
+// A tiny DiT on Fashion-MNIST padded to 32×32 (patch 8: 16 tokens): class labels with dropout to
+// the null class, random flips and the epoch's shuffle all keyed by global sample index.
+TEST(WorldSizeInvariance, TinyDitOnFashionMnist) {
+  JobSpec spec = job(24);
+  spec.train.steps = 8;
+  use_fashion_mnist(spec);
   spec.model.kind = "dit";
   spec.model.hidden = 32, spec.model.depth = 2, spec.model.heads = 2, spec.model.patch = 8;
   spec.model.class_dropout = 0.3;
@@ -194,11 +199,7 @@ TEST(WorldSizeInvariance, TinyUNetOnFashionMnist) {
   JobSpec spec = job(12);
   spec.train.steps = 4;
   spec.train.grad_accum = 2;
-  spec.data.kind = "fashion_mnist";
-  spec.data.path = "/usr/share/datasets/fashion-mnist";
-  spec.data.image_size = 28, spec.data.channels = 1, spec.data.num_classes = 10;
-  spec.data.pad_to = 32;
-  spec.data.flip = true;
+  use_fashion_mnist(spec);
   spec.model.kind = "unet";
   spec.model.channels = 8, spec.model.channel_mult = {1, 2}, spec.model.res_blocks = 1;
   spec.model.attention_resolutions = {16}, spec.model.groups = 4, spec.model.dropout = 0.3;
