@@ -49,6 +49,11 @@ class Ops {
   virtual void silu_backward(DType dt, std::int64_t n, const void* x, const void* dy,
                              void* dx) = 0;
 
+  // y = max(x, 0), and dx = dy · [x > 0] (dx may alias dy). Positively homogeneous, so a layer
+  // before it and one after may trade a positive scale (diagnostics' rescaling symmetry).
+  virtual void relu_forward(DType dt, std::int64_t n, const void* x, void* y) = 0;
+  virtual void relu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) = 0;
+
   // GELU, tanh form (DiT's MLP): y = x/2 (1 + tanh(√(2/π)(x + 0.044715 x³))); dx may alias dy.
   virtual void gelu_forward(DType dt, std::int64_t n, const void* x, void* y) = 0;
   virtual void gelu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) = 0;
@@ -150,6 +155,12 @@ class Ops {
   virtual void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v,
                           float lr, float beta1, float beta2, float eps, float weight_decay,
                           std::int64_t step) = 0;
+
+  // One SGD step on fp32 buffers, PyTorch's torch.optim.SGD (dampening 0): g = grad + wd·param;
+  // with momentum μ > 0, buf = μ·buf + g (buf starts at zero) and g = buf, or g + μ·buf for Nesterov;
+  // param −= lr·g. buf may be null when μ = 0.
+  virtual void sgd_step(std::int64_t n, float* param, const float* grad, float* buf, float lr, float momentum,
+                        float weight_decay, bool nesterov) = 0;
 
   // ema = decay * ema + (1 - decay) * param.
   virtual void ema_update(std::int64_t n, float decay, const float* param, float* ema) = 0;

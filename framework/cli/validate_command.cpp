@@ -88,12 +88,15 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
     activation_elements = double(plan.activation_elements);
     model_line = "mlp";
   }
-  // fp32 everywhere: weights (which are also the optimizer's master copy), gradients, AdamW's two
-  // moments, the EMA copy. ZeRO-1 keeps the moments of one shard per rank, plus that shard's
-  // reduce-scattered gradient.
+  // fp32 everywhere: weights (which are also the optimizer's master copy), gradients, the
+  // optimizer's state (AdamW's two moments, SGD's momentum buffer or nothing), the EMA copy. ZeRO-1
+  // keeps the state of one shard per rank, plus that shard's reduce-scattered gradient.
   const bool zero = spec.distributed.zero == 1;
   const double shard = zero ? 1.0 / ranks : 1.0;
-  const double weights = 4 * P, grads = 4 * P + (zero ? 4 * P * shard : 0), optimizer = 8 * P * shard, ema = 4 * P;
+  const bool adamw = spec.optimizer.kind == "adamw";
+  const int state_bytes = adamw ? 8 : spec.optimizer.momentum > 0 ? 4 : 0;
+  const std::string state_name = adamw ? "AdamW" : "SGD";
+  const double weights = 4 * P, grads = 4 * P + (zero ? 4 * P * shard : 0), optimizer = state_bytes * P * shard, ema = 4 * P;
   const double acts = 4.0 * activation_elements;
   const double train_flops_per_sample = 3.0 * forward_flops;
 
@@ -105,18 +108,18 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
   std::printf(":\n");
   std::printf("  model            %s, %s parameters (%s)\n", model_line.c_str(), human_count(P).c_str(),
               grouped(std::int64_t(P)).c_str());
-  std::printf("  per rank         weights %s, gradients %s, AdamW state %s, EMA %s, activations %s\n",
-              human_bytes(weights).c_str(), human_bytes(grads).c_str(), human_bytes(optimizer).c_str(),
+  std::printf("  per rank         weights %s, gradients %s, %s state %s, EMA %s, activations %s\n",
+              human_bytes(weights).c_str(), human_bytes(grads).c_str(), state_name.c_str(), human_bytes(optimizer).c_str(),
               human_bytes(ema).c_str(), human_bytes(acts).c_str());
   if (zero)
-    std::printf("  per parameter    %.4g bytes (fp32 weights 4 + gradients 4 + gradient shard 4/%d + AdamW 8/%d + EMA 4;\n"
+    std::printf("  per parameter    %.4g bytes (fp32 weights 4 + gradients 4 + gradient shard 4/%d + %s %d/%d + EMA 4;\n"
                 "                   ZeRO stage 1 over %d ranks. The ZeRO paper's 2 + 2 + 12/N counts fp16 weights and\n"
                 "                   gradients beside fp32 master weights; here the fp32 weights are the master copy)\n",
-                (weights + grads + optimizer + ema) / P, ranks, ranks, ranks);
+                (weights + grads + optimizer + ema) / P, ranks, state_name.c_str(), state_bytes, ranks, ranks);
   else
-    std::printf("  per parameter    %.0f bytes (fp32 weights 4 + gradients 4 + AdamW 8 + EMA 4; not sharded:\n"
-                "                   distributed.zero 1 makes AdamW's 8 bytes 8/N)\n",
-                (weights + grads + optimizer + ema) / P);
+    std::printf("  per parameter    %.0f bytes (fp32 weights 4 + gradients 4 + %s %d + EMA 4; not sharded:\n"
+                "                   distributed.zero 1 makes the optimizer's %d bytes %d/N)\n",
+                (weights + grads + optimizer + ema) / P, state_name.c_str(), state_bytes, state_bytes, state_bytes);
   std::printf("  total per rank   %s\n", human_bytes(weights + grads + optimizer + ema + acts).c_str());
   std::printf("  FLOPs            %s per sample forward (2 per multiply-add), %s per sample trained (3x), %s per step\n",
               human_count(forward_flops).c_str(),

@@ -79,12 +79,16 @@ struct DiffusionSpec {
   static constexpr std::int64_t kMaxFullCovarianceDim = 16;  // learned_full costs O(dim³) per row
 };
 
+// adamw (decoupled weight decay; betas, eps) or sgd (L2 weight decay as PyTorch's; momentum,
+// nesterov). Each kind's own keys are refused under the other.
 struct OptimizerSpec {
   std::string kind = "adamw";
   double lr = 1e-3;
   double weight_decay = 0.0;
   double beta1 = 0.9, beta2 = 0.999;
   double eps = 1e-8;
+  double momentum = 0;
+  bool nesterov = false;
   double grad_clip = 1.0;  // max global gradient norm; 0 turns clipping off
 };
 
@@ -124,7 +128,7 @@ struct DistributedSpec {
   // Gradient buckets of about this many MiB (the first at most 1 MiB), each all-reduced as soon as
   // backward has finished it (dist/grad_buckets.h); 0: one all-reduce after backward.
   double bucket_mb = 25;
-  // ZeRO stage: 0 replicates the optimizer state; 1 shards AdamW's moments across the ranks
+  // ZeRO stage: 0 replicates the optimizer state; 1 shards it (AdamW's moments, SGD's momentum)
   // (gradients reduce-scattered, each rank updates its shard, the weights all-gathered).
   std::int64_t zero = 0;
   // The communicator: auto (NCCL when the model's buffers live on a GPU, else MPI), mpi or nccl.
@@ -169,6 +173,9 @@ struct JobSpec {
 JobSpec load_job_spec(const std::string& path, const std::vector<std::string>& overrides = {});
 JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_name,
                        const std::vector<std::string>& overrides = {});
+
+// The shortest text that reads back as the same double ("0.001", "1e-08").
+std::string format_number(double v);
 
 // The resolved spec, every key with its value, as YAML that parse_job_spec reads back.
 std::string job_spec_to_yaml(const JobSpec& spec);

@@ -112,9 +112,11 @@ std::string Checkpointer::save(Trainer& trainer, int world_size) {
   written("model.safetensors");
   save_weights(tmp + "/ema.safetensors", store, trainer.ema_weights(), spec.model);
   written("ema.safetensors");
-  const AdamW& opt = trainer.optimizer();
-  write_safetensors(tmp + "/optimizer.safetensors",
-                    {flat_tensor("exp_avg", trainer.whole_exp_avg()), flat_tensor("exp_avg_sq", trainer.whole_exp_avg_sq())},
+  const Optimizer& opt = trainer.optimizer();
+  std::vector<SafetensorsTensor> opt_state;
+  const std::vector<std::string> state_names = opt.state_names();
+  for (std::size_t i = 0; i < state_names.size(); ++i) opt_state.push_back(flat_tensor(state_names[i], trainer.whole_state(i)));
+  write_safetensors(tmp + "/optimizer.safetensors", opt_state,
                     {{"format", "carnot"}, {"optimizer.kind", spec.optimizer.kind},
                      {"optimizer.step", std::to_string(opt.steps_taken())},
                      {"layout", "flat, in the model's gradient-bucket order (see model.safetensors)"}});
@@ -210,8 +212,8 @@ void load_checkpoint(const std::string& dir, Trainer& trainer) {
   load_weights(dir + "/ema.safetensors", store, trainer.ema_weights());
   const std::string opt_path = dir + "/optimizer.safetensors";
   const SafetensorsFile opt = read_safetensors(opt_path);
-  copy_flat(opt, "exp_avg", trainer.whole_exp_avg(), opt_path);
-  copy_flat(opt, "exp_avg_sq", trainer.whole_exp_avg_sq(), opt_path);
+  const std::vector<std::string> state_names = trainer.optimizer().state_names();
+  for (std::size_t i = 0; i < state_names.size(); ++i) copy_flat(opt, state_names[i], trainer.whole_state(i), opt_path);
   trainer.set_step(checkpoint_step(dir));
 }
 

@@ -1,11 +1,11 @@
 // Checkpoints: runs/<name>/checkpoints/step_<9 digits>/ with model.safetensors (fp32 weights),
-// ema.safetensors, optimizer.safetensors (AdamW moments, flat), job.yaml (the resolved spec) and
+// ema.safetensors, optimizer.safetensors (the optimizer state by name, flat), job.yaml (the resolved spec) and
 // state.json (step, data position, RNG keying, world size, spec hash, and the xxHash64 of every
 // file, plus a checksum of state.json itself). A `latest` file names the newest complete one.
 //
 // Writing goes to a temporary folder that is fsynced and renamed into place before `latest` is
 // replaced (itself atomically), so a crash at any point leaves `latest` naming a complete
-// checkpoint. Rank 0 writes. The optimizer file holds the moments of every parameter whatever the
+// checkpoint. Rank 0 writes. The optimizer file holds the state of every parameter whatever the
 // ZeRO sharding (Trainer::gather_optimizer_state collects them on rank 0 first), so a run may
 // resume with another distributed.zero or world size.
 #pragma once
@@ -50,8 +50,8 @@ std::optional<std::string> newest_good_checkpoint(const std::string& run_dir,
 // Whether run_dir/checkpoints holds any checkpoint folder at all.
 bool has_checkpoints(const std::string& run_dir);
 
-// Restores a verified checkpoint into the trainer (weights, EMA, AdamW moments and step); under
-// ZeRO the moments land in rank 0's staging copy, for trainer.scatter_optimizer_state().
+// Restores a verified checkpoint into the trainer (weights, EMA, optimizer state and step); under
+// ZeRO the state lands in rank 0's staging copy, for trainer.scatter_optimizer_state().
 void load_checkpoint(const std::string& dir, Trainer& trainer);
 
 // The step a checkpoint folder holds, from its state.json.

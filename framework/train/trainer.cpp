@@ -68,7 +68,8 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   for (int r = 0; zero_ && r < comm.rank(); ++r) shard_begin_ += shard_counts_[std::size_t(r)];
   const std::int64_t mine = shard_counts_[zero_ ? std::size_t(comm.rank()) : 0];
   if (zero_) shard_grads_ = Buffer(DType::F32, Shape{mine});
-  optimizer_ = std::make_unique<AdamW>(ops, spec.optimizer, mine);
+  optimizer_ = make_optimizer(ops, spec.optimizer, mine);
+  whole_state_.resize(optimizer_->state_names().size());
   ema_ = std::make_unique<Ema>(ops, params, spec.train.ema);
   noise_tracker_ = NoiseScaleTracker(spec.diagnostics.noise_scale_ema);
   // One rank's micro-batches are the noise scale's groups: each one's gradient is the change it makes.
@@ -325,35 +326,34 @@ double Trainer::simple_loss(std::int64_t n, std::int64_t dim, const Tensor& pred
                        scale, dpred.raw());
 }
 
-// Under ZeRO, rank 0's staging copy of one moment over every parameter, allocated when first asked.
-Tensor Trainer::whole_moment(Buffer& staging) {
+// Under ZeRO, rank 0's staging copy of a state tensor over every parameter, allocated when first asked.
+Tensor Trainer::whole_state(std::size_t i) {
+  CARNOT_CHECK(i < whole_state_.size(), "the optimizer has ", whole_state_.size(), " state tensors, asked for #", i);
+  if (!zero_) return optimizer_->state(i);
   if (comm_.rank() != 0) return Tensor();
+  Buffer& staging = whole_state_[i];
   if (staging.tensor().raw() == nullptr) staging = Buffer(DType::F32, Shape{model_->params().values().numel()});
   return staging.tensor();
 }
 
-Tensor Trainer::whole_exp_avg() { return zero_ ? whole_moment(whole_m_) : optimizer_->exp_avg(); }
-Tensor Trainer::whole_exp_avg_sq() { return zero_ ? whole_moment(whole_v_) : optimizer_->exp_avg_sq(); }
-
 void Trainer::gather_optimizer_state() {
   if (!zero_) return;
-  const std::int64_t mine = optimizer_->exp_avg().numel();
-  const Tensor m = whole_exp_avg(), v = whole_exp_avg_sq();
-  comm_.gather(optimizer_->exp_avg().data<float>(), mine, shard_counts_, comm_.rank() == 0 ? m.data<float>() : nullptr);
-  comm_.gather(optimizer_->exp_avg_sq().data<float>(), mine, shard_counts_,
-               comm_.rank() == 0 ? v.data<float>() : nullptr);
+  for (std::size_t i = 0; i < whole_state_.size(); ++i) {
+    const Tensor whole = whole_state(i), mine = optimizer_->state(i);
+    comm_.gather(mine.data<float>(), mine.numel(), shard_counts_, comm_.rank() == 0 ? whole.data<float>() : nullptr);
+  }
 }
 
 void Trainer::scatter_optimizer_state() {
-  const Tensor m = optimizer_->exp_avg(), v = optimizer_->exp_avg_sq();
-  if (!zero_) {
-    comm_.broadcast(m.raw(), std::int64_t(m.bytes()), 0);
-    comm_.broadcast(v.raw(), std::int64_t(v.bytes()), 0);
-    return;
+  for (std::size_t i = 0; i < whole_state_.size(); ++i) {
+    const Tensor mine = optimizer_->state(i);
+    if (!zero_) {
+      comm_.broadcast(mine.raw(), std::int64_t(mine.bytes()), 0);
+      continue;
+    }
+    const Tensor whole = whole_state(i);
+    comm_.scatter(comm_.rank() == 0 ? whole.data<float>() : nullptr, mine.data<float>(), shard_counts_);
   }
-  const Tensor wm = whole_exp_avg(), wv = whole_exp_avg_sq();
-  comm_.scatter(comm_.rank() == 0 ? wm.data<float>() : nullptr, m.data<float>(), shard_counts_);
-  comm_.scatter(comm_.rank() == 0 ? wv.data<float>() : nullptr, v.data<float>(), shard_counts_);
 }
 
 void Trainer::set_step(std::int64_t step) {

@@ -4,12 +4,12 @@
 // step s: global batch [s·B, (s+1)·B) → this rank's contiguous slice (the first B mod R ranks take
 // one more) → in train.grad_accum contiguous pieces: data, t and ε from Philox keyed by global
 // sample index → forward → loss (sum over the piece / B) → backward, gradients adding up → one
-// all-reduce of the flat gradient → clip → AdamW → EMA.
+// all-reduce of the flat gradient → clip → optimizer (AdamW or SGD) → EMA.
 //
 // distributed.zero 1 (ZeRO stage 1, Rajbhandari et al. 2020): rank r owns shard r of the flat
-// parameters (shard_counts) and keeps AdamW's moments for it alone. The gradient is
+// parameters (shard_counts) and keeps the optimizer state for it alone. The gradient is
 // reduce-scattered rather than all-reduced, clipped by the norm of the whole (the shards' squares
-// summed in the step's scalar all-reduce), AdamW updates the shard, and the weights are
+// summed in the step's scalar all-reduce), the optimizer updates the shard, and the weights are
 // all-gathered: the same arithmetic as zero 0, with optimizer memory 1/R per rank.
 #pragma once
 #include <chrono>
@@ -31,7 +31,7 @@
 #include "framework/dist/comm.h"
 #include "framework/dist/grad_buckets.h"
 #include "framework/io/job_spec.h"
-#include "framework/optim/adamw.h"
+#include "framework/optim/optimizer.h"
 #include "framework/optim/ema.h"
 #include "framework/train/networks.h"
 #include "framework/train/prefetch.h"
@@ -83,18 +83,17 @@ class Trainer {
   ParameterStore& params() { return model_->params(); }
   Tensor ema_weights() const { return ema_->weights(); }
   // The optimizer over this rank's parameters: all of them, or under ZeRO its shard.
-  const AdamW& optimizer() const { return *optimizer_; }
+  const Optimizer& optimizer() const { return *optimizer_; }
   // Rank r's shard of the flat parameters under ZeRO, [shard_begin, +shard_counts[r]); without
   // ZeRO one shard of everything.
   const std::vector<std::int64_t>& shard_counts() const { return shard_counts_; }
   std::int64_t shard_begin() const { return shard_begin_; }
-  // AdamW's moments over every parameter, as checkpoints hold them (whatever the sharding). Without
-  // ZeRO they are the optimizer's own. Under ZeRO they are a staging copy on rank 0 (empty tensors
-  // elsewhere): gather_optimizer_state() fills it from every rank's shard, and
-  // scatter_optimizer_state() hands it back out; both are collective. Without ZeRO, the scatter
-  // broadcasts rank 0's moments and the gather does nothing.
-  Tensor whole_exp_avg();
-  Tensor whole_exp_avg_sq();
+  // The optimizer's state tensor i (optimizer().state_names()[i]) over every parameter, as
+  // checkpoints hold it (whatever the sharding). Without ZeRO it is the optimizer's own. Under ZeRO
+  // it is a staging copy on rank 0 (an empty tensor elsewhere): gather_optimizer_state() fills it
+  // from every rank's shard, and scatter_optimizer_state() hands it back out; both are collective.
+  // Without ZeRO, the scatter broadcasts rank 0's state and the gather does nothing.
+  Tensor whole_state(std::size_t i);
   void gather_optimizer_state();
   void scatter_optimizer_state();
   const JobSpec& spec() const { return spec_; }
@@ -122,7 +121,6 @@ class Trainer {
   // meanwhile (next_n 0: none).
   double micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n, std::uint32_t next_step,
                     std::int64_t next_n, std::uint32_t next_first);
-  Tensor whole_moment(Buffer& staging);
   double simple_loss(std::int64_t n, std::int64_t dim, const Tensor& pred, double scale, const Tensor& dpred);
 
   JobSpec spec_;
@@ -137,7 +135,7 @@ class Trainer {
   std::unique_ptr<ScoreNetwork> model_;
   bool learned_betas_ = false;        // the network carries the schedule's logits
   std::vector<std::int64_t> labels_;  // this micro-batch's class labels (labelled data only)
-  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Ema> ema_;
   Prediction prediction_;  // VP objectives; unused for flow
   BoundLossConfig loss_;
@@ -154,7 +152,7 @@ class Trainer {
   std::vector<std::int64_t> shard_counts_;
   std::int64_t shard_begin_ = 0;
   Buffer shard_grads_;                 // ZeRO: this rank's summed gradient shard
-  Buffer whole_m_, whole_v_;           // ZeRO, rank 0: the moments of all, for checkpoints
+  std::vector<Buffer> whole_state_;    // ZeRO, rank 0: the optimizer's state over all, for checkpoints
   int stop_ranks_ = 0;
   double comm_wait_s_ = 0;
   // diagnostics

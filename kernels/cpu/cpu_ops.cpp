@@ -56,6 +56,15 @@ class CpuOps final : public Ops {
                             static_cast<T*>(dx));
     });
   }
+  void relu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
+    dispatch(dt, [&](auto z) { cpu::relu_forward(n, in<decltype(z)>(x), out<decltype(z)>(y)); });
+  }
+  void relu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::relu_backward(n, in<T>(x), in<T>(dy), out<T>(dx));
+    });
+  }
   void gelu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
     dispatch(dt, [&](auto z) { cpu::gelu_forward(n, in<decltype(z)>(x), out<decltype(z)>(y)); });
   }
@@ -259,6 +268,10 @@ class CpuOps final : public Ops {
                   float beta1, float beta2, float eps, float weight_decay,
                   std::int64_t step) override {
     cpu::adamw_step(n, param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step);
+  }
+  void sgd_step(std::int64_t n, float* param, const float* grad, float* buf, float lr, float momentum,
+                float weight_decay, bool nesterov) override {
+    cpu::sgd_step(n, param, grad, buf, lr, momentum, weight_decay, nesterov);
   }
   void ema_update(std::int64_t n, float decay, const float* param, float* ema) override {
     cpu::ema_update(n, decay, param, ema);

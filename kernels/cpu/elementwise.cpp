@@ -1,4 +1,4 @@
-// Elementwise kernels: bias, SiLU, sums and scaling.
+// Elementwise kernels: bias, SiLU, ReLU, GELU, sums and scaling.
 #include <cmath>
 
 #include "kernels/cpu/fast_math.h"
@@ -19,6 +19,15 @@ template <class T> void bias_grad(std::int64_t rows, std::int64_t cols, const T*
 
 template <class T> void silu_forward(std::int64_t n, const T* x, T* y) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid(x[i]);
+}
+
+template <class T> void relu_forward(std::int64_t n, const T* x, T* y) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+}
+
+// The derivative at 0 is taken as 0, as PyTorch does.
+template <class T> void relu_backward(std::int64_t n, const T* x, const T* dy, T* dx) {
+  for (std::int64_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : T(0);
 }
 
 // GELU, tanh form (as DiT's approximate="tanh"): y = x/2 (1 + tanh(u)), u = √(2/π)(x + 0.044715 x³).
@@ -61,6 +70,8 @@ template <class T> void scale(std::int64_t n, T s, T* y) {
   template void bias_grad<T>(std::int64_t, std::int64_t, const T*, T*);             \
   template void silu_forward<T>(std::int64_t, const T*, T*);                        \
   template void silu_backward<T>(std::int64_t, const T*, const T*, T*);             \
+  template void relu_forward<T>(std::int64_t, const T*, T*);                        \
+  template void relu_backward<T>(std::int64_t, const T*, const T*, T*);             \
   template void gelu_forward<T>(std::int64_t, const T*, T*);                        \
   template void gelu_backward<T>(std::int64_t, const T*, const T*, T*);             \
   template void add<T>(std::int64_t, const T*, const T*, T*);                       \

@@ -19,6 +19,8 @@ template <class T> void bias_grad(std::int64_t rows, std::int64_t cols, const T*
 template <class T> void silu_forward(std::int64_t n, const T* x, T* y);
 template <class T> void silu_backward(std::int64_t n, const T* x, const T* dy, T* dx);
 
+template <class T> void relu_forward(std::int64_t n, const T* x, T* y);
+template <class T> void relu_backward(std::int64_t n, const T* x, const T* dy, T* dx);
 template <class T> void gelu_forward(std::int64_t n, const T* x, T* y);
 template <class T> void gelu_backward(std::int64_t n, const T* x, const T* dy, T* dx);
 
@@ -96,6 +98,9 @@ void unpatchify(std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t
 
 void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v, float lr,
                 float beta1, float beta2, float eps, float weight_decay, std::int64_t step);
+
+void sgd_step(std::int64_t n, float* param, const float* grad, float* buf, float lr, float momentum,
+              float weight_decay, bool nesterov);
 
 void ema_update(std::int64_t n, float decay, const float* param, float* ema);
 

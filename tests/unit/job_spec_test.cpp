@@ -213,6 +213,26 @@ TEST(JobSpec, BetasMustBeAPairInRange) {
   EXPECT_NE(range.find("optimizer.betas[1]: must be in [0, 1), got 1.5"), std::string::npos) << range;
 }
 
+// SGD's keys and AdamW's are each refused under the other kind; SGD's round-trip.
+TEST(JobSpec, OptimizerKindsOwnTheirKeys) {
+  const std::string sgd_spec = replace(kGood, "kind: adamw, lr: 1.0e-3, weight_decay: 0.0, betas: [0.9, 0.999]",
+                                       "kind: sgd, lr: 0.1, weight_decay: 0.0, momentum: 0.9, nesterov: true");
+  const JobSpec s = parse_job_spec(sgd_spec, "job.yaml");
+  EXPECT_EQ(s.optimizer.kind, "sgd");
+  EXPECT_DOUBLE_EQ(s.optimizer.momentum, 0.9);
+  EXPECT_TRUE(s.optimizer.nesterov);
+  EXPECT_EQ(job_spec_to_yaml(parse_job_spec(job_spec_to_yaml(s), "resolved.yaml")), job_spec_to_yaml(s));
+  const std::string betas = error_of(replace(kGood, "kind: adamw", "kind: sgd"));
+  EXPECT_NE(betas.find("job.yaml:6:"), std::string::npos) << betas;
+  EXPECT_NE(betas.find("optimizer.betas: is AdamW's; optimizer.kind sgd has none"), std::string::npos) << betas;
+  const std::string momentum = error_of(kGood, {"optimizer.momentum=0.9"});
+  EXPECT_NE(momentum.find("optimizer.momentum: is SGD's; optimizer.kind adamw has none"), std::string::npos) << momentum;
+  const std::string nesterov = error_of(replace(sgd_spec, "momentum: 0.9, ", ""));
+  EXPECT_NE(nesterov.find("optimizer.nesterov: needs optimizer.momentum > 0"), std::string::npos) << nesterov;
+  const std::string range = error_of(sgd_spec, {"optimizer.momentum=1"});
+  EXPECT_NE(range.find("optimizer.momentum: must be in [0, 1), got 1"), std::string::npos) << range;
+}
+
 TEST(JobSpec, SectionMustBeAMapping) {
   const std::string msg = error_of(replace(kGood, "log:       {every: 50}", "log: 50"));
   EXPECT_NE(msg.find("job.yaml:8:6: log: expected a mapping of keys, got '50'"), std::string::npos) << msg;

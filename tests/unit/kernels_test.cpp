@@ -179,6 +179,38 @@ TEST(Kernels, AdamWMatchesReferenceFormula) {
   EXPECT_LT(test::rel_error(p32, p, n), 1e-6);
 }
 
+// Three SGD steps (plain, heavy-ball and Nesterov momentum, L2 weight decay) against
+// torch.optim.SGD's rule evaluated in float64.
+TEST(Kernels, SgdMatchesReferenceFormula) {
+  std::mt19937_64 rng(test::fresh_seed("Kernels.Sgd"));
+  const int n = 257;
+  const auto p0 = randn(rng, n);
+  std::vector<std::vector<double>> grads;
+  for (int k = 0; k < 3; ++k) grads.push_back(randn(rng, n));
+  const double lr = 0.05, wd = 0.01;
+  for (const double mu : {0.0, 0.9})
+    for (const bool nesterov : {false, true}) {
+      if (nesterov && mu == 0) continue;
+      std::vector<double> p(p0), buf(n);
+      std::vector<float> p32(p0.begin(), p0.end()), buf32(n);
+      for (int step = 0; step < 3; ++step) {
+        for (int i = 0; i < n; ++i) {
+          double d = grads[step][i] + wd * p[i];
+          if (mu > 0) {
+            buf[i] = step == 0 ? d : mu * buf[i] + d;  // PyTorch clones the first gradient
+            d = nesterov ? d + mu * buf[i] : buf[i];
+          }
+          p[i] -= lr * d;
+        }
+        std::vector<float> g(grads[step].begin(), grads[step].end());
+        cpu_ops().sgd_step(n, p32.data(), g.data(), mu > 0 ? buf32.data() : nullptr, lr, mu, wd, nesterov);
+      }
+      EXPECT_LT(test::rel_error(p32, p, n), 1e-6) << "momentum " << mu << " nesterov " << nesterov;
+      // The step moves the weights by far more than the tolerance.
+      EXPECT_GT(test::rel_error(p32, p0, n), 1e-3);
+    }
+}
+
 TEST(Kernels, EmaUpdateBlends) {
   std::vector<float> p = {1, 2, 3}, e = {0, 0, 0};
   cpu_ops().ema_update(3, 0.75f, p.data(), e.data());

@@ -1,4 +1,4 @@
-// AdamW over a flat fp32 buffer, and the EMA of weights.
+// Optimizer steps over a flat fp32 buffer (AdamW, SGD) and the EMA of weights.
 #include <cmath>
 
 #include "kernels/cpu/kernels.h"
@@ -20,6 +20,18 @@ void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float
     v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
     const float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
     param[i] = param[i] * decay - step_size * m[i] / denom;
+  }
+}
+
+void sgd_step(std::int64_t n, float* param, const float* grad, float* buf, float lr, float momentum,
+              float weight_decay, bool nesterov) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    float g = grad[i] + weight_decay * param[i];
+    if (momentum > 0) {
+      buf[i] = momentum * buf[i] + g;
+      g = nesterov ? g + momentum * buf[i] : buf[i];
+    }
+    param[i] -= lr * g;
   }
 }
 

@@ -1,0 +1,48 @@
+// The optimizer over a flat fp32 parameter buffer (all parameters, or a rank's ZeRO shard). Its
+// state is a list of named tensors, each flat in the same layout as the parameters, so that a
+// checkpoint saves them by name and ZeRO gathers and scatters them alike whatever the kind.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/core/tensor.h"
+#include "framework/io/job_spec.h"
+#include "kernels/ops.h"
+
+namespace carnot {
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  // One step on params given grads (both flat, as many elements as the state); counts steps from 1.
+  virtual void step(const Tensor& params, const Tensor& grads) = 0;
+  // The state tensors' names (PyTorch's: exp_avg, exp_avg_sq; momentum_buffer) and the tensors.
+  virtual std::vector<std::string> state_names() const = 0;
+  virtual Tensor state(std::size_t i) const = 0;
+  // Heavy-ball SGD's step size at stationarity, η/(1 − μ), from which the SGD temperature η/((1−μ)B)
+  // follows; none for adaptive methods, whose temperature is not defined.
+  virtual std::optional<double> effective_lr() const { return std::nullopt; }
+
+  std::int64_t steps_taken() const { return step_; }
+  void set_steps_taken(std::int64_t step) { step_ = step; }
+  double lr() const { return spec_.lr; }
+  std::int64_t size() const { return n_; }
+
+ protected:
+  Optimizer(Ops& ops, const OptimizerSpec& spec, std::int64_t n) : ops_(ops), spec_(spec), n_(n) {}
+  // Checks the sizes and counts the step.
+  void begin_step(const Tensor& params, const Tensor& grads);
+
+  Ops& ops_;
+  OptimizerSpec spec_;
+  std::int64_t n_;
+  std::int64_t step_ = 0;
+};
+
+// optimizer.kind adamw or sgd over n parameters.
+std::unique_ptr<Optimizer> make_optimizer(Ops& ops, const OptimizerSpec& spec, std::int64_t n);
+
+}  // namespace carnot
