@@ -339,11 +339,19 @@ void read_data(const SpecReader& r, const YAML::Node& n, DataSpec& d) {
 }
 
 void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
-  const Section s(r, n, "model", {"kind", "hidden", "depth", "time_embed", "size", "patch", "heads", "class_dropout",
+  const Section s(r, n, "model", {"kind", "hidden", "depth", "time_embed", "activation", "layer_norm", "size", "patch", "heads", "class_dropout",
                                   "channels", "channel_mult", "res_blocks", "attention_resolutions", "dropout",
                                   "groups", "head_dim"});
   s.choice("kind", m.kind, {"mlp", "dit", "unet", "exact"});
   s.choice("size", m.size, {"custom", "S", "B", "L", "XL"});
+  s.choice("activation", m.activation, {"silu", "relu"});
+  std::string layer_norm = m.layer_norm ? "true" : "false";
+  s.choice("layer_norm", layer_norm, {"false", "true"});
+  m.layer_norm = layer_norm == "true";
+  for (const char* key : {"activation", "layer_norm"})
+    s.key(key, [&](const YAML::Node& v, const std::string& p) {
+      r.require(m.kind == "mlp", v, p, "only for model.kind mlp (this is " + m.kind + ")");
+    });
   s.integer("patch", m.patch, closed(1, 64));
   s.integer("heads", m.heads, closed(1, 1024));
   s.number("class_dropout", m.class_dropout, half_open(0, 1));

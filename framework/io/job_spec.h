@@ -36,6 +36,9 @@ struct ModelSpec {
   std::int64_t hidden = 128;
   std::int64_t depth = 4;
   std::int64_t time_embed = 32;
+  // mlp: the activation (silu | relu) and a LayerNorm after each block's first layer.
+  std::string activation = "silu";
+  bool layer_norm = false;
   // dit: a named size (S, B, L, XL: hidden, depth and heads as the paper's) or custom (the keys).
   std::string size = "custom";
   std::int64_t patch = 2;

@@ -58,6 +58,10 @@ std::string job_spec_to_yaml(const JobSpec& s) {
     out << YAML::Key << "depth" << YAML::Value << s.model.depth;
   }
   if (s.model.kind != "dit" && s.model.kind != "unet") out << YAML::Key << "time_embed" << YAML::Value << s.model.time_embed;
+  if (s.model.kind == "mlp") {
+    out << YAML::Key << "activation" << YAML::Value << s.model.activation;
+    out << YAML::Key << "layer_norm" << YAML::Value << (s.model.layer_norm ? "true" : "false");
+  }
   if (s.model.kind == "unet") {
     out << YAML::Key << "channels" << YAML::Value << s.model.channels;
     out << YAML::Key << "channel_mult" << YAML::Value << YAML::Flow << s.model.channel_mult;

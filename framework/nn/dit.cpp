@@ -293,4 +293,15 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
   ready(store_.values().numel(), "embedders");
 }
 
+Symmetries Dit::symmetries() const {
+  Symmetries s;
+  const std::int64_t C = config_.hidden, d = C / config_.heads;
+  for (const std::string& b : block_names_) {
+    const ParamInfo &qkv = param_named(store_, b + ".attn.qkv.weight"), &qkv_bias = param_named(store_, b + ".attn.qkv.bias");
+    add_attention_pairs(s, b + ".attn", config_.heads, d, {&qkv, &qkv_bias, 0}, {&qkv, &qkv_bias, C},
+                        {&qkv, &qkv_bias, 2 * C}, param_named(store_, b + ".attn.proj.weight"));
+  }
+  return s;
+}
+
 }  // namespace carnot

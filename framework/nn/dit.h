@@ -71,6 +71,8 @@ class Dit final : public ScoreNetwork {
   const DitConfig& config() const { return config_; }
   ParameterStore& params() override { return store_; }
   const ParameterStore& params() const override { return store_; }
+  // Per block and head, W_Q-W_K and W_V-W_O (slices of the fused qkv and of proj).
+  Symmetries symmetries() const override;
   // pos_embed [1, N, C], fixed (not trained), exported with the weights.
   Tensor pos_embed() const { return pos_embed_.tensor(); }
 

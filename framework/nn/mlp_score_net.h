@@ -1,7 +1,9 @@
 // The MLP score network for low-dimensional data (Swiss roll, mixtures):
 //   temb = TimeEmbedding(t);  h = Linear(x)
-//   depth × residual block:  h += fc2(SiLU(fc1(SiLU(h + temb))))
-//   out = Linear(SiLU(h))
+//   depth × residual block:  h += fc2(φ(N(fc1(φ(h + temb)))))
+//   out = Linear(φ(h))
+// φ is SiLU (default) or ReLU; N is the identity or a LayerNorm without affine (layer_norm). With
+// ReLU and no N, fc1 → ReLU → fc2 is a rescaling symmetry; with N, fc1 is scale-invariant.
 // Explicit forward and backward; activations for max_batch rows are allocated at construction.
 #pragma once
 #include <functional>
@@ -25,6 +27,9 @@ struct MlpConfig {
   // A learned schedule's logits (diffusion/learned_betas.h), kept with the weights so that they
   // are reduced, optimised, averaged and checkpointed alike; the network itself does not read them.
   std::int64_t beta_logits = 0;
+  enum class Activation { kSilu, kRelu } activation = Activation::kSilu;
+  bool layer_norm = false;  // N: LayerNorm (no affine) after each block's fc1
+  double norm_eps = 1e-5;   // nn.LayerNorm's default; 0 makes fc1's scale invariance exact
 };
 
 // What a model of this config costs, computed without building it (for `carnot validate`).
@@ -60,6 +65,7 @@ class MlpScoreNet final : public ScoreNetwork {
     return config_.beta_logits > 0 ? store_.grad(beta_logits_) : Tensor();
   }
   const ParameterStore& params() const override { return store_; }
+  Symmetries symmetries() const override;
   std::int64_t outputs() const override { return config_.outputs(); }
   const MlpConfig& config() const { return config_; }
   std::int64_t max_batch() const { return max_batch_; }
@@ -69,7 +75,8 @@ class MlpScoreNet final : public ScoreNetwork {
  private:
   struct Block {
     Linear fc1, fc2;
-    Buffer pre1, act1, pre2, act2, out;  // h + temb, SiLU, fc1(.), SiLU, h_next
+    Buffer pre1, act1, pre2, act2, out;  // h + temb, φ, N(fc1(.)), φ, h_next
+    Buffer lin, mean, rstd;              // with N: fc1(.) and its statistics
     std::string name;                    // blocks.K
   };
 
@@ -87,6 +94,8 @@ class MlpScoreNet final : public ScoreNetwork {
   Buffer temb_, h0_, final_act_;
   Buffer grad_h_, grad_a_, grad_b_, grad_temb_;
   Tensor x_;  // forward's input, for the input layer's backward
+  void activation(const Tensor& x, const Tensor& y);
+  void activation_backward(const Tensor& x, const Tensor& dy);  // dy ← dy·φ'(x)
 };
 
 }  // namespace carnot

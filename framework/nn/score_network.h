@@ -7,6 +7,7 @@
 
 #include "framework/core/tensor.h"
 #include "framework/nn/parameters.h"
+#include "framework/nn/symmetries.h"
 #include "kernels/ops.h"
 
 namespace carnot {
@@ -30,6 +31,9 @@ class ScoreNetwork {
   // index) until the next call; null (the default) evaluates without dropout. Networks without
   // dropout ignore it.
   virtual void set_dropout(const DropoutKey* key) { (void)key; }
+  // The rescaling pairs and scale-invariant groups of its parameters that diagnostics measure
+  // (nn/symmetries.h); none where the network declares none.
+  virtual Symmetries symmetries() const { return {}; }
   // A learned schedule's logits and their gradients (empty where the network has none).
   virtual Tensor beta_logits() const { return Tensor(); }
   virtual Tensor beta_logit_grads() const { return Tensor(); }

@@ -440,4 +440,21 @@ void UNet::backward(const Tensor& dout_in, const Tensor& dx) {
   if (grads_ready_) grads_ready_(store_.values().numel(), "embeddings");
 }
 
+Symmetries UNet::symmetries() const {
+  Symmetries s;
+  const std::string suffix = ".to_q.weight";
+  for (const ParamInfo& p : store_.params()) {
+    if (p.name.size() <= suffix.size() || p.name.compare(p.name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    const std::string at = p.name.substr(0, p.name.size() - suffix.size());
+    const std::int64_t C = p.shape[0], d = config_.head_dim > 0 ? config_.head_dim : C;
+    auto slice = [&](const char* proj) {
+      return HeadSlice{&param_named(store_, at + proj + ".weight"), &param_named(store_, at + proj + ".bias"), 0};
+    };
+    add_attention_pairs(s, at, C / d, d, slice(".to_q"), slice(".to_k"), slice(".to_v"),
+                        param_named(store_, at + ".to_out.0.weight"));
+  }
+  return s;
+}
+
 }  // namespace carnot

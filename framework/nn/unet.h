@@ -84,6 +84,8 @@ class UNet final : public ScoreNetwork {
   const UNetConfig& config() const { return config_; }
   ParameterStore& params() override { return store_; }
   const ParameterStore& params() const override { return store_; }
+  // Per attention block and head, to_q-to_k and to_v-to_out.0.
+  Symmetries symmetries() const override;
 
  private:
   struct Impl;

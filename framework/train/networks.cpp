@@ -9,7 +9,10 @@ MlpConfig mlp_config(const JobSpec& spec) {
   const std::int64_t dim = spec.data.dim();
   const std::int64_t extra = variance_outputs(reverse_variance_of(spec.diffusion.variance), dim);
   const std::int64_t logits = spec.diffusion.betas == "learned" ? spec.diffusion.steps - 1 : 0;
-  return MlpConfig{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed, dim + extra, logits};
+  MlpConfig c{dim, spec.model.hidden, spec.model.depth, spec.model.time_embed, dim + extra, logits};
+  c.activation = spec.model.activation == "relu" ? MlpConfig::Activation::kRelu : MlpConfig::Activation::kSilu;
+  c.layer_norm = spec.model.layer_norm;
+  return c;
 }
 
 DitConfig dit_config(const JobSpec& spec) {

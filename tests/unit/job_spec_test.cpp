@@ -233,6 +233,19 @@ TEST(JobSpec, OptimizerKindsOwnTheirKeys) {
   EXPECT_NE(range.find("optimizer.momentum: must be in [0, 1), got 1"), std::string::npos) << range;
 }
 
+TEST(JobSpec, MlpActivationAndNorm) {
+  const JobSpec s = parse_job_spec(kGood, "job.yaml", {"model.activation=relu", "model.layer_norm=true"});
+  EXPECT_EQ(s.model.activation, "relu");
+  EXPECT_TRUE(s.model.layer_norm);
+  EXPECT_EQ(job_spec_to_yaml(parse_job_spec(job_spec_to_yaml(s), "resolved.yaml")), job_spec_to_yaml(s));
+  const std::string choice = error_of(kGood, {"model.activation=gelu"});
+  EXPECT_NE(choice.find("model.activation"), std::string::npos) << choice;
+  EXPECT_NE(choice.find("relu"), std::string::npos) << choice;
+  const std::string dit = error_of("name: a\ndata: {kind: fashion_mnist}\nmodel: {kind: dit, activation: relu}\n");
+  EXPECT_NE(dit.find("job.yaml:3:"), std::string::npos) << dit;
+  EXPECT_NE(dit.find("model.activation: only for model.kind mlp (this is dit)"), std::string::npos) << dit;
+}
+
 TEST(JobSpec, SectionMustBeAMapping) {
   const std::string msg = error_of(replace(kGood, "log:       {every: 50}", "log: 50"));
   EXPECT_NE(msg.find("job.yaml:8:6: log: expected a mapping of keys, got '50'"), std::string::npos) << msg;

@@ -110,26 +110,34 @@ TEST(LayerGradients, MlpScoreNet) {
 }
 
 // A network with more outputs than inputs (ε̂ then a full covariance's 3 parameters, for 2-D data),
-// and the gradient with respect to the input x.
+// and the gradient with respect to the input x; with SiLU or ReLU, with and without LayerNorm.
 TEST(LayerGradients, MlpScoreNetWideOutputAndInputGradient) {
   std::mt19937_64 rng(test::fresh_seed("LayerGradients.WideOutputAndInput"));
-  const std::int64_t n = 5, D = 2, O = 5;
-  MlpScoreNet net(MlpConfig{D, 8, 2, 4, O}, DType::F64, cpu_ops(), n, rng());
-  fill_normal(rng, net.params().values().data<double>(), net.params().values().numel(), 0.5);
-  Buffer x(DType::F64, Shape{n, D}), out(DType::F64, Shape{n, O}), dx(DType::F64, Shape{n, D});
-  fill_normal(rng, x.data<double>(), x.numel());
-  const float t[n] = {0.f, 3.f, 40.f, 300.f, 999.f};
-  std::vector<double> r(std::size_t(n * O));
-  fill_normal(rng, r.data(), n * O);
-  auto loss = [&] {
-    net.forward(x.tensor(), t, out.tensor());
-    return dot(out.tensor(), r);
-  };
-  loss();
-  net.backward(Tensor(r.data(), DType::F64, Shape{n, O}), dx.tensor());
-  expect_matches_fd(loss, net.params().values().data<double>(), net.params().grads().data<double>(),
-                    net.params().values().numel(), "all parameters, 5 outputs");
-  expect_matches_fd(loss, x.data<double>(), dx.data<double>(), x.numel(), "the input x");
+  for (const auto activation : {MlpConfig::Activation::kSilu, MlpConfig::Activation::kRelu})
+    for (const bool layer_norm : {false, true}) {
+      const std::int64_t n = 5, D = 2, O = 5;
+      MlpConfig config{D, 8, 2, 4, O};
+      config.activation = activation;
+      config.layer_norm = layer_norm;
+      const std::string what = std::string(activation == MlpConfig::Activation::kRelu ? "relu" : "silu") +
+                               (layer_norm ? " + layer norm" : "");
+      MlpScoreNet net(config, DType::F64, cpu_ops(), n, rng());
+      fill_normal(rng, net.params().values().data<double>(), net.params().values().numel(), 0.5);
+      Buffer x(DType::F64, Shape{n, D}), out(DType::F64, Shape{n, O}), dx(DType::F64, Shape{n, D});
+      fill_normal(rng, x.data<double>(), x.numel());
+      const float t[n] = {0.f, 3.f, 40.f, 300.f, 999.f};
+      std::vector<double> r(std::size_t(n * O));
+      fill_normal(rng, r.data(), n * O);
+      auto loss = [&] {
+        net.forward(x.tensor(), t, out.tensor());
+        return dot(out.tensor(), r);
+      };
+      loss();
+      net.backward(Tensor(r.data(), DType::F64, Shape{n, O}), dx.tensor());
+      expect_matches_fd(loss, net.params().values().data<double>(), net.params().grads().data<double>(),
+                        net.params().values().numel(), "all parameters, 5 outputs, " + what);
+      expect_matches_fd(loss, x.data<double>(), dx.data<double>(), x.numel(), "the input x, " + what);
+    }
 }
 
 TEST(LayerGradients, BackwardAccumulates) {
@@ -166,7 +174,9 @@ namespace {
 
 // `carnot validate` plans without building the model; the plan must match what building allocates.
 TEST(Parameters, PlanMatchesTheBuiltModel) {
-  for (const MlpConfig c : {MlpConfig{2, 128, 4, 32}, MlpConfig{3, 16, 0, 8}, MlpConfig{2, 64, 7, 16}}) {
+  MlpConfig normed{2, 64, 3, 16};
+  normed.layer_norm = true;
+  for (const MlpConfig c : {MlpConfig{2, 128, 4, 32}, MlpConfig{3, 16, 0, 8}, MlpConfig{2, 64, 7, 16}, normed}) {
     const std::int64_t rows = 37;
     MlpScoreNet net(c, DType::F32, cpu_ops(), rows, 1);
     const MlpPlan plan = plan_mlp(c, rows);
