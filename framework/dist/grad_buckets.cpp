@@ -1,7 +1,5 @@
 #include "framework/dist/grad_buckets.h"
 
-#include "kernels/cpu/lane_sum.h"
-
 #include <algorithm>
 
 #include "framework/core/error.h"
@@ -42,17 +40,9 @@ void GradBuckets::reduce_scatter_into(float* shard, const std::vector<std::int64
   }
 }
 
-void GradBuckets::measure(const BucketRange& b) {
-  if (!measure_) return;
-  local_sq_ += cpu::lane_sum(b.end - b.begin, [&](std::int64_t i) {
-    const double g = grads_[b.begin + i];
-    return g * g;
-  });
-}
-
 void GradBuckets::start(std::size_t i) {
   const BucketRange& b = buckets_[i];
-  measure(b);
+  if (before_reduce_) before_reduce_(b.begin, b.end);
   if (shard_)
     comm_.start_reduce_scatter_sum(grads_ + b.begin, shard_ + shard_offsets_[i], shard_counts_[i]);
   else
@@ -70,7 +60,7 @@ void GradBuckets::ready_up_to(std::int64_t mark) {
 void GradBuckets::finish() {
   for (; started_ < buckets_.size(); ++started_) {
     const BucketRange& b = buckets_[started_];
-    measure(b);
+    if (before_reduce_) before_reduce_(b.begin, b.end);
     if (shard_)
       comm_.reduce_scatter_sum(grads_ + b.begin, shard_ + shard_offsets_[started_], shard_counts_[started_]);
     else

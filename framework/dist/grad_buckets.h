@@ -11,6 +11,7 @@
 // in the shard. Summed over the buckets, that is one reduce-scatter of the whole buffer.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "framework/dist/comm.h"
@@ -35,10 +36,11 @@ class GradBuckets {
   void reduce_scatter_into(float* shard, const std::vector<std::int64_t>& counts, int rank);
 
   void begin_step() { started_ = 0; }
-  // Sums the squares of each bucket's local gradient just before it is reduced (the reduction
-  // overwrites it; the gradient noise scale needs this rank's own); read after finish().
-  void measure_local(bool on) { measure_ = on, local_sq_ = 0; }
-  double local_sum_squares() const { return local_sq_; }
+  // Called with each bucket's range [begin, end) just before it is reduced, while the buffer still
+  // holds this rank's own gradient there (diagnostics measure it; the reduction overwrites it).
+  // Null: nothing is called.
+  using BeforeReduce = std::function<void(std::int64_t begin, std::int64_t end)>;
+  void set_before_reduce(BeforeReduce hook) { before_reduce_ = std::move(hook); }
   // Gradients [0, mark) are final: start every bucket that lies within.
   void ready_up_to(std::int64_t mark);
   // Reduces the buckets not yet started (blocking, after the started ones) and waits for all.
@@ -50,10 +52,8 @@ class GradBuckets {
   float* grads_;
   std::vector<BucketRange> buckets_;
   std::size_t started_ = 0;
-  bool measure_ = false;
-  double local_sq_ = 0;
+  BeforeReduce before_reduce_;
   void start(std::size_t bucket);
-  void measure(const BucketRange& b);
   // ZeRO: the shard and, per bucket, each rank's count and this rank's offset into its shard.
   float* shard_ = nullptr;
   std::vector<std::vector<std::int64_t>> shard_counts_;

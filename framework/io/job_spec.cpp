@@ -339,7 +339,7 @@ void read_data(const SpecReader& r, const YAML::Node& n, DataSpec& d) {
 }
 
 void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
-  const Section s(r, n, "model", {"kind", "hidden", "depth", "time_embed", "activation", "layer_norm", "size", "patch", "heads", "class_dropout",
+  const Section s(r, n, "model", {"kind", "hidden", "depth", "time_embed", "activation", "layer_norm", "pair_init_scale", "size", "patch", "heads", "class_dropout",
                                   "channels", "channel_mult", "res_blocks", "attention_resolutions", "dropout",
                                   "groups", "head_dim"});
   s.choice("kind", m.kind, {"mlp", "dit", "unet", "exact"});
@@ -348,6 +348,10 @@ void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
   std::string layer_norm = m.layer_norm ? "true" : "false";
   s.choice("layer_norm", layer_norm, {"false", "true"});
   m.layer_norm = layer_norm == "true";
+  s.number("pair_init_scale", m.pair_init_scale, above(0));
+  s.key("pair_init_scale", [&](const YAML::Node& v, const std::string& p) {
+    r.require(m.kind != "exact", v, p, "model.kind exact has no parameters");
+  });
   for (const char* key : {"activation", "layer_norm"})
     s.key(key, [&](const YAML::Node& v, const std::string& p) {
       r.require(m.kind == "mlp", v, p, "only for model.kind mlp (this is " + m.kind + ")");

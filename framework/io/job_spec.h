@@ -39,6 +39,9 @@ struct ModelSpec {
   // mlp: the activation (silu | relu) and a LayerNorm after each block's first layer.
   std::string activation = "silu";
   bool layer_norm = false;
+  // Every rescaling pair (nn/symmetries.h) starts as (c·u, w/c): the same function, parametrised
+  // out of balance, for gradient-balance experiments. 1: as initialised.
+  double pair_init_scale = 1;
   // dit: a named size (S, B, L, XL: hidden, depth and heads as the paper's) or custom (the keys).
   std::string size = "custom";
   std::int64_t patch = 2;

@@ -58,6 +58,7 @@ std::string job_spec_to_yaml(const JobSpec& s) {
     out << YAML::Key << "depth" << YAML::Value << s.model.depth;
   }
   if (s.model.kind != "dit" && s.model.kind != "unet") out << YAML::Key << "time_embed" << YAML::Value << s.model.time_embed;
+  if (s.model.pair_init_scale != 1) out << YAML::Key << "pair_init_scale" << YAML::Value << num(s.model.pair_init_scale);
   if (s.model.kind == "mlp") {
     out << YAML::Key << "activation" << YAML::Value << s.model.activation;
     out << YAML::Key << "layer_norm" << YAML::Value << (s.model.layer_norm ? "true" : "false");

@@ -35,6 +35,19 @@ std::string format_duration(double s) {
 
 }  // namespace
 
+// model.pair_init_scale: u → c·u, w → w/c for every rescaling pair (the function is unchanged).
+static void scale_pairs(const Symmetries& symmetries, double c, float* w) {
+  if (symmetries.pairs.empty())
+    throw UsageError("model.pair_init_scale: this model has no rescaling pairs (an MLP needs model.activation relu "
+                     "without model.layer_norm; a U-Net needs attention_resolutions)");
+  for (const RescalingPair& p : symmetries.pairs) {
+    for (const FlatRange& r : p.u.ranges)
+      for (std::int64_t i = r.begin; i < r.end; ++i) w[i] = float(w[i] * c);
+    for (const FlatRange& r : p.w.ranges)
+      for (std::int64_t i = r.begin; i < r.end; ++i) w[i] = float(w[i] / c);
+  }
+}
+
 Slice batch_slice(std::int64_t batch, int rank, int world) {
   const std::int64_t base = batch / world, extra = batch % world;
   return Slice{rank * base + std::min<std::int64_t>(rank, extra), base + (rank < extra ? 1 : 0)};
@@ -63,6 +76,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   prefetch_ = std::make_unique<DataPrefetch>(*data_, spec.seed, rows, spec.data.image());
   if (!spec.diffusion.continuous()) eps_inputs_ = make_eps_objective_inputs(schedule_, device, rows, dim);
   const Tensor params = model_->params().values();
+  if (spec.model.pair_init_scale != 1) scale_pairs(model_->symmetries(), spec.model.pair_init_scale, params.data<float>());
   zero_ = spec.distributed.zero == 1;
   shard_counts_ = zero_ ? carnot::shard_counts(params.numel(), comm.size()) : std::vector<std::int64_t>{params.numel()};
   for (int r = 0; zero_ && r < comm.rank(); ++r) shard_begin_ += shard_counts_[std::size_t(r)];
@@ -72,6 +86,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   whole_state_.resize(optimizer_->state_names().size());
   ema_ = std::make_unique<Ema>(ops, params, spec.train.ema);
   noise_tracker_ = NoiseScaleTracker(spec.diagnostics.noise_scale_ema);
+  if (spec.diagnostics.every > 0) diag_groups_ = DiagnosticGroups(model_->params(), model_->symmetries());
   // One rank's micro-batches are the noise scale's groups: each one's gradient is the change it makes.
   if (spec.diagnostics.every > 0 && comm.size() == 1 && spec.train.grad_accum > 1)
     diag_prev_ = Buffer(DType::F32, Shape{params.numel()});
@@ -129,8 +144,16 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   const bool rank_groups = comm_.size() > 1, piece_groups = comm_.size() == 1 && pieces > 1;
   const bool measure = diag && (rank_groups || piece_groups);
   const double B = double(spec_.train.global_batch);
-  double pieces_sq = 0;  // one rank: Σ over pieces of |G_{b_m}|² (the loss is normalised by B)
-  if (buckets_) buckets_->measure_local(measure && rank_groups);
+  // Per group, Σ over the small batches of |G_b|² (each one's mean gradient: the loss is normalised
+  // by B, so a batch of b samples contributes its gradient · B/b).
+  std::vector<double>& small_sq = diag_.small_sq;
+  small_sq.assign(measure ? diag_groups_.size() : 0, 0.0);
+  const float* local = grads.data<float>();
+  const double rank_scale = slice_.count > 0 ? (B / double(slice_.count)) * (B / double(slice_.count)) : 0.0;
+  if (buckets_)
+    buckets_->set_before_reduce(measure && rank_groups ? GradBuckets::BeforeReduce([&](std::int64_t lo, std::int64_t hi) {
+      diag_groups_.add_squares(ops_, local, 0, lo, hi, rank_scale, small_sq);
+    }) : nullptr);
   noise_.reset();
   for (int m = 0; m < pieces; ++m) {
     // Buckets start during the last piece's backward only: before it, gradients are partial sums.
@@ -157,12 +180,12 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count, next_step,
                            std::int64_t(next_step) < spec_.train.steps ? next.count : 0,
                            std::uint32_t(slice_.begin + next.begin));
-    if (measure && piece_groups && piece.count > 0) {
+    if (measure && piece_groups && piece.count > 0) {  // the piece's gradient: what it added
       const float* g = grads.data<float>();
-      const float* before = diag_prev_.data<float>();
-      double sq = 0;
-      for (std::int64_t i = 0; i < grads.numel(); ++i) sq += (double(g[i]) - before[i]) * (double(g[i]) - before[i]);
-      pieces_sq += sq * (B / double(piece.count)) * (B / double(piece.count));
+      float* change = diag_prev_.data<float>();
+      for (std::int64_t i = 0; i < grads.numel(); ++i) change[i] = g[i] - change[i];
+      const double scale = (B / double(piece.count)) * (B / double(piece.count));
+      diag_groups_.add_squares(ops_, change, 0, 0, grads.numel(), scale, small_sq);
     }
   }
   model_->set_grads_ready(nullptr);
@@ -170,31 +193,32 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   const auto wait_start = Clock::now();
   {
     TraceSpan span(trace_, "all-reduce", s);  // with buckets: the wait for the last of them
-    double local_sq = 0;  // this rank's own gradient, before the reduction
-    if (measure && rank_groups && !buckets_) local_sq = ops_.sum_squares(DType::F32, grads.numel(), grads.raw());
+    if (measure && rank_groups && !buckets_)  // this rank's own gradient, before the reduction
+      diag_groups_.add_squares(ops_, local, 0, 0, grads.numel(), rank_scale, small_sq);
     if (buckets_)
       buckets_->finish();
     else if (zero_)
       comm_.reduce_scatter_sum(grads.data<float>(), shard_grads_.data<float>(), shard_counts_);
     else
       comm_.allreduce_sum(grads.data<float>(), grads.numel());
-    // The loss, the ranks that want to stop and (ZeRO) the shards' squared gradient norms, in one
-    // small all-reduce.
-    if (measure && rank_groups && buckets_) local_sq = buckets_->local_sum_squares();
-    // The rank's mean gradient over its b samples is its gradient · B/b (the loss is normalised by B).
-    const double b = double(slice_.count);
-    double scalars[4] = {loss_sum, wants_stop_ && wants_stop_() ? 1.0 : 0.0, 0.0,
-                         b > 0 ? local_sq * (B / b) * (B / b) : 0.0};
+    // The loss, the ranks that want to stop, (ZeRO) the shards' squared gradient norms and
+    // (diagnostics) the ranks' own squared gradient norms per group, in one small all-reduce.
+    std::vector<double>& scalars = step_scalars_;
+    scalars.assign(3, 0.0);
+    scalars[0] = loss_sum;
+    scalars[1] = wants_stop_ && wants_stop_() ? 1.0 : 0.0;
     if (zero_) scalars[2] = ops_.sum_squares(DType::F32, shard_grads_.numel(), shard_grads_.data<float>());
-    comm_.allreduce_sum(scalars, measure && rank_groups ? 4 : zero_ ? 3 : 2);
-    if (measure && rank_groups) pieces_sq = scalars[3];
+    if (measure && rank_groups) scalars.insert(scalars.end(), small_sq.begin(), small_sq.end());
+    comm_.allreduce_sum(scalars.data(), measure && rank_groups ? std::int64_t(scalars.size()) : zero_ ? 3 : 2);
+    if (measure && rank_groups) std::copy(scalars.begin() + 3, scalars.end(), small_sq.begin());
     loss_sum = scalars[0];
     stop_ranks_ = int(scalars[1]);
     if (zero_) *grad_norm = std::sqrt(scalars[2]);
   }
   comm_wait_s_ += seconds_since(wait_start);
   heartbeat("computing");
-  if (diag) measure_layers();
+  if (buckets_) buckets_->set_before_reduce(nullptr);
+  if (diag) measure_groups();
   TraceSpan optimizer_span(trace_, "optimizer", s);
   const Tensor params = model_->params().values();
   if (zero_) {
@@ -213,39 +237,47 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     optimizer_->step(params, grads);
   }
   if (measure) {  // |G_B|² is the reduced gradient's, before clipping
-    std::vector<std::int64_t> groups;
+    std::vector<std::int64_t>& groups = diag_.small_batches;
+    groups.clear();
     for (int g = 0; g < (rank_groups ? comm_.size() : pieces); ++g)
       groups.push_back(rank_groups ? batch_slice(spec_.train.global_batch, g, comm_.size()).count
                                    : batch_slice(slice_.count, g, pieces).count);
     std::int64_t nonempty = 0;
     for (std::int64_t c : groups) nonempty += c > 0 ? 1 : 0;
     if (nonempty >= 2) {
-      noise_ = estimate_noise_scale(pieces_sq / double(nonempty), *grad_norm * *grad_norm, groups);
+      for (double& s : small_sq) s /= double(nonempty);  // the mean over the small batches
+      double whole_small = 0;
+      for (std::size_t i = 0; i < diag_groups_.tensors(); ++i) whole_small += small_sq[i];
+      noise_ = estimate_noise_scale(whole_small, *grad_norm * *grad_norm, groups);
       noise_tracker_.add(*noise_);
+    } else {
+      small_sq.clear();
     }
   }
   ema_->update(params);
   return loss_sum / double(spec_.train.global_batch);
 }
 
-// Per parameter tensor: the weights' and the reduced gradient's squared norms (before clipping).
+// Per diagnostic group: the weights' and the reduced gradient's squared norms (before clipping).
 // Under ZeRO each rank holds a shard of the gradient: partial sums, then one all-reduce.
-void Trainer::measure_layers() {
+void Trainer::measure_groups() {
   const ParameterStore& store = model_->params();
-  const std::vector<ParamInfo>& infos = store.params();
-  layer_weight_sq_.assign(infos.size(), 0.0);
-  layer_grad_sq_.assign(infos.size(), 0.0);
-  const float* w = store.values().data<float>();
-  const float* g = zero_ ? shard_grads_.data<float>() : store.grads().data<float>();
-  const std::int64_t begin = zero_ ? shard_begin_ : 0;
-  const std::int64_t end = begin + (zero_ ? shard_grads_.numel() : store.grads().numel());
-  for (std::size_t i = 0; i < infos.size(); ++i) {
-    const std::int64_t lo = infos[i].offset, hi = lo + infos[i].shape.numel();
-    layer_weight_sq_[i] = ops_.sum_squares(DType::F32, hi - lo, w + lo);
-    const std::int64_t a = std::max(lo, begin), b = std::min(hi, end);
-    if (a < b) layer_grad_sq_[i] = ops_.sum_squares(DType::F32, b - a, g + (a - begin));
+  diag_.weight_sq.assign(diag_groups_.size(), 0.0);
+  diag_.grad_sq.assign(diag_groups_.size(), 0.0);
+  const std::int64_t n = store.values().numel();
+  diag_groups_.add_squares(ops_, store.values().data<float>(), 0, 0, n, 1.0, diag_.weight_sq);
+  if (zero_) {
+    const std::int64_t end = shard_begin_ + shard_grads_.numel();
+    diag_groups_.add_squares(ops_, shard_grads_.data<float>(), shard_begin_, shard_begin_, end, 1.0, diag_.grad_sq);
+    comm_.allreduce_sum(diag_.grad_sq.data(), std::int64_t(diag_.grad_sq.size()));
+  } else {
+    diag_groups_.add_squares(ops_, store.grads().data<float>(), 0, 0, n, 1.0, diag_.grad_sq);
   }
-  if (zero_) comm_.allreduce_sum(layer_grad_sq_.data(), std::int64_t(layer_grad_sq_.size()));
+}
+
+DiagnosticsReport Trainer::diagnostics_report() const {
+  const ThermoSettings settings{spec_.train.global_batch, optimizer_->effective_lr(), spec_.optimizer.weight_decay};
+  return carnot::diagnostics_report(diag_groups_, model_->params(), diag_, noise_, noise_tracker_.b_simple(), settings);
 }
 
 // Forward, loss and backward for samples [first, first + n) of step s, accumulating gradients;
@@ -414,21 +446,14 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
                        {"elapsed_s", elapsed}});
     }
     if (report && diagnostic_step(std::uint32_t(s))) {
+      DiagnosticsReport diagnostics = diagnostics_report();
+      for (const std::string& note : diagnostics.notes)
+        if (std::find(diag_notes_said_.begin(), diag_notes_said_.end(), note) == diag_notes_said_.end()) {
+          folder->log("carnot: diagnostics: " + note);
+          diag_notes_said_.push_back(note);
+        }
       nlohmann::json line = {{"step", s + 1}};  // a line of its own: diagnostics keep their own interval
-      if (noise_) {
-        line["gns_g2"] = noise_->g2;
-        line["gns_trace_sigma"] = noise_->trace_sigma;
-        line["gns_b_simple"] = noise_tracker_.b_simple();
-      } else if (!noise_unavailable_said_) {
-        folder->log("carnot: diagnostics: no gradient noise scale: it needs two batch sizes, i.e. two or more ranks, "
-                    "or train.grad_accum ≥ 2 on one rank");
-        noise_unavailable_said_ = true;
-      }
-      const std::vector<ParamInfo>& infos = model_->params().params();
-      for (std::size_t i = 0; i < infos.size() && i < layer_grad_sq_.size(); ++i) {
-        line["weight_norm/" + infos[i].name] = std::sqrt(layer_weight_sq_[i]);
-        line["grad_norm/" + infos[i].name] = std::sqrt(layer_grad_sq_[i]);
-      }
+      line.update(diagnostics.metrics);
       folder->metrics(line);
     }
     const bool stop = stop_ranks_ > 0;  // agreed by every rank in the step's all-reduce

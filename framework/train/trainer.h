@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "framework/data/dataset.h"
+#include "framework/diagnostics/diagnostic_groups.h"
 #include "framework/diagnostics/noise_scale.h"
+#include "framework/diagnostics/report.h"
 #include "framework/diffusion/eps_objective.h"
 #include "framework/diffusion/edm.h"
 #include "framework/diffusion/flow_matching.h"
@@ -110,8 +112,13 @@ class Trainer {
   const NoiseScaleTracker& noise_tracker() const { return noise_tracker_; }
   // diagnostics: per parameter tensor (in the store's order), the squared norms of the weights and
   // of the reduced gradient before clipping, at the last diagnostic step.
-  const std::vector<double>& layer_weight_squares() const { return layer_weight_sq_; }
-  const std::vector<double>& layer_grad_squares() const { return layer_grad_sq_; }
+  std::vector<double> layer_weight_squares() const { return tensors_only(diag_.weight_sq); }
+  std::vector<double> layer_grad_squares() const { return tensors_only(diag_.grad_sq); }
+  // diagnostics: the groups measured (tensors, symmetric pairs, scale-invariant groups), what the
+  // last diagnostic step measured of them, and its metrics (diagnostics/report.h).
+  const DiagnosticGroups& diagnostic_groups() const { return diag_groups_; }
+  const GroupMeasurements& diagnostic_measurements() const { return diag_; }
+  DiagnosticsReport diagnostics_report() const;
   const ScoreNetwork& model() const { return *model_; }
   const Ema& ema() const { return *ema_; }
 
@@ -159,9 +166,15 @@ class Trainer {
   std::optional<NoiseScale> noise_;
   NoiseScaleTracker noise_tracker_{0.9};
   Buffer diag_prev_;  // one rank, micro-batches: the gradient before the current piece
-  bool noise_unavailable_said_ = false;
-  std::vector<double> layer_weight_sq_, layer_grad_sq_;
-  void measure_layers();
+  DiagnosticGroups diag_groups_;
+  GroupMeasurements diag_;
+  std::vector<std::string> diag_notes_said_;
+  std::vector<double> step_scalars_;  // the step's small all-reduce
+  void measure_groups();
+  std::vector<double> tensors_only(const std::vector<double>& v) const {
+    const std::size_t n = std::min(v.size(), diag_groups_.tensors());
+    return std::vector<double>(v.begin(), v.begin() + std::ptrdiff_t(n));
+  }
   bool diagnostic_step(std::uint32_t s) const {
     return spec_.diagnostics.every > 0 && (std::int64_t(s) + 1) % spec_.diagnostics.every == 0;
   }

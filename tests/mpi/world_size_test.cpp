@@ -211,13 +211,16 @@ TEST(WorldSizeInvariance, TinyUNetOnFashionMnist) {
 
 // The gradient noise scale (diagnostics): R ranks' own gradients as the small batches give the
 // estimates that one rank gets from R micro-batches of the same samples, with gradient buckets
-// (measured as each bucket starts) and without (measured before the one all-reduce).
+// (measured as each bucket starts) and without (measured before the one all-reduce); for the whole
+// model and for every group (tensors, and the ReLU MLP's rescaling pairs), trained by SGD.
 TEST(Diagnostics, NoiseScaleRanksEqualMicroBatches) {
   Comm& world = *test::g_comm;
   JobSpec spec = job(64);
   spec.train.steps = 6;
   spec.diagnostics.every = 3;
   spec.distributed.bucket_mb = 0;
+  spec.model.activation = "relu";
+  spec.optimizer.kind = "sgd", spec.optimizer.lr = 0.05, spec.optimizer.momentum = 0.5;
   JobSpec bucketed = spec;
   bucketed.distributed.bucket_mb = 1.0 / 64;
   Trainer plain(spec, world, cpu_ops()), buckets(bucketed, world, cpu_ops());
@@ -228,6 +231,10 @@ TEST(Diagnostics, NoiseScaleRanksEqualMicroBatches) {
   const NoiseScale a = *plain.noise_scale(), b = *buckets.noise_scale();
   EXPECT_NEAR(b.g2, a.g2, 1e-4 * (std::fabs(a.g2) + a.trace_sigma / 64));
   EXPECT_NEAR(b.trace_sigma, a.trace_sigma, 1e-4 * std::fabs(a.trace_sigma));
+  const std::vector<double>& small = plain.diagnostic_measurements().small_sq;
+  ASSERT_EQ(small.size(), plain.diagnostic_groups().size());
+  EXPECT_EQ(plain.diagnostic_groups().symmetries().pairs.size(), std::size_t(spec.model.depth));
+  EXPECT_LT(test::rel_error(buckets.diagnostic_measurements().small_sq, small, small.size()), 1e-5);
   if (world.rank() != 0) return;
   JobSpec pieces = spec;
   pieces.train.grad_accum = world.size();
@@ -245,6 +252,16 @@ TEST(Diagnostics, NoiseScaleRanksEqualMicroBatches) {
   EXPECT_NEAR(c.trace_sigma, a.trace_sigma, 1e-4 * std::fabs(a.trace_sigma));
   EXPECT_NEAR(one.noise_tracker().b_simple(), plain.noise_tracker().b_simple(),
               1e-3 * std::fabs(plain.noise_tracker().b_simple()));
+  const double e = test::rel_error(one.diagnostic_measurements().small_sq, small, small.size());
+  std::printf("per-group mean |G_b|² over %zu groups, %d ranks vs 1 rank's micro-batches: rel. error %.3g\n",
+              small.size(), world.size(), e);
+  EXPECT_LT(e, 1e-5);
+  // The report: SGD's temperature η/((1 − μ)B), the entropic terms and a split for every pair.
+  const nlohmann::json m = plain.diagnostics_report().metrics;
+  EXPECT_DOUBLE_EQ(m.at("temperature").get<double>(), 0.05 / 0.5 / 64);
+  EXPECT_DOUBLE_EQ(m.at("entropic_ratio").get<double>(), a.trace_sigma / (64 * a.g2));
+  for (const char* key : {"charge/", "balance/", "imbalance_g2/", "imbalance_noise/"})
+    EXPECT_TRUE(m.contains(std::string(key) + "blocks.0.fc1-fc2")) << key;
 }
 
 // Per-layer weight and gradient norms (diagnostics): the same with ZeRO (each rank a shard of the
@@ -254,13 +271,17 @@ TEST(Diagnostics, LayerNormsAcrossZeroAndWorldSize) {
   JobSpec spec = job(64);
   spec.train.steps = 4;
   spec.diagnostics.every = 2;
+  spec.model.activation = "relu";  // rescaling pairs: groups that straddle the shards
   JobSpec sharded = spec;
   sharded.distributed.zero = 1;
   Trainer plain(spec, world, cpu_ops()), zero(sharded, world, cpu_ops());
   plain.run(nullptr);
   zero.run(nullptr);
-  const std::vector<double>& g = plain.layer_grad_squares();
+  const std::vector<double> g = plain.layer_grad_squares();
   ASSERT_EQ(g.size(), plain.model().params().params().size());
+  const std::vector<double>& all = plain.diagnostic_measurements().grad_sq;  // tensors, then the pairs' sides
+  ASSERT_GT(all.size(), g.size());
+  EXPECT_LT(test::rel_error(zero.diagnostic_measurements().grad_sq, all, all.size()), 1e-5);
   EXPECT_LT(test::rel_error(zero.layer_grad_squares(), g, g.size()), 1e-5);
   EXPECT_LT(test::rel_error(zero.layer_weight_squares(), plain.layer_weight_squares(), g.size()), 1e-5);
   for (std::size_t i = 0; i < g.size(); ++i)
