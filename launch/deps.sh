@@ -8,6 +8,7 @@ carnot_packages=(
   openmpi-bin libopenmpi-dev
   libyaml-cpp-dev libopenblas-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev libxxhash-dev libpng-dev zlib1g-dev
+  python3-matplotlib
   dataset-fashion-mnist
 )
 

@@ -71,6 +71,20 @@ struct ForwardArgs {
 int run_forward(const ForwardArgs& args);
 int run_eval(Comm& comm, const EvalArgs& args);
 
+struct AlignArgs {
+  std::vector<std::string> ckpts;  // two run or checkpoint folders
+  std::string layer;               // empty: each model's middle block
+  std::string data;                // a job spec whose data probes both; empty: the first model's
+  std::int64_t n = 1024;
+  int k = 10;
+  int permutations = 10;
+  int t = -1;  // the diffusion step the probe is noised to; -1: a quarter of the steps
+  std::uint64_t seed = 0;
+  bool seed_given = false;
+  bool no_ema = false;
+};
+int run_align(const AlignArgs& args);
+
 struct BenchArgs {
   std::int64_t min_bytes = 1024, max_bytes = 64 << 20;
   int iters = 50;

@@ -118,6 +118,20 @@ int main(int argc, char** argv) {
   forward_cmd->add_option("--out", forward.out, "Output .npy")->required();
   forward_cmd->add_flag("--no-ema", forward.no_ema, "A checkpoint's live weights instead of the EMA");
 
+  AlignArgs align;
+  CLI::App* align_cmd = app.add_subcommand(
+      "align", "Representation alignment of two models (linear CKA, mutual kNN, permutation null); last line JSON");
+  align_cmd->add_option("--ckpt", align.ckpts, "Run or checkpoint folder; give it twice")->required();
+  align_cmd->add_option("--layer", align.layer, "Feature layer, e.g. blocks.2 (default: each model's middle block)");
+  align_cmd->add_option("--data", align.data, "Job spec whose data are the probe (default: the first model's)");
+  align_cmd->add_option("-n", align.n, "Probe points")->check(CLI::Range(std::int64_t(3), std::int64_t(20000)));
+  align_cmd->add_option("-k", align.k, "Neighbours for mutual kNN")->check(CLI::Range(1, 1000));
+  align_cmd->add_option("--permutations", align.permutations, "Shuffles for the null")->check(CLI::Range(0, 10000));
+  align_cmd->add_option("--t", align.t, "Diffusion step the probe is noised to (default: a quarter of the steps)")
+      ->check(CLI::NonNegativeNumber);
+  auto* align_seed = align_cmd->add_option("--seed", align.seed, "Probe seed (default: the data job's)");
+  align_cmd->add_flag("--no-ema", align.no_ema, "The live weights instead of the EMA");
+
   BenchArgs bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Measure the engine against its peers");
   CLI::App* bench_allreduce = bench_cmd->add_subcommand(
@@ -149,6 +163,7 @@ int main(int argc, char** argv) {
   }
   sample.seed_given = seed_opt->count() > 0;
   eval.seed_given = eval_seed->count() > 0;
+  align.seed_given = align_seed->count() > 0;
 
   for (const auto& [cmd, model] : {std::pair{sample_cmd, sample_model}, std::pair{eval_cmd, eval_model}})
     if (*cmd && model.ckpt->count() + model.job->count() != 1) {
@@ -162,6 +177,7 @@ int main(int argc, char** argv) {
     if (*inspect_cmd) return run_inspect(inspect);  // reads files only: no MPI, no device
     if (*export_cmd) return run_export(export_args);
     if (*forward_cmd) return run_forward(forward);
+    if (*align_cmd) return run_align(align);  // one process: reads two checkpoints
     comm = make_comm_from_environment();
     if (*validate_cmd) return run_validate(*comm, validate);
     if (*bench_allreduce) return run_bench_allreduce(*comm, bench);

@@ -73,6 +73,9 @@ class Dit final : public ScoreNetwork {
   const ParameterStore& params() const override { return store_; }
   // Per block and head, W_Q-W_K and W_V-W_O (slices of the fused qkv and of proj).
   Symmetries symmetries() const override;
+  // blocks.K: the tokens after block K, [n, tokens · hidden].
+  std::vector<std::string> feature_layers() const override { return block_names_; }
+  Tensor features(const std::string& layer) const override;
   // pos_embed [1, N, C], fixed (not trained), exported with the weights.
   Tensor pos_embed() const { return pos_embed_.tensor(); }
 

@@ -172,4 +172,16 @@ Symmetries MlpScoreNet::symmetries() const {
   return s;
 }
 
+std::vector<std::string> MlpScoreNet::feature_layers() const {
+  std::vector<std::string> names;
+  for (const auto& b : blocks_) names.push_back(b->name);
+  return names;
+}
+
+Tensor MlpScoreNet::features(const std::string& layer) const {
+  for (const auto& b : blocks_)
+    if (b->name == layer) return b->out.tensor().rows(0, x_.dim(0));
+  return ScoreNetwork::features(layer);
+}
+
 }  // namespace carnot

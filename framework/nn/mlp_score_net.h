@@ -66,6 +66,9 @@ class MlpScoreNet final : public ScoreNetwork {
   }
   const ParameterStore& params() const override { return store_; }
   Symmetries symmetries() const override;
+  // blocks.K: the residual stream after block K, [n, hidden].
+  std::vector<std::string> feature_layers() const override;
+  Tensor features(const std::string& layer) const override;
   std::int64_t outputs() const override { return config_.outputs(); }
   const MlpConfig& config() const { return config_; }
   std::int64_t max_batch() const { return max_batch_; }

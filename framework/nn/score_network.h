@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "framework/core/tensor.h"
 #include "framework/nn/parameters.h"
@@ -34,6 +36,11 @@ class ScoreNetwork {
   // The rescaling pairs and scale-invariant groups of its parameters that diagnostics measure
   // (nn/symmetries.h); none where the network declares none.
   virtual Symmetries symmetries() const { return {}; }
+  // Hidden features (carnot align): the layers whose outputs the network keeps after forward, in
+  // depth order, and one's output for the last forward's rows as [n, features] (a sample's tokens
+  // side by side). Throws UsageError naming the layers for an unknown one.
+  virtual std::vector<std::string> feature_layers() const { return {}; }
+  virtual Tensor features(const std::string& layer) const;
   // A learned schedule's logits and their gradients (empty where the network has none).
   virtual Tensor beta_logits() const { return Tensor(); }
   virtual Tensor beta_logit_grads() const { return Tensor(); }

@@ -1,0 +1,14 @@
+#include "framework/nn/score_network.h"
+
+#include "framework/core/error.h"
+
+namespace carnot {
+
+Tensor ScoreNetwork::features(const std::string& layer) const {
+  std::string names;
+  for (const std::string& l : feature_layers()) names += (names.empty() ? "" : ", ") + l;
+  throw UsageError("no layer '" + layer + "' with features in this model" +
+                   (names.empty() ? std::string(" (it keeps none)") : " (it has " + names + ")"));
+}
+
+}  // namespace carnot
