@@ -116,10 +116,13 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
                 "                   ZeRO stage 1 over %d ranks. The ZeRO paper's 2 + 2 + 12/N counts fp16 weights and\n"
                 "                   gradients beside fp32 master weights; here the fp32 weights are the master copy)\n",
                 (weights + grads + optimizer + ema) / P, ranks, state_name.c_str(), state_bytes, ranks, ranks);
-  else
+  else if (state_bytes > 0)
     std::printf("  per parameter    %.0f bytes (fp32 weights 4 + gradients 4 + %s %d + EMA 4; not sharded:\n"
                 "                   distributed.zero 1 makes the optimizer's %d bytes %d/N)\n",
                 (weights + grads + optimizer + ema) / P, state_name.c_str(), state_bytes, state_bytes, state_bytes);
+  else
+    std::printf("  per parameter    %.0f bytes (fp32 weights 4 + gradients 4 + EMA 4; plain SGD keeps no state)\n",
+                (weights + grads + optimizer + ema) / P);
   std::printf("  total per rank   %s\n", human_bytes(weights + grads + optimizer + ema + acts).c_str());
   std::printf("  FLOPs            %s per sample forward (2 per multiply-add), %s per sample trained (3x), %s per step\n",
               human_count(forward_flops).c_str(),

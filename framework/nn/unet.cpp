@@ -440,19 +440,34 @@ void UNet::backward(const Tensor& dout_in, const Tensor& dx) {
   if (grads_ready_) grads_ready_(store_.values().numel(), "embeddings");
 }
 
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+// Attention blocks: per head, to_q-to_k and to_v-to_out.0. Residual blocks: conv1 and the time
+// projection (weights and biases) add up before norm2's GroupNorm, which undoes a common scale.
 Symmetries UNet::symmetries() const {
   Symmetries s;
-  const std::string suffix = ".to_q.weight";
   for (const ParamInfo& p : store_.params()) {
-    if (p.name.size() <= suffix.size() || p.name.compare(p.name.size() - suffix.size(), suffix.size(), suffix) != 0)
-      continue;
-    const std::string at = p.name.substr(0, p.name.size() - suffix.size());
-    const std::int64_t C = p.shape[0], d = config_.head_dim > 0 ? config_.head_dim : C;
-    auto slice = [&](const char* proj) {
-      return HeadSlice{&param_named(store_, at + proj + ".weight"), &param_named(store_, at + proj + ".bias"), 0};
-    };
-    add_attention_pairs(s, at, C / d, d, slice(".to_q"), slice(".to_k"), slice(".to_v"),
-                        param_named(store_, at + ".to_out.0.weight"));
+    if (ends_with(p.name, ".to_q.weight")) {
+      const std::string at = p.name.substr(0, p.name.size() - 12);
+      const std::int64_t C = p.shape[0], d = config_.head_dim > 0 ? config_.head_dim : C;
+      auto slice = [&](const char* proj) {
+        return HeadSlice{&param_named(store_, at + proj + ".weight"), &param_named(store_, at + proj + ".bias"), 0};
+      };
+      add_attention_pairs(s, at, C / d, d, slice(".to_q"), slice(".to_k"), slice(".to_v"),
+                          param_named(store_, at + ".to_out.0.weight"));
+    } else if (ends_with(p.name, ".conv1.weight")) {
+      const std::string at = p.name.substr(0, p.name.size() - 13);
+      ScaleInvariantGroup g{at + ".conv1+time_emb_proj", {}};
+      for (const char* name : {".conv1.weight", ".conv1.bias", ".time_emb_proj.weight", ".time_emb_proj.bias"})
+        g.group.add_all(param_named(store_, at + name));
+      s.scale_invariant.push_back(std::move(g));
+    }
   }
   return s;
 }

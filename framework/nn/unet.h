@@ -84,7 +84,8 @@ class UNet final : public ScoreNetwork {
   const UNetConfig& config() const { return config_; }
   ParameterStore& params() override { return store_; }
   const ParameterStore& params() const override { return store_; }
-  // Per attention block and head, to_q-to_k and to_v-to_out.0.
+  // Per attention block and head, to_q-to_k and to_v-to_out.0; per residual block, conv1 with the
+  // time projection is scale-invariant (GroupNorm follows).
   Symmetries symmetries() const override;
 
  private:

@@ -113,6 +113,7 @@ TEST(Symmetries, UNetAttentionHeads) {
   UNetConfig c;
   c.sample_size = 8, c.in_channels = 2, c.channels = 8, c.channel_mult = {1, 1}, c.res_blocks = 1;
   c.attention_resolutions = {4}, c.groups = 2, c.dropout = 0, c.head_dim = 4;
+  c.norm_eps = 0;  // GroupNorm's ε breaks the residual blocks' scale invariance by O(ε/variance)
   const std::int64_t B = 2;
   UNet net(c, DType::F64, cpu_ops(), B, 1);
   const Tensor w = net.params().values();
@@ -120,12 +121,17 @@ TEST(Symmetries, UNetAttentionHeads) {
   std::vector<double> x(std::size_t(B * 2 * 64)), out(std::size_t(net.outputs() * B));
   for (double& v : x) v = normal(rng);
   const float t[B] = {3, 700};
-  const std::size_t attention_blocks = net.symmetries().pairs.size() / 4;  // 2 heads × (qk, vo) each
+  const Symmetries sym = net.symmetries();
+  const std::size_t attention_blocks = sym.pairs.size() / 4;  // 2 heads × (qk, vo) each
   EXPECT_GE(attention_blocks, 2u);  // down, mid and up blocks at 4×4
+  std::size_t res_blocks = 0;  // every residual block: conv1 and time_emb_proj before GroupNorm
+  for (const ParamInfo& p : net.params().params()) res_blocks += p.name.find(".conv1.weight") != std::string::npos;
+  EXPECT_GE(res_blocks, 5u);
+  EXPECT_EQ(sym.scale_invariant.size(), res_blocks);
   expect_symmetries_exact(net, [&] {
     net.forward(Tensor(x.data(), DType::F64, Shape{B, 2, 8, 8}), t, nullptr, Tensor(out.data(), DType::F64, Shape{B, 2, 8, 8}));
     return out;
-  }, attention_blocks * 4, 0, "U-Net attention, head_dim 4 of 8 channels");
+  }, attention_blocks * 4, res_blocks, "U-Net: attention heads (head_dim 4 of 8 channels), residual blocks");
 }
 
 }  // namespace
