@@ -21,6 +21,19 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Adds the seconds of its scope to `total`.
+class Stopwatch {
+ public:
+  explicit Stopwatch(double& total) : total_(total), start_(Clock::now()) {}
+  ~Stopwatch() { total_ += seconds_since(start_); }
+  Stopwatch(const Stopwatch&) = delete;
+  Stopwatch& operator=(const Stopwatch&) = delete;
+
+ private:
+  double& total_;
+  Clock::time_point start_;
+};
+
 std::string format_duration(double s) {
   char buf[32];
   const long total = long(std::llround(s));
@@ -152,6 +165,7 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   const double rank_scale = slice_.count > 0 ? (B / double(slice_.count)) * (B / double(slice_.count)) : 0.0;
   if (buckets_)
     buckets_->set_before_reduce(measure && rank_groups ? GradBuckets::BeforeReduce([&](std::int64_t lo, std::int64_t hi) {
+      Stopwatch watch(diag_s_);
       diag_groups_.add_squares(ops_, local, 0, lo, hi, rank_scale, small_sq);
     }) : nullptr);
   noise_.reset();
@@ -175,12 +189,15 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     const bool last = m == pieces - 1;
     const Slice next = batch_slice(slice_.count, last ? 0 : m + 1, pieces);
     const std::uint32_t next_step = last ? s + 1 : s;
-    if (measure && piece_groups)
+    if (measure && piece_groups) {
+      Stopwatch watch(diag_s_);
       std::copy(grads.data<float>(), grads.data<float>() + grads.numel(), diag_prev_.data<float>());
+    }
     loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count, next_step,
                            std::int64_t(next_step) < spec_.train.steps ? next.count : 0,
                            std::uint32_t(slice_.begin + next.begin));
     if (measure && piece_groups && piece.count > 0) {  // the piece's gradient: what it added
+      Stopwatch watch(diag_s_);
       const float* g = grads.data<float>();
       float* change = diag_prev_.data<float>();
       for (std::int64_t i = 0; i < grads.numel(); ++i) change[i] = g[i] - change[i];
@@ -193,8 +210,10 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   const auto wait_start = Clock::now();
   {
     TraceSpan span(trace_, "all-reduce", s);  // with buckets: the wait for the last of them
-    if (measure && rank_groups && !buckets_)  // this rank's own gradient, before the reduction
+    if (measure && rank_groups && !buckets_) {  // this rank's own gradient, before the reduction
+      Stopwatch watch(diag_s_);
       diag_groups_.add_squares(ops_, local, 0, 0, grads.numel(), rank_scale, small_sq);
+    }
     if (buckets_)
       buckets_->finish();
     else if (zero_)
@@ -218,7 +237,10 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   comm_wait_s_ += seconds_since(wait_start);
   heartbeat("computing");
   if (buckets_) buckets_->set_before_reduce(nullptr);
-  if (diag) measure_groups();
+  if (diag) {
+    Stopwatch watch(diag_s_);
+    measure_groups();
+  }
   TraceSpan optimizer_span(trace_, "optimizer", s);
   const Tensor params = model_->params().values();
   if (zero_) {
@@ -446,6 +468,7 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
                        {"elapsed_s", elapsed}});
     }
     if (report && diagnostic_step(std::uint32_t(s))) {
+      Stopwatch watch(diag_s_);
       DiagnosticsReport diagnostics = diagnostics_report();
       for (const std::string& note : diagnostics.notes)
         if (std::find(diag_notes_said_.begin(), diag_notes_said_.end(), note) == diag_notes_said_.end()) {
@@ -465,6 +488,13 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
       interval_loss = 0;
       interval_steps = 0;
     }
+  }
+  if (report && spec_.diagnostics.every > 0 && total > first) {
+    const double elapsed = seconds_since(start);
+    char line[160];
+    std::snprintf(line, sizeof line, "carnot: diagnostics took %.3f s of %.1f s of training on rank 0 (%.2f%%, every %lld steps)",
+                  diag_s_, elapsed, 100 * diag_s_ / elapsed, (long long)spec_.diagnostics.every);
+    folder->log(line);
   }
 }
 

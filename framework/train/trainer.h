@@ -119,6 +119,8 @@ class Trainer {
   const DiagnosticGroups& diagnostic_groups() const { return diag_groups_; }
   const GroupMeasurements& diagnostic_measurements() const { return diag_; }
   DiagnosticsReport diagnostics_report() const;
+  // Seconds this rank has spent on diagnostics (measuring and, on rank 0, writing them).
+  double diagnostics_seconds() const { return diag_s_; }
   const ScoreNetwork& model() const { return *model_; }
   const Ema& ema() const { return *ema_; }
 
@@ -170,6 +172,7 @@ class Trainer {
   GroupMeasurements diag_;
   std::vector<std::string> diag_notes_said_;
   std::vector<double> step_scalars_;  // the step's small all-reduce
+  double diag_s_ = 0;
   void measure_groups();
   std::vector<double> tensors_only(const std::vector<double>& v) const {
     const std::size_t n = std::min(v.size(), diag_groups_.tensors());
