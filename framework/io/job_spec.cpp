@@ -351,6 +351,8 @@ void read_model(const SpecReader& r, const YAML::Node& n, ModelSpec& m) {
   s.number("pair_init_scale", m.pair_init_scale, above(0));
   s.key("pair_init_scale", [&](const YAML::Node& v, const std::string& p) {
     r.require(m.kind != "exact", v, p, "model.kind exact has no parameters");
+    r.require(m.kind != "mlp" || (m.activation == "relu" && !m.layer_norm), v, p,
+              "an MLP has rescaling pairs only with model.activation relu and no model.layer_norm");
   });
   for (const char* key : {"activation", "layer_norm"})
     s.key(key, [&](const YAML::Node& v, const std::string& p) {

@@ -241,6 +241,13 @@ TEST(JobSpec, MlpActivationAndNorm) {
   const std::string choice = error_of(kGood, {"model.activation=gelu"});
   EXPECT_NE(choice.find("model.activation"), std::string::npos) << choice;
   EXPECT_NE(choice.find("relu"), std::string::npos) << choice;
+  const std::string pairs = error_of(kGood, {"model.pair_init_scale=1.5"});
+  EXPECT_NE(pairs.find("model.pair_init_scale: an MLP has rescaling pairs only with model.activation relu"),
+            std::string::npos) << pairs;
+  EXPECT_DOUBLE_EQ(parse_job_spec(kGood, "job.yaml", {"model.activation=relu", "model.pair_init_scale=1.5"})
+                       .model.pair_init_scale, 1.5);
+  const std::string scale = error_of(kGood, {"model.pair_init_scale=0"});
+  EXPECT_NE(scale.find("model.pair_init_scale: must be > 0"), std::string::npos) << scale;
   const std::string dit = error_of("name: a\ndata: {kind: fashion_mnist}\nmodel: {kind: dit, activation: relu}\n");
   EXPECT_NE(dit.find("job.yaml:3:"), std::string::npos) << dit;
   EXPECT_NE(dit.find("model.activation: only for model.kind mlp (this is dit)"), std::string::npos) << dit;
