@@ -47,7 +47,7 @@ std::vector<float> features_of(const std::string& dir, const std::string& wanted
   load_weights(dir + (no_ema ? "/model" : "/ema") + ".safetensors", net->params(), net->params().values());
   const std::vector<std::string> layers = net->feature_layers();
   if (layers.empty()) throw UsageError("--ckpt " + dir + ": model.kind " + spec.model.kind + " keeps no hidden features yet");
-  *layer = wanted_layer.empty() ? layers[layers.size() / 2] : wanted_layer;
+  *layer = wanted_layer.empty() ? net->default_feature_layer() : wanted_layer;
   if (std::find(layers.begin(), layers.end(), *layer) == layers.end()) {
     std::string names;
     for (const std::string& l : layers) names += (names.empty() ? "" : ", ") + l;

@@ -6,9 +6,10 @@
 //   weight_norm/T, grad_norm/T            per parameter tensor
 //   charge/P   = ‖u‖² − ‖w‖²              per rescaling pair (conserved by gradient flow)
 //   balance/P  = ‖g_u‖²/‖g_w‖²            the mini-batch gradients' balance (→ 1, Ziyin et al. 2025)
-//   imbalance_g2/P    = |G_u|² − |G_w|²   ‖g_u‖² − ‖g_w‖² = these two in expectation: the part of
-//   imbalance_noise/P = (tr Σ_u − tr Σ_w)/B  the true gradient (the step size's force, ×η/4) and
-//                                          the noise's (×η/4); from the per-group noise estimates
+//   imbalance_g2/P    = |G_u|² − |G_w|²   ‖g_u‖² − ‖g_w‖² split by the per-group noise estimates
+//   imbalance_noise/P = (tr Σ_u − tr Σ_w)/B  (unbiased each; their sum is exactly the measured
+//                                          difference): the true gradient's part (the step size's
+//                                          force, ×η/4) and the noise's (×η/4)
 //   wd_equilibrium/S = η_eff‖g‖²/(2γ‖θ‖²)  per scale-invariant group under SGD with weight decay γ
 //                                          (→ 1 at equilibrium)
 #pragma once

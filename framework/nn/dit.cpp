@@ -175,6 +175,7 @@ void Dit::forward(const Tensor& x_in, const float* t, const std::int64_t* y, con
   const Tensor temb = rows(temb_, n), cond = rows(cond_, n), cond_act = rows(cond_act_, n);
   t_embedder_->forward(t, n, temb);
   if (c.num_classes > 0) {
+    CARNOT_CHECK(y != nullptr, "a class-conditional DiT (", c.num_classes, " classes) got no labels");
     for (std::int64_t i = 0; i < n; ++i)
       CARNOT_CHECK(y[i] >= 0 && y[i] < c.table_rows(), "class label ", y[i], " outside [0, ", c.table_rows(), ")");
     ops_.embedding_forward(dt, n, C, store_.value(table_).raw(), y, cond.raw());

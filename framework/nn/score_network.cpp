@@ -11,4 +11,9 @@ Tensor ScoreNetwork::features(const std::string& layer) const {
                    (names.empty() ? std::string(" (it keeps none)") : " (it has " + names + ")"));
 }
 
+std::string ScoreNetwork::default_feature_layer() const {
+  const std::vector<std::string> layers = feature_layers();
+  return layers.empty() ? std::string() : layers[layers.size() / 2];
+}
+
 }  // namespace carnot

@@ -41,6 +41,8 @@ class ScoreNetwork {
   // side by side). Throws UsageError naming the layers for an unknown one.
   virtual std::vector<std::string> feature_layers() const { return {}; }
   virtual Tensor features(const std::string& layer) const;
+  // The layer `carnot align` takes when none is named: the middle of feature_layers().
+  virtual std::string default_feature_layer() const;
   // A learned schedule's logits and their gradients (empty where the network has none).
   virtual Tensor beta_logits() const { return Tensor(); }
   virtual Tensor beta_logit_grads() const { return Tensor(); }

@@ -300,6 +300,7 @@ void UNet::forward(const Tensor& x_in, const float* t, const std::int64_t* y, co
   const Tensor emb = m.emb.tensor().rows(0, n), emb_act = m.emb_act.tensor().rows(0, n);
   m.time_embedding.forward(t, n, emb);
   if (c.num_classes > 0) {
+    CARNOT_CHECK(y != nullptr, "a class-conditional U-Net (", c.num_classes, " classes) got no labels");
     for (std::int64_t i = 0; i < n; ++i)
       CARNOT_CHECK(y[i] >= 0 && y[i] < c.table_rows(), "class label ", y[i], " outside [0, ", c.table_rows(), ")");
     const Tensor cls = m.demb.tensor().rows(0, n);  // free until backward
@@ -438,6 +439,25 @@ void UNet::backward(const Tensor& dout_in, const Tensor& dx) {
   m.time_embedding.backward(demb);
   if (c.num_classes > 0) ops.embedding_backward(dt, n, T, m.y, demb.raw(), store_.grad(m.table).raw());
   if (grads_ready_) grads_ready_(store_.values().numel(), "embeddings");
+}
+
+std::vector<std::string> UNet::feature_layers() const {
+  std::vector<std::string> names;
+  for (const UNetNode& node : m_->nodes)
+    if (node.step.kind == UNetStepKind::kRes || node.step.kind == UNetStepKind::kAttn) names.push_back(node.step.name);
+  return names;
+}
+
+// A block's output is the next node's saved input (kept for backward).
+Tensor UNet::features(const std::string& layer) const {
+  const std::vector<UNetNode>& nodes = m_->nodes;
+  for (std::size_t i = 0; i + 1 < nodes.size(); ++i)
+    if (nodes[i].step.name == layer &&
+        (nodes[i].step.kind == UNetStepKind::kRes || nodes[i].step.kind == UNetStepKind::kAttn)) {
+      const Tensor& out = nodes[i + 1].in;
+      return Tensor(out.raw(), out.dtype(), Shape{m_->n, out.numel() / out.dim(0)});
+    }
+  return ScoreNetwork::features(layer);
 }
 
 namespace {

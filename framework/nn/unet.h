@@ -87,6 +87,10 @@ class UNet final : public ScoreNetwork {
   // Per attention block and head, to_q-to_k and to_v-to_out.0; per residual block, conv1 with the
   // time projection is scale-invariant (GroupNorm follows).
   Symmetries symmetries() const override;
+  // Every residual and attention block's output ([n, C·side²]); by default mid_block.attentions.0.
+  std::vector<std::string> feature_layers() const override;
+  Tensor features(const std::string& layer) const override;
+  std::string default_feature_layer() const override { return "mid_block.attentions.0"; }
 
  private:
   struct Impl;

@@ -262,6 +262,16 @@ TEST(Diagnostics, NoiseScaleRanksEqualMicroBatches) {
   EXPECT_DOUBLE_EQ(m.at("entropic_ratio").get<double>(), a.trace_sigma / (64 * a.g2));
   for (const char* key : {"charge/", "balance/", "imbalance_g2/", "imbalance_noise/"})
     EXPECT_TRUE(m.contains(std::string(key) + "blocks.0.fc1-fc2")) << key;
+  // The split is exact: the two parts add up to the measured ‖g_u‖² − ‖g_w‖² (the unbiased |G|²
+  // plus tr Σ/B is the large batch's own squared norm).
+  const DiagnosticGroups& groups = plain.diagnostic_groups();
+  const GroupMeasurements& meas = plain.diagnostic_measurements();
+  for (std::size_t k = 0; k < groups.symmetries().pairs.size(); ++k) {
+    const std::string& name = groups.symmetries().pairs[k].name;
+    const double parts = m.at("imbalance_g2/" + name).get<double>() + m.at("imbalance_noise/" + name).get<double>();
+    const double measured = meas.grad_sq[groups.pair_u(k)] - meas.grad_sq[groups.pair_w(k)];
+    EXPECT_NEAR(parts, measured, 1e-9 * (meas.grad_sq[groups.pair_u(k)] + meas.grad_sq[groups.pair_w(k)])) << name;
+  }
 }
 
 // Per-layer weight and gradient norms (diagnostics): the same with ZeRO (each rank a shard of the
