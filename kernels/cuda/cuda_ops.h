@@ -1,0 +1,16 @@
+// The op table on the GPU (kernels/ops.h): every pointer a device pointer. Implemented so far: the
+// elementwise ops, the reductions (sum of squares, the loss) and the optimizer steps, each tested
+// against its CPU twin in tests/cuda/ops_twin_test.cpp. The others throw naming the op (issue 7
+// brings them: cuBLASLt GEMMs, norms, attention, convolutions through cuDNN).
+//
+// Reductions are deterministic: a fixed grid, per-block tree sums in shared memory, and the
+// blocks' partial sums added on the host in block order, all in float64.
+#pragma once
+#include "kernels/ops.h"
+
+namespace carnot {
+
+// The process's CUDA op table on the current device (throws where CUDA is unusable).
+Ops& cuda_ops();
+
+}  // namespace carnot
