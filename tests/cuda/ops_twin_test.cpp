@@ -1,7 +1,7 @@
 // The CUDA op table against its CPU twin, op by op, on fresh random inputs in float32 and float64:
 // ‖gpu − cpu‖/‖cpu‖ ≤ 1e-5 in float32 (the CPU's fast exp differs from CUDA's in the last bits)
-// and ≤ 1e-12 in float64; reductions (float64 sums in another order) to 1e-12 and bitwise equal
-// run to run. Skipped with a message when no GPU is usable.
+// and ≤ 1e-12 in float64; moves and dropout masks exactly; reductions (float64 sums in another
+// order) to 1e-12 and bitwise equal run to run. Skipped with a message when no GPU is usable.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -153,14 +153,146 @@ TEST(CudaOps, OptimizerStepsMatchCpuTwin) {
   EXPECT_LT(test::rel_error(ema.from_device(), ema.host, ema.host.size()), 1e-6);
 }
 
+template <class T> void expect_close(const Twin<T>& t, const char* what, double tol = bound<T>()) {
+  EXPECT_LE(test::rel_error(t.from_device(), t.host, t.host.size()), tol) << what << " " << dtype_name(dtype_of<T>());
+}
+
+// LayerNorm (float64 statistics), adaLN's modulation and gated residual, forward and backward.
+template <class T> void norm_ops(std::mt19937_64& rng) {
+  const DType dt = dtype_of<T>();
+  Ops& gpu = cuda_ops();
+  Ops& cpu = cpu_ops();
+  const std::int64_t rows = 77, cols = 384;
+  Twin<T> x(randn<T>(rng, std::size_t(rows * cols), 3.0)), y(zeros<T>(rows * cols)), mean(zeros<T>(rows)),
+      rstd(zeros<T>(rows)), dy(randn<T>(rng, std::size_t(rows * cols))), dx(zeros<T>(rows * cols));
+  cpu.layer_norm_forward(dt, rows, cols, 1e-6, x.h(), y.h(), mean.h(), rstd.h());
+  gpu.layer_norm_forward(dt, rows, cols, 1e-6, x.d(), y.d(), mean.d(), rstd.d());
+  expect_close(y, "layer_norm y");
+  expect_close(mean, "layer_norm mean");
+  expect_close(rstd, "layer_norm rstd");
+  cpu.layer_norm_backward(dt, rows, cols, x.h(), mean.h(), rstd.h(), dy.h(), dx.h());
+  gpu.layer_norm_backward(dt, rows, cols, x.d(), mean.d(), rstd.d(), dy.d(), dx.d());
+  expect_close(dx, "layer_norm dx");
+
+  const std::int64_t batch = 3, tokens = 16, C = 24, stride = 6 * C;
+  Twin<T> h(randn<T>(rng, std::size_t(batch * tokens * C))), mod(randn<T>(rng, std::size_t(batch * stride))),
+      out(randn<T>(rng, std::size_t(batch * tokens * C))), g(randn<T>(rng, std::size_t(batch * tokens * C))),
+      dh(zeros<T>(batch * tokens * C)), dmod(zeros<T>(batch * stride));
+  const std::int64_t shift = 0, scale = C, gate = 2 * C;
+  cpu.modulate_forward(dt, batch, tokens, C, h.h(), mod.h() + shift, mod.h() + scale, stride, out.h());
+  gpu.modulate_forward(dt, batch, tokens, C, h.d(), mod.d() + shift, mod.d() + scale, stride, out.d());
+  expect_close(out, "modulate_forward");
+  cpu.modulate_backward(dt, batch, tokens, C, h.h(), mod.h() + scale, stride, g.h(), dh.h(), dmod.h() + shift,
+                        dmod.h() + scale);
+  gpu.modulate_backward(dt, batch, tokens, C, h.d(), mod.d() + scale, stride, g.d(), dh.d(), dmod.d() + shift,
+                        dmod.d() + scale);
+  expect_close(dh, "modulate_backward dx");
+  expect_close(dmod, "modulate_backward dshift, dscale");
+  cpu.gated_residual_forward(dt, batch, tokens, C, h.h(), mod.h() + gate, stride, out.h());
+  gpu.gated_residual_forward(dt, batch, tokens, C, h.d(), mod.d() + gate, stride, out.d());
+  expect_close(out, "gated_residual_forward");
+  cpu.gated_residual_backward(dt, batch, tokens, C, h.h(), mod.h() + gate, stride, g.h(), dh.h(), dmod.h() + gate);
+  gpu.gated_residual_backward(dt, batch, tokens, C, h.d(), mod.d() + gate, stride, g.d(), dh.d(), dmod.d() + gate);
+  expect_close(dh, "gated_residual_backward dh");
+  expect_close(dmod, "gated_residual_backward dgate");
+}
+
+TEST(CudaOps, NormsMatchCpuTwin) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::fresh_seed("CudaOps.Norms"));
+  norm_ops<float>(rng);
+  norm_ops<double>(rng);
+}
+
+// Moves are exact: embeddings, transposes, unpatchify, block copies, up-sampling; dropout's masks
+// come from the same Philox words, so they agree bitwise.
+template <class T> void layout_ops(std::mt19937_64& rng) {
+  const DType dt = dtype_of<T>();
+  Ops& gpu = cuda_ops();
+  Ops& cpu = cpu_ops();
+  const std::int64_t rows = 50, dim = 33, vocab = 7;
+  std::vector<std::int64_t> id_values(static_cast<std::size_t>(rows));
+  for (auto& v : id_values) v = std::int64_t(rng() % vocab);  // repeats: backward adds several rows into one
+  Twin<std::int64_t> ids(id_values);
+  Twin<T> table(randn<T>(rng, std::size_t(vocab * dim))), emb(zeros<T>(rows * dim)), demb(randn<T>(rng, std::size_t(rows * dim)));
+  cpu.embedding_forward(dt, rows, dim, table.h(), ids.h(), emb.h());
+  gpu.embedding_forward(dt, rows, dim, table.d(), ids.d(), emb.d());
+  expect_close(emb, "embedding_forward", 0);
+  cpu.embedding_backward(dt, rows, dim, ids.h(), demb.h(), table.h());
+  gpu.embedding_backward(dt, rows, dim, ids.d(), demb.d(), table.d());
+  expect_close(table, "embedding_backward", 0);
+
+  const std::int64_t batch = 3, h = 4, w = 5, p = 2, C = 3, n = batch * h * w * p * p * C;
+  Twin<T> tokens(randn<T>(rng, std::size_t(n))), image(zeros<T>(n)), back(zeros<T>(n)), tr(zeros<T>(n));
+  cpu.unpatchify(dt, batch, h, w, p, C, true, tokens.h(), image.h());
+  gpu.unpatchify(dt, batch, h, w, p, C, true, tokens.d(), image.d());
+  expect_close(image, "unpatchify to image", 0);
+  cpu.unpatchify(dt, batch, h, w, p, C, false, image.h(), back.h());
+  gpu.unpatchify(dt, batch, h, w, p, C, false, image.d(), back.d());
+  expect_close(back, "unpatchify to tokens", 0);
+  cpu.transpose_batched(dt, batch, h * w, p * p * C, tokens.h(), tr.h());
+  gpu.transpose_batched(dt, batch, h * w, p * p * C, tokens.d(), tr.d());
+  expect_close(tr, "transpose_batched", 0);
+  for (const bool acc : {false, true}) {
+    cpu.copy_blocks(dt, 9, 7, tokens.h() + 3, 20, back.h() + 1, 13, acc);
+    gpu.copy_blocks(dt, 9, 7, tokens.d() + 3, 20, back.d() + 1, 13, acc);
+    expect_close(back, acc ? "copy_blocks accumulate" : "copy_blocks", 0);
+  }
+
+  const std::int64_t planes = 12, ph = 6, pw = 5;
+  Twin<T> x(randn<T>(rng, std::size_t(planes * ph * pw))), up(zeros<T>(planes * 4 * ph * pw)),
+      dup(randn<T>(rng, std::size_t(planes * 4 * ph * pw))), dx(zeros<T>(planes * ph * pw)),
+      v(randn<T>(rng, std::size_t(planes))), sums(zeros<T>(planes));
+  cpu.upsample2x_forward(dt, planes, ph, pw, x.h(), up.h());
+  gpu.upsample2x_forward(dt, planes, ph, pw, x.d(), up.d());
+  expect_close(up, "upsample2x_forward", 0);
+  cpu.upsample2x_backward(dt, planes, ph, pw, dup.h(), dx.h());
+  gpu.upsample2x_backward(dt, planes, ph, pw, dup.d(), dx.d());
+  expect_close(dx, "upsample2x_backward", 0);
+  cpu.add_per_plane(dt, planes, ph * pw, v.h(), x.h());
+  gpu.add_per_plane(dt, planes, ph * pw, v.d(), x.d());
+  expect_close(x, "add_per_plane", 0);
+  cpu.sum_per_plane(dt, planes, 4 * ph * pw, dup.h(), sums.h());
+  gpu.sum_per_plane(dt, planes, 4 * ph * pw, dup.d(), sums.d());
+  expect_close(sums, "sum_per_plane");  // float64 sums in another order, rounded to T
+
+  std::vector<float> t_values = {0.f, 1.f, 37.5f, 999.f, 0.25f};
+  Twin<float> t(t_values);
+  for (const SinusoidStyle style : {SinusoidStyle{10000, 0, false}, SinusoidStyle{10000, 1, true}}) {
+    const std::int64_t edim = 9;  // odd: the last column is zero
+    Twin<T> e(randn<T>(rng, std::size_t(5 * edim)));
+    cpu.timestep_embedding(dt, 5, edim, t.h(), style, e.h());
+    gpu.timestep_embedding(dt, 5, edim, t.d(), style, e.d());
+    expect_close(e, "timestep_embedding", std::is_same_v<T, float> ? 1e-6 : 1e-13);
+  }
+
+  const std::int64_t drows = 21, dcols = 30;  // not a multiple of 4: the last draw is partly used
+  const DropoutKey key{rng(), 17, 1000, 3};
+  Twin<T> dxin(randn<T>(rng, std::size_t(drows * dcols))), dyout(zeros<T>(drows * dcols)), mask(zeros<T>(drows * dcols));
+  cpu.dropout_forward(dt, drows, dcols, 0.3, key, dxin.h(), dyout.h(), mask.h());
+  gpu.dropout_forward(dt, drows, dcols, 0.3, key, dxin.d(), dyout.d(), mask.d());
+  expect_close(mask, "dropout mask", 0);
+  expect_close(dyout, "dropout_forward", 0);
+  cpu.dropout_backward(dt, drows * dcols, mask.h(), dxin.h(), dyout.h());
+  gpu.dropout_backward(dt, drows * dcols, mask.d(), dxin.d(), dyout.d());
+  expect_close(dyout, "dropout_backward", 0);
+}
+
+TEST(CudaOps, LayoutMatchCpuTwin) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::fresh_seed("CudaOps.Layout"));
+  layout_ops<float>(rng);
+  layout_ops<double>(rng);
+}
+
 // An op not yet on the GPU says so by name instead of computing anything.
 TEST(CudaOps, MissingOpsSayWhich) {
   SKIP_WITHOUT_GPU();
   try {
-    cuda_ops().layer_norm_forward(DType::F32, 1, 1, 1e-6, nullptr, nullptr, nullptr, nullptr);
+    cuda_ops().group_norm_forward(DType::F32, 1, 1, 1, 1, 1e-6, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
     FAIL() << "no error";
   } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("layer_norm_forward is not on the GPU yet"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("group_norm_forward is not on the GPU yet"), std::string::npos) << e.what();
   }
 }
 

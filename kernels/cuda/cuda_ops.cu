@@ -1,0 +1,216 @@
+// The op table on the GPU: each op dispatches on its dtype to the kernels of kernels.cuh. Ops not
+// on the GPU yet throw naming themselves (never a silent fallback to the host).
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cuda/cuda_check.cuh"
+#include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/kernels.cuh"
+
+namespace carnot {
+
+namespace {
+
+namespace k = cuda_kernels;
+
+// Calls fn(T{}) with T the C++ type of dt.
+template <class Fn> decltype(auto) dispatch(DType dt, Fn&& fn) {
+  if (dt == DType::F32) return fn(float{});
+  return fn(double{});
+}
+template <class T> const T* in(const void* p) { return static_cast<const T*>(p); }
+template <class T> T* out(void* p) { return static_cast<T*>(p); }
+
+[[noreturn]] void missing(const char* op) {
+  throw std::runtime_error(std::string("cuda_ops: ") + op + " is not on the GPU yet (issue 7); run this model on the CPU");
+}
+
+class CudaOps final : public Ops {
+ public:
+  void gemm(DType, bool, bool, std::int64_t, std::int64_t, std::int64_t, double, const void*, std::int64_t,
+            const void*, std::int64_t, double, void*, std::int64_t) override { missing("gemm"); }
+  void add_bias(DType dt, std::int64_t rows, std::int64_t cols, const void* bias, void* y) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::add_bias<T>(rows, cols, in<T>(bias), out<T>(y)); });
+  }
+  void bias_grad(DType dt, std::int64_t rows, std::int64_t cols, const void* dy, void* dbias) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::bias_grad<T>(rows, cols, in<T>(dy), out<T>(dbias)); });
+  }
+  void silu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::silu_forward<T>(n, in<T>(x), out<T>(y)); });
+  }
+  void silu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::silu_backward<T>(n, in<T>(x), in<T>(dy), out<T>(dx)); });
+  }
+  void relu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::relu_forward<T>(n, in<T>(x), out<T>(y)); });
+  }
+  void relu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::relu_backward<T>(n, in<T>(x), in<T>(dy), out<T>(dx)); });
+  }
+  void gelu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::gelu_forward<T>(n, in<T>(x), out<T>(y)); });
+  }
+  void gelu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::gelu_backward<T>(n, in<T>(x), in<T>(dy), out<T>(dx)); });
+  }
+  void layer_norm_forward(DType dt, std::int64_t rows, std::int64_t cols, double eps, const void* x, void* y,
+                          void* mean, void* rstd) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::layer_norm_forward<T>(rows, cols, eps, in<T>(x), out<T>(y), out<T>(mean), out<T>(rstd));
+    });
+  }
+  void layer_norm_backward(DType dt, std::int64_t rows, std::int64_t cols, const void* x, const void* mean,
+                           const void* rstd, const void* dy, void* dx) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::layer_norm_backward<T>(rows, cols, in<T>(x), in<T>(mean), in<T>(rstd), in<T>(dy), out<T>(dx));
+    });
+  }
+  void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
+                        const void* shift, const void* scale, std::int64_t mod_stride, void* y) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::modulate_forward<T>(batch, tokens, cols, in<T>(x), in<T>(shift), in<T>(scale), mod_stride, out<T>(y));
+    });
+  }
+  void modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
+                         const void* scale, std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
+                         void* dscale) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::modulate_backward<T>(batch, tokens, cols, in<T>(x), in<T>(scale), mod_stride, in<T>(dy), out<T>(dx),
+                              out<T>(dshift), out<T>(dscale));
+    });
+  }
+  void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
+                              const void* gate, std::int64_t mod_stride, void* y) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::gated_residual_forward<T>(batch, tokens, cols, in<T>(h), in<T>(gate), mod_stride, out<T>(y));
+    });
+  }
+  void gated_residual_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
+                               const void* gate, std::int64_t mod_stride, const void* dy, void* dh,
+                               void* dgate) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::gated_residual_backward<T>(batch, tokens, cols, in<T>(h), in<T>(gate), mod_stride, in<T>(dy), out<T>(dh),
+                                    out<T>(dgate));
+    });
+  }
+  void group_norm_forward(DType, std::int64_t, std::int64_t, std::int64_t, std::int64_t, double, const void*,
+                          const void*, const void*, void*, void*, void*) override { missing("group_norm_forward"); }
+  void group_norm_backward(DType, std::int64_t, std::int64_t, std::int64_t, std::int64_t, const void*, const void*,
+                           const void*, const void*, const void*, void*, void*, void*) override {
+    missing("group_norm_backward");
+  }
+  void attention_forward(DType, std::int64_t, std::int64_t, std::int64_t, std::int64_t, const void*, void*,
+                         void*) override { missing("attention_forward"); }
+  void attention_backward(DType, std::int64_t, std::int64_t, std::int64_t, std::int64_t, const void*, const void*,
+                          const void*, void*, void*) override { missing("attention_backward"); }
+  void conv2d_forward(DType, const Conv2dShape&, const void*, const void*, const void*, void*, void*) override {
+    missing("conv2d_forward");
+  }
+  void conv2d_backward(DType, const Conv2dShape&, const void*, const void*, const void*, void*, void*, void*,
+                       void*) override { missing("conv2d_backward"); }
+  void add_per_plane(DType dt, std::int64_t planes, std::int64_t hw, const void* v, void* y) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::add_per_plane<T>(planes, hw, in<T>(v), out<T>(y)); });
+  }
+  void sum_per_plane(DType dt, std::int64_t planes, std::int64_t hw, const void* dy, void* dv) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::sum_per_plane<T>(planes, hw, in<T>(dy), out<T>(dv)); });
+  }
+  void dropout_forward(DType dt, std::int64_t rows, std::int64_t cols, double p, const DropoutKey& key, const void* x,
+                       void* y, void* mask) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::dropout_forward<T>(rows, cols, p, key, in<T>(x), out<T>(y), out<T>(mask));
+    });
+  }
+  void dropout_backward(DType dt, std::int64_t n, const void* mask, const void* dy, void* dx) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::dropout_backward<T>(n, in<T>(mask), in<T>(dy), out<T>(dx)); });
+  }
+  void upsample2x_forward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* x,
+                          void* y) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::upsample2x_forward<T>(planes, h, w, in<T>(x), out<T>(y)); });
+  }
+  void upsample2x_backward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* dy,
+                           void* dx) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::upsample2x_backward<T>(planes, h, w, in<T>(dy), out<T>(dx)); });
+  }
+  void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table, const std::int64_t* ids,
+                         void* o) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::embedding_forward<T>(rows, dim, in<T>(table), ids, out<T>(o)); });
+  }
+  void embedding_backward(DType dt, std::int64_t rows, std::int64_t dim, const std::int64_t* ids, const void* dout,
+                          void* dtable) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::embedding_backward<T>(rows, dim, ids, in<T>(dout), out<T>(dtable));
+    });
+  }
+  void transpose_batched(DType dt, std::int64_t batch, std::int64_t rows, std::int64_t cols, const void* x,
+                         void* y) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::transpose_batched<T>(batch, rows, cols, in<T>(x), out<T>(y)); });
+  }
+  void unpatchify(DType dt, std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t p, std::int64_t channels,
+                  bool to_image, const void* x, void* y) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::unpatchify<T>(batch, h, w, p, channels, to_image, in<T>(x), out<T>(y));
+    });
+  }
+  void copy_blocks(DType dt, std::int64_t count, std::int64_t block, const void* src, std::int64_t src_stride,
+                   void* dst, std::int64_t dst_stride, bool accumulate) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::copy_blocks<T>(count, block, in<T>(src), src_stride, out<T>(dst), dst_stride, accumulate);
+    });
+  }
+  void add(DType dt, std::int64_t n, const void* a, const void* b, void* y) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::add<T>(n, in<T>(a), in<T>(b), out<T>(y)); });
+  }
+  void accumulate(DType dt, std::int64_t n, const void* x, void* y) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::accumulate<T>(n, in<T>(x), out<T>(y)); });
+  }
+  void scale(DType dt, std::int64_t n, double s, void* y) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::scale<T>(n, T(s), out<T>(y)); });
+  }
+  void fill_zero(DType dt, std::int64_t n, void* y) override {
+    if (n > 0) CARNOT_CUDA_CHECK(cudaMemset(y, 0, std::size_t(n) * dtype_size(dt)));
+  }
+  void timestep_embedding(DType dt, std::int64_t rows, std::int64_t dim, const float* t, const SinusoidStyle& style,
+                          void* o) override {
+    dispatch(dt, [&](auto z) { using T = decltype(z); k::timestep_embedding<T>(rows, dim, t, style, out<T>(o)); });
+  }
+  double sum_squares(DType dt, std::int64_t n, const void* x) override {
+    return dispatch(dt, [&](auto z) { using T = decltype(z); return k::sum_squares<T>(n, in<T>(x)); });
+  }
+  double mse_loss(DType dt, std::int64_t rows, std::int64_t cols, const void* pred, const void* target,
+                  const float* row_weights, double grad_scale, void* dpred) override {
+    return dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      return k::mse_loss<T>(rows, cols, in<T>(pred), in<T>(target), row_weights, grad_scale, out<T>(dpred));
+    });
+  }
+  void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v, float lr, float beta1,
+                  float beta2, float eps, float weight_decay, std::int64_t step) override {
+    k::adamw_step(n, param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step);
+  }
+  void sgd_step(std::int64_t n, float* param, const float* grad, float* buf, float lr, float momentum,
+                float weight_decay, bool nesterov) override {
+    k::sgd_step(n, param, grad, buf, lr, momentum, weight_decay, nesterov);
+  }
+  void ema_update(std::int64_t n, float decay, const float* param, float* ema) override {
+    k::ema_update(n, decay, param, ema);
+  }
+};
+
+}  // namespace
+
+Ops& cuda_ops() {
+  static CudaOps ops;
+  return ops;
+}
+
+}  // namespace carnot

@@ -1,0 +1,75 @@
+// The CUDA kernels' launchers (device pointers), one per op of kernels/ops.h, mirroring
+// kernels/cpu/kernels.h; T is float or double. cuda_ops.cu wires them into the op table.
+#pragma once
+#include <cstdint>
+
+#include "kernels/ops.h"
+
+namespace carnot::cuda_kernels {
+
+// elementwise.cu
+template <class T> void silu_forward(std::int64_t n, const T* x, T* y);
+template <class T> void silu_backward(std::int64_t n, const T* x, const T* dy, T* dx);
+template <class T> void relu_forward(std::int64_t n, const T* x, T* y);
+template <class T> void relu_backward(std::int64_t n, const T* x, const T* dy, T* dx);
+template <class T> void gelu_forward(std::int64_t n, const T* x, T* y);
+template <class T> void gelu_backward(std::int64_t n, const T* x, const T* dy, T* dx);
+template <class T> void add(std::int64_t n, const T* a, const T* b, T* y);
+template <class T> void accumulate(std::int64_t n, const T* x, T* y);
+template <class T> void scale(std::int64_t n, T s, T* y);
+template <class T> void add_bias(std::int64_t rows, std::int64_t cols, const T* bias, T* y);
+template <class T> void bias_grad(std::int64_t rows, std::int64_t cols, const T* dy, T* dbias);
+void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v, float lr, float beta1,
+                float beta2, float eps, float weight_decay, std::int64_t step);
+void sgd_step(std::int64_t n, float* param, const float* grad, float* buf, float lr, float momentum,
+              float weight_decay, bool nesterov);
+void ema_update(std::int64_t n, float decay, const float* param, float* ema);
+
+// reduce.cu: float64 results, the blocks' partial sums added on the host in order.
+template <class T> double sum_squares(std::int64_t n, const T* x);
+template <class T>
+double mse_loss(std::int64_t rows, std::int64_t cols, const T* pred, const T* target, const float* row_weights,
+                double grad_scale, T* dpred);
+
+// norms.cu
+template <class T>
+void layer_norm_forward(std::int64_t rows, std::int64_t cols, double eps, const T* x, T* y, T* mean, T* rstd);
+template <class T>
+void layer_norm_backward(std::int64_t rows, std::int64_t cols, const T* x, const T* mean, const T* rstd, const T* dy,
+                         T* dx);
+template <class T>
+void modulate_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* shift,
+                      const T* scale, std::int64_t mod_stride, T* y);
+template <class T>
+void modulate_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* scale,
+                       std::int64_t mod_stride, const T* dy, T* dx, T* dshift, T* dscale);
+template <class T>
+void gated_residual_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
+                            std::int64_t mod_stride, T* y);
+template <class T>
+void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
+                             std::int64_t mod_stride, const T* dy, T* dh, T* dgate);
+
+// layout.cu
+template <class T>
+void embedding_forward(std::int64_t rows, std::int64_t dim, const T* table, const std::int64_t* ids, T* out);
+template <class T>
+void embedding_backward(std::int64_t rows, std::int64_t dim, const std::int64_t* ids, const T* dout, T* dtable);
+template <class T> void transpose_batched(std::int64_t batch, std::int64_t rows, std::int64_t cols, const T* x, T* y);
+template <class T>
+void unpatchify(std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t p, std::int64_t channels,
+                bool to_image, const T* in, T* out);
+template <class T>
+void copy_blocks(std::int64_t count, std::int64_t block, const T* src, std::int64_t src_stride, T* dst,
+                 std::int64_t dst_stride, bool accumulate);
+template <class T> void add_per_plane(std::int64_t planes, std::int64_t hw, const T* v, T* y);
+template <class T> void sum_per_plane(std::int64_t planes, std::int64_t hw, const T* dy, T* dv);
+template <class T> void upsample2x_forward(std::int64_t planes, std::int64_t h, std::int64_t w, const T* x, T* y);
+template <class T> void upsample2x_backward(std::int64_t planes, std::int64_t h, std::int64_t w, const T* dy, T* dx);
+template <class T>
+void timestep_embedding(std::int64_t rows, std::int64_t dim, const float* t, const SinusoidStyle& style, T* out);
+template <class T>
+void dropout_forward(std::int64_t rows, std::int64_t cols, double p, const DropoutKey& key, const T* x, T* y, T* mask);
+template <class T> void dropout_backward(std::int64_t n, const T* mask, const T* dy, T* dx);
+
+}  // namespace carnot::cuda_kernels
