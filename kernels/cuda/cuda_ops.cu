@@ -5,6 +5,7 @@
 
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/kernels.cuh"
 
 namespace carnot {
@@ -27,8 +28,14 @@ template <class T> T* out(void* p) { return static_cast<T*>(p); }
 
 class CudaOps final : public Ops {
  public:
-  void gemm(DType, bool, bool, std::int64_t, std::int64_t, std::int64_t, double, const void*, std::int64_t,
-            const void*, std::int64_t, double, void*, std::int64_t) override { missing("gemm"); }
+  void gemm(DType dt, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t kk, double alpha,
+            const void* a, std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* c,
+            std::int64_t ldc) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::gemm<T>(trans_a, trans_b, m, n, kk, T(alpha), in<T>(a), lda, in<T>(b), ldb, T(beta), out<T>(c), ldc);
+    });
+  }
   void add_bias(DType dt, std::int64_t rows, std::int64_t cols, const void* bias, void* y) override {
     dispatch(dt, [&](auto z) { using T = decltype(z); k::add_bias<T>(rows, cols, in<T>(bias), out<T>(y)); });
   }
@@ -99,16 +106,39 @@ class CudaOps final : public Ops {
                                     out<T>(dgate));
     });
   }
-  void group_norm_forward(DType, std::int64_t, std::int64_t, std::int64_t, std::int64_t, double, const void*,
-                          const void*, const void*, void*, void*, void*) override { missing("group_norm_forward"); }
-  void group_norm_backward(DType, std::int64_t, std::int64_t, std::int64_t, std::int64_t, const void*, const void*,
-                           const void*, const void*, const void*, void*, void*, void*) override {
-    missing("group_norm_backward");
+  void group_norm_forward(DType dt, std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups,
+                          double eps, const void* x, const void* gamma, const void* beta, void* y, void* mean,
+                          void* rstd) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::group_norm_forward<T>(batch, channels, hw, groups, eps, in<T>(x), in<T>(gamma), in<T>(beta), out<T>(y),
+                               out<T>(mean), out<T>(rstd));
+    });
   }
-  void attention_forward(DType, std::int64_t, std::int64_t, std::int64_t, std::int64_t, const void*, void*,
-                         void*) override { missing("attention_forward"); }
-  void attention_backward(DType, std::int64_t, std::int64_t, std::int64_t, std::int64_t, const void*, const void*,
-                          const void*, void*, void*) override { missing("attention_backward"); }
+  void group_norm_backward(DType dt, std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups,
+                           const void* x, const void* gamma, const void* mean, const void* rstd, const void* dy,
+                           void* dx, void* dgamma, void* dbeta) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::group_norm_backward<T>(batch, channels, hw, groups, in<T>(x), in<T>(gamma), in<T>(mean), in<T>(rstd),
+                                in<T>(dy), out<T>(dx), out<T>(dgamma), out<T>(dbeta));
+    });
+  }
+  void attention_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
+                         const void* qkv, void* probs, void* o) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::attention_forward<T>(batch, tokens, heads, head_dim, in<T>(qkv), out<T>(probs), out<T>(o));
+    });
+  }
+  void attention_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
+                          const void* qkv, const void* probs, const void* dout, void* /*workspace*/,
+                          void* dqkv) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      k::attention_backward<T>(batch, tokens, heads, head_dim, in<T>(qkv), in<T>(probs), in<T>(dout), out<T>(dqkv));
+    });
+  }
   void conv2d_forward(DType, const Conv2dShape&, const void*, const void*, const void*, void*, void*) override {
     missing("conv2d_forward");
   }

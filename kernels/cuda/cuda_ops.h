@@ -1,9 +1,9 @@
 // The op table on the GPU (kernels/ops.h): every pointer a device pointer. Implemented so far
-// (kernels.cuh): the elementwise ops, LayerNorm and adaLN's modulation and gate, embeddings and
-// layout moves, per-plane ops, up-sampling, time features, dropout, the reductions (sum of squares,
-// the loss) and the optimizer steps, each tested against its CPU twin in tests/cuda/. The others
-// throw naming the op (issue 7 brings them: cuBLASLt GEMMs, GroupNorm, attention, cuDNN
-// convolutions).
+// (kernels.cuh, gemm.cuh): fp32/fp64 GEMMs through cuBLAS, the elementwise ops, LayerNorm,
+// GroupNorm, adaLN's modulation and gate, attention (materialised probabilities, batched GEMMs),
+// embeddings and layout moves, per-plane ops, up-sampling, time features, dropout, the reductions
+// (sum of squares, the loss) and the optimizer steps, each tested against its CPU twin in
+// tests/cuda/. Convolutions throw naming the op (cuDNN is next), as do bf16 and fused attention.
 //
 // Reductions are deterministic: a fixed grid, per-block tree sums in shared memory, and the
 // blocks' partial sums added on the host in block order, all in float64.

@@ -50,6 +50,21 @@ template <class T>
 void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
                              std::int64_t mod_stride, const T* dy, T* dh, T* dgate);
 
+template <class T>
+void group_norm_forward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups, double eps,
+                        const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd);
+template <class T>
+void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups, const T* x,
+                         const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx, T* dgamma, T* dbeta);
+
+// attention.cu (the workspace argument of the op table is not needed: scratch is kept inside)
+template <class T>
+void attention_forward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim, const T* qkv,
+                       T* probs, T* out);
+template <class T>
+void attention_backward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
+                        const T* qkv, const T* probs, const T* dout, T* dqkv);
+
 // layout.cu
 template <class T>
 void embedding_forward(std::int64_t rows, std::int64_t dim, const T* table, const std::int64_t* ids, T* out);

@@ -1,5 +1,6 @@
 // LayerNorm without affine (one block per row; float64 statistics in a fixed tree order, as the
-// CPU twin's two passes), DiT's adaLN modulation and gated residual. The per-(sample, column)
+// CPU twin's two passes), GroupNorm (one block per sample and group; γ and β's gradients summed
+// over the samples in order), DiT's adaLN modulation and gated residual. The per-(sample, column)
 // gradients of shift, scale and gate are summed over tokens in order by one thread each.
 #include <cmath>
 
@@ -103,6 +104,88 @@ __global__ void gated_dgate_k(std::int64_t batch, std::int64_t tokens, std::int6
   }
 }
 
+// GroupNorm: one block per (sample, group); a group's channels are contiguous in NCHW.
+template <class T>
+__global__ void group_norm_fwd_k(std::int64_t groups, std::int64_t cpg, std::int64_t hw, double eps, const T* x,
+                                 const T* gamma, const T* beta, T* y, T* mean, T* rstd) {
+  const std::int64_t bg = blockIdx.x, per = cpg * hw;
+  const T* xg = x + bg * per;
+  double s = 0;
+  for (std::int64_t i = threadIdx.x; i < per; i += blockDim.x) s += double(xg[i]);
+  const double mu = block_sum(s) / double(per);
+  double ss = 0;
+  for (std::int64_t i = threadIdx.x; i < per; i += blockDim.x) ss += (double(xg[i]) - mu) * (double(xg[i]) - mu);
+  const double inv = 1.0 / sqrt(block_sum(ss) / double(per) + eps);
+  const std::int64_t c0 = (bg % groups) * cpg;
+  for (std::int64_t i = threadIdx.x; i < per; i += blockDim.x) {
+    const std::int64_t c = c0 + i / hw;
+    const double a = gamma ? inv * double(gamma[c]) : inv, b = (gamma ? double(beta[c]) : 0.0) - mu * a;
+    y[bg * per + i] = xg[i] * T(a) + T(b);
+  }
+  if (threadIdx.x == 0) mean[bg] = T(mu), rstd[bg] = T(inv);
+}
+// Per (sample, channel): Σ dy and Σ dy x̂ (float64), into sums[2 (b·C + c)].
+template <class T>
+__global__ void group_norm_sums_k(std::int64_t channels, std::int64_t groups, std::int64_t hw, const T* x,
+                                  const T* mean, const T* rstd, const T* dy, double* sums) {
+  const std::int64_t bc = blockIdx.x, b = bc / channels, c = bc % channels;
+  const std::int64_t bg = b * groups + c / (channels / groups);
+  const double mu = mean[bg], inv = rstd[bg];
+  double sg = 0, sgx = 0;
+  for (std::int64_t i = threadIdx.x; i < hw; i += blockDim.x) {
+    const double g = double(dy[bc * hw + i]);
+    sg += g;
+    sgx += g * ((double(x[bc * hw + i]) - mu) * inv);
+  }
+  sg = block_sum(sg);
+  sgx = block_sum(sgx);
+  if (threadIdx.x == 0) sums[2 * bc] = sg, sums[2 * bc + 1] = sgx;
+}
+// dγ, dβ: one thread per channel adds the samples in order (as the CPU twin, in T).
+template <class T>
+__global__ void group_norm_dparams_k(std::int64_t batch, std::int64_t channels, const double* sums, T* dgamma,
+                                     T* dbeta) {
+  CARNOT_GRID_STRIDE(c, channels) {
+    for (std::int64_t b = 0; b < batch; ++b) {
+      dgamma[c] += T(sums[2 * (b * channels + c) + 1]);
+      dbeta[c] += T(sums[2 * (b * channels + c)]);
+    }
+  }
+}
+// dx = inv (dy γ − sg − x̂ sgx) with the group's sg, sgx from the channels' sums (in order).
+template <class T>
+__global__ void group_norm_dx_k(std::int64_t channels, std::int64_t groups, std::int64_t hw, const T* x,
+                                const T* gamma, const T* mean, const T* rstd, const double* sums, const T* dy, T* dx) {
+  const std::int64_t bg = blockIdx.x, cpg = channels / groups, per = cpg * hw;
+  const std::int64_t b = bg / groups, c0 = (bg % groups) * cpg;
+  const double mu = mean[bg], inv = rstd[bg];
+  double sg = 0, sgx = 0;
+  for (std::int64_t k = 0; k < cpg; ++k) {
+    const double gk = gamma ? double(gamma[c0 + k]) : 1.0;
+    sg += gk * sums[2 * (b * channels + c0 + k)];
+    sgx += gk * sums[2 * (b * channels + c0 + k) + 1];
+  }
+  sg /= double(per);
+  sgx /= double(per);
+  for (std::int64_t i = threadIdx.x; i < per; i += blockDim.x) {
+    const double gk = gamma ? double(gamma[c0 + i / hw]) : 1.0;
+    const T a = T(inv * gk), bb = T(-inv * inv * sgx), cc = T(inv * (mu * inv * sgx - sg));
+    dx[bg * per + i] = dy[bg * per + i] * a + x[bg * per + i] * bb + cc;
+  }
+}
+
+// Device scratch for GroupNorm's per-channel sums, grown on demand and kept.
+double* sums_scratch(std::size_t count) {
+  static double* p = nullptr;
+  static std::size_t have = 0;
+  if (count > have) {
+    if (p) CARNOT_CUDA_CHECK(cudaFree(p));
+    CARNOT_CUDA_CHECK(cudaMalloc(&p, count * sizeof(double)));
+    have = count;
+  }
+  return p;
+}
+
 }  // namespace
 
 template <class T>
@@ -143,6 +226,26 @@ void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64
   launch(batch * tokens * cols, gated_dh_k<T>, batch, tokens, cols, gate, mod_stride, dy, dh);
 }
 
+template <class T>
+void group_norm_forward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups, double eps,
+                        const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd) {
+  if (batch * groups <= 0) return;
+  group_norm_fwd_k<T><<<unsigned(batch * groups), kThreads>>>(groups, channels / groups, hw, eps, x, gamma, beta, y,
+                                                                mean, rstd);
+  CARNOT_CUDA_CHECK(cudaGetLastError());
+}
+template <class T>
+void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups, const T* x,
+                         const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx, T* dgamma, T* dbeta) {
+  if (batch * channels <= 0) return;
+  double* sums = sums_scratch(std::size_t(2 * batch * channels));
+  group_norm_sums_k<T><<<unsigned(batch * channels), kThreads>>>(channels, groups, hw, x, mean, rstd, dy, sums);
+  CARNOT_CUDA_CHECK(cudaGetLastError());
+  if (gamma) launch(channels, group_norm_dparams_k<T>, batch, channels, static_cast<const double*>(sums), dgamma, dbeta);
+  group_norm_dx_k<T><<<unsigned(batch * groups), kThreads>>>(channels, groups, hw, x, gamma, mean, rstd, sums, dy, dx);
+  CARNOT_CUDA_CHECK(cudaGetLastError());
+}
+
 #define CARNOT_NORMS(T)                                                                                          \
   template void layer_norm_forward<T>(std::int64_t, std::int64_t, double, const T*, T*, T*, T*);                \
   template void layer_norm_backward<T>(std::int64_t, std::int64_t, const T*, const T*, const T*, const T*, T*); \
@@ -153,7 +256,11 @@ void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64
   template void gated_residual_forward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,         \
                                           std::int64_t, T*);                                                    \
   template void gated_residual_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,        \
-                                           std::int64_t, const T*, T*, T*);
+                                           std::int64_t, const T*, T*, T*);                                   \
+  template void group_norm_forward<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, double, const T*,  \
+                                      const T*, const T*, T*, T*, T*);                                          \
+  template void group_norm_backward<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, const T*, const T*, \
+                                       const T*, const T*, const T*, T*, T*, T*);
 CARNOT_NORMS(float)
 CARNOT_NORMS(double)
 #undef CARNOT_NORMS

@@ -285,14 +285,74 @@ TEST(CudaOps, LayoutMatchCpuTwin) {
   layout_ops<double>(rng);
 }
 
+// GEMM (every transpose, strided leading dimensions, β ≠ 0), GroupNorm with and without affine,
+// and attention forward and backward.
+template <class T> void matrix_ops(std::mt19937_64& rng) {
+  const DType dt = dtype_of<T>();
+  Ops& gpu = cuda_ops();
+  Ops& cpu = cpu_ops();
+  const std::int64_t m = 67, n = 45, k = 129, pad = 3;
+  for (const bool ta : {false, true})
+    for (const bool tb : {false, true}) {
+      const std::int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+      Twin<T> a(randn<T>(rng, std::size_t((ta ? k : m) * lda))), b(randn<T>(rng, std::size_t((tb ? n : k) * ldb))),
+          c(randn<T>(rng, std::size_t(m * ldc)));
+      cpu.gemm(dt, ta, tb, m, n, k, 0.7, a.h(), lda, b.h(), ldb, 0.3, c.h(), ldc);
+      gpu.gemm(dt, ta, tb, m, n, k, 0.7, a.d(), lda, b.d(), ldb, 0.3, c.d(), ldc);
+      expect_close(c, ta ? (tb ? "gemm TT" : "gemm TN") : (tb ? "gemm NT" : "gemm NN"));
+    }
+
+  const std::int64_t batch = 3, channels = 12, hw = 49, groups = 4, size = batch * channels * hw;
+  for (const bool affine : {false, true}) {
+    Twin<T> x(randn<T>(rng, std::size_t(size), 2.0)), gamma(randn<T>(rng, std::size_t(channels))),
+        beta(randn<T>(rng, std::size_t(channels))), y(zeros<T>(size)), mean(zeros<T>(batch * groups)),
+        rstd(zeros<T>(batch * groups)), dy(randn<T>(rng, std::size_t(size))), dx(zeros<T>(size)),
+        dgamma(randn<T>(rng, std::size_t(channels))), dbeta(randn<T>(rng, std::size_t(channels)));
+    const T* g_h = affine ? gamma.h() : nullptr;
+    const T* g_d = affine ? gamma.d() : nullptr;
+    cpu.group_norm_forward(dt, batch, channels, hw, groups, 1e-6, x.h(), g_h, affine ? beta.h() : nullptr, y.h(),
+                           mean.h(), rstd.h());
+    gpu.group_norm_forward(dt, batch, channels, hw, groups, 1e-6, x.d(), g_d, affine ? beta.d() : nullptr, y.d(),
+                           mean.d(), rstd.d());
+    expect_close(y, "group_norm y");
+    expect_close(rstd, "group_norm rstd");
+    cpu.group_norm_backward(dt, batch, channels, hw, groups, x.h(), g_h, mean.h(), rstd.h(), dy.h(), dx.h(),
+                            dgamma.h(), dbeta.h());
+    gpu.group_norm_backward(dt, batch, channels, hw, groups, x.d(), g_d, mean.d(), rstd.d(), dy.d(), dx.d(),
+                            dgamma.d(), dbeta.d());
+    expect_close(dx, "group_norm dx");
+    expect_close(dgamma, "group_norm dgamma");
+    expect_close(dbeta, "group_norm dbeta");
+  }
+
+  const std::int64_t ab = 2, tokens = 37, heads = 3, head_dim = 8, C = heads * head_dim;
+  Twin<T> qkv(randn<T>(rng, std::size_t(ab * tokens * 3 * C))), probs(zeros<T>(ab * heads * tokens * tokens)),
+      o(zeros<T>(ab * tokens * C)), dout(randn<T>(rng, std::size_t(ab * tokens * C))),
+      dqkv(zeros<T>(ab * tokens * 3 * C)), work(zeros<T>(tokens * tokens));
+  cpu.attention_forward(dt, ab, tokens, heads, head_dim, qkv.h(), probs.h(), o.h());
+  gpu.attention_forward(dt, ab, tokens, heads, head_dim, qkv.d(), probs.d(), o.d());
+  expect_close(probs, "attention probs");
+  expect_close(o, "attention out");
+  cpu.attention_backward(dt, ab, tokens, heads, head_dim, qkv.h(), probs.h(), dout.h(), work.h(), dqkv.h());
+  gpu.attention_backward(dt, ab, tokens, heads, head_dim, qkv.d(), probs.d(), dout.d(), work.d(), dqkv.d());
+  expect_close(dqkv, "attention dqkv");
+}
+
+TEST(CudaOps, GemmGroupNormAttentionMatchCpuTwin) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::fresh_seed("CudaOps.Matrix"));
+  matrix_ops<float>(rng);
+  matrix_ops<double>(rng);
+}
+
 // An op not yet on the GPU says so by name instead of computing anything.
 TEST(CudaOps, MissingOpsSayWhich) {
   SKIP_WITHOUT_GPU();
   try {
-    cuda_ops().group_norm_forward(DType::F32, 1, 1, 1, 1, 1e-6, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+    cuda_ops().conv2d_forward(DType::F32, Conv2dShape{}, nullptr, nullptr, nullptr, nullptr, nullptr);
     FAIL() << "no error";
   } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("group_norm_forward is not on the GPU yet"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("conv2d_forward is not on the GPU yet"), std::string::npos) << e.what();
   }
 }
 

@@ -1,0 +1,13 @@
+// Row-major C[m, n] = α op(A) op(B) + β C on device pointers (row strides lda, ldb, ldc), `count`
+// times with the operands stride_* elements apart (count 1: one product).
+#pragma once
+#include <cstdint>
+
+namespace carnot::cuda_kernels {
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+          std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, std::int64_t count = 1,
+          std::int64_t stride_a = 0, std::int64_t stride_b = 0, std::int64_t stride_c = 0);
+
+}  // namespace carnot::cuda_kernels
