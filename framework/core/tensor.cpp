@@ -3,6 +3,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if CARNOT_WITH_CUDA
+#include "kernels/cuda/cuda_runtime.h"
+#endif
+
 namespace carnot {
 
 Shape::Shape(std::initializer_list<std::int64_t> dims) {
@@ -53,16 +57,48 @@ Tensor Tensor::reshape(Shape shape) const {
   return Tensor(data_, dtype_, shape, device_);
 }
 
-Buffer::Buffer(DType dtype, Shape shape) : dtype_(dtype), shape_(shape) {
+Buffer::Buffer(DType dtype, Shape shape, Device device)
+    : mem_(nullptr, Free{device}), dtype_(dtype), shape_(shape), device_(device) {
   const std::size_t bytes = std::size_t(shape.numel()) * dtype_size(dtype);
   const std::size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) return;
+  if (device == Device::kCuda) {
+#if CARNOT_WITH_CUDA
+    void* p = cuda::malloc_device(rounded);
+    cuda::zero_device(p, rounded);
+    mem_.reset(p);
+    return;
+#else
+    throw Error("a GPU buffer was asked of a build without CUDA (configure with -DCARNOT_CUDA=ON)");
+#endif
+  }
   void* p = std::aligned_alloc(64, rounded);
   CARNOT_CHECK(p != nullptr, "out of host memory allocating ", rounded, " bytes");
   std::memset(p, 0, rounded);
   mem_.reset(p);
 }
 
-void Buffer::Free::operator()(void* p) const { std::free(p); }
+void Buffer::Free::operator()(void* p) const {
+#if CARNOT_WITH_CUDA
+  if (device == Device::kCuda) return cuda::free_device(p);
+#endif
+  std::free(p);
+}
+
+void copy_bytes(const Tensor& dst, const Tensor& src) {
+  CARNOT_CHECK(dst.bytes() == src.bytes(), "copying ", src.bytes(), " bytes into ", dst.bytes());
+  if (dst.bytes() == 0) return;
+  if (dst.device() == Device::kCpu && src.device() == Device::kCpu) {
+    std::memcpy(dst.raw(), src.raw(), dst.bytes());
+    return;
+  }
+#if CARNOT_WITH_CUDA
+  if (dst.device() == Device::kCuda && src.device() == Device::kCpu) return cuda::copy_to_device(dst.raw(), src.raw(), dst.bytes());
+  if (dst.device() == Device::kCpu && src.device() == Device::kCuda) return cuda::copy_to_host(dst.raw(), src.raw(), dst.bytes());
+  return cuda::copy_device_to_device(dst.raw(), src.raw(), dst.bytes());
+#else
+  throw Error("a GPU copy in a build without CUDA");
+#endif
+}
 
 }  // namespace carnot

@@ -64,23 +64,31 @@ class Tensor {
   Device device_ = Device::kCpu;
 };
 
-// Owns host memory, 64-byte aligned and zero-filled. Allocated when a model or trainer is built,
-// never inside the step loop.
+// Owns zero-filled memory on the host (64-byte aligned) or on the current GPU (kCuda; a build
+// without CUDA refuses). Allocated when a model or trainer is built, never inside the step loop.
 class Buffer {
  public:
   Buffer() = default;
-  Buffer(DType dtype, Shape shape);
-  Tensor tensor() const { return Tensor(mem_.get(), dtype_, shape_); }
+  Buffer(DType dtype, Shape shape, Device device = Device::kCpu);
+  Tensor tensor() const { return Tensor(mem_.get(), dtype_, shape_, device_); }
   std::int64_t numel() const { return shape_.numel(); }
+  Device device() const { return device_; }
   template <class T> T* data() const { return tensor().data<T>(); }
 
  private:
   struct Free {
+    Free() : device(Device::kCpu) {}
+    explicit Free(Device d) : device(d) {}
+    Device device;
     void operator()(void* p) const;
   };
   std::unique_ptr<void, Free> mem_;
   DType dtype_ = DType::F32;
   Shape shape_;
+  Device device_ = Device::kCpu;
 };
+
+// Copies bytes between buffers on any devices (host to host, host to GPU, GPU to host).
+void copy_bytes(const Tensor& dst, const Tensor& src);
 
 }  // namespace carnot

@@ -88,6 +88,7 @@ ParamInit zero() { return ParamInit::zero(); }
 Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch, std::uint64_t seed)
     : config_(config), dtype_(dtype), ops_(ops), max_batch_(max_batch), store_(dtype) {
   config.validate();
+  if (ops.on_gpu()) throw UsageError("DiT on the GPU is not built yet (issue 7): its buffers are host memory");
   const DitConfig& c = config_;
   const std::int64_t C = c.hidden, N = c.tokens(), R = max_batch * N, M = c.mlp_ratio * C;
   const std::int64_t P2 = c.patch * c.patch;

@@ -30,7 +30,7 @@ MlpScoreNet::MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::in
       dtype_(dtype),
       ops_(ops),
       max_batch_(max_batch),
-      store_(dtype),
+      store_(dtype, ops.on_gpu() ? Device::kCuda : Device::kCpu),
       time_embed_(ops, store_, "t_embedder", config.time_embed, config.hidden, max_batch),
       input_(ops, store_, "input_proj", config.data_dim, config.hidden) {
   const Shape hidden{max_batch, config.hidden};
@@ -41,23 +41,24 @@ MlpScoreNet::MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::in
     blocks_.push_back(std::unique_ptr<Block>(
         new Block{Linear(ops, store_, name + ".fc1", config.hidden, config.hidden),
                   Linear(ops, store_, name + ".fc2", config.hidden, config.hidden),
-                  Buffer(dtype, hidden), Buffer(dtype, hidden), Buffer(dtype, hidden),
-                  Buffer(dtype, hidden), Buffer(dtype, hidden), {}, {}, {}, name}));
+                  Buffer(dtype, hidden, store_.device()), Buffer(dtype, hidden, store_.device()),
+                  Buffer(dtype, hidden, store_.device()), Buffer(dtype, hidden, store_.device()),
+                  Buffer(dtype, hidden, store_.device()), {}, {}, {}, name}));
     if (config.layer_norm) {
       Block& b = *blocks_.back();
-      b.lin = Buffer(dtype, hidden);
-      b.mean = Buffer(dtype, Shape{max_batch});
-      b.rstd = Buffer(dtype, Shape{max_batch});
+      b.lin = Buffer(dtype, hidden, store_.device());
+      b.mean = Buffer(dtype, Shape{max_batch}, store_.device());
+      b.rstd = Buffer(dtype, Shape{max_batch}, store_.device());
     }
   }
   output_ = std::make_unique<Linear>(ops, store_, "final_layer", config.hidden, config.outputs());
-  temb_ = Buffer(dtype, hidden);
-  h0_ = Buffer(dtype, hidden);
-  final_act_ = Buffer(dtype, hidden);
-  grad_h_ = Buffer(dtype, hidden);
-  grad_a_ = Buffer(dtype, hidden);
-  grad_b_ = Buffer(dtype, hidden);
-  grad_temb_ = Buffer(dtype, hidden);
+  temb_ = Buffer(dtype, hidden, store_.device());
+  h0_ = Buffer(dtype, hidden, store_.device());
+  final_act_ = Buffer(dtype, hidden, store_.device());
+  grad_h_ = Buffer(dtype, hidden, store_.device());
+  grad_a_ = Buffer(dtype, hidden, store_.device());
+  grad_b_ = Buffer(dtype, hidden, store_.device());
+  grad_temb_ = Buffer(dtype, hidden, store_.device());
   store_.finalize(seed);
 }
 

@@ -22,14 +22,14 @@ void ParameterStore::finalize(std::uint64_t seed) {
     it->offset = offset;
     offset += (it->shape.numel() + ParameterStore::kAlign - 1) / ParameterStore::kAlign * ParameterStore::kAlign;
   }
-  values_ = Buffer(dtype_, Shape{offset});
-  grads_ = Buffer(dtype_, Shape{offset});
+  Buffer host(dtype_, Shape{offset});  // initialised here, then moved or copied to the device
+  grads_ = Buffer(dtype_, Shape{offset}, device_);
   finalized_ = true;
 
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const ParamInfo& p = params_[i];
     if (p.init.kind == ParamInit::Kind::kZero) continue;
-    Tensor v = value(ParamHandle{int(i)});
+    const Tensor v(static_cast<char*>(host.tensor().raw()) + p.offset * std::int64_t(dtype_size(dtype_)), dtype_, p.shape);
     if (p.init.kind == ParamInit::Kind::kConstant) {
       for (std::int64_t j = 0; j < p.shape.numel(); ++j)
         if (dtype_ == DType::F64)
@@ -56,6 +56,12 @@ void ParameterStore::finalize(std::uint64_t seed) {
       }
     }
   }
+  if (device_ == Device::kCpu) {
+    values_ = std::move(host);
+  } else {
+    values_ = Buffer(dtype_, Shape{offset}, device_);
+    copy_bytes(values_.tensor(), host.tensor());
+  }
 }
 
 ParamInit ParamInit::xavier(std::int64_t fan_in, std::int64_t fan_out) {
@@ -71,7 +77,7 @@ std::int64_t ParameterStore::count() const {
 Tensor ParameterStore::value(const ParamInfo& p) const {
   CARNOT_CHECK(finalized_, "parameter '", p.name, "' read before finalize()");
   return Tensor(static_cast<char*>(values_.tensor().raw()) + p.offset * dtype_size(dtype_),
-                dtype_, p.shape);
+                dtype_, p.shape, device_);
 }
 
 std::int64_t ParameterStore::flat_end(ParamHandle h) const {
@@ -85,7 +91,7 @@ Tensor ParameterStore::view(const Buffer& b, ParamHandle h) const {
                "invalid parameter handle ", h.index);
   const ParamInfo& p = params_[h.index];
   return Tensor(static_cast<char*>(b.tensor().raw()) + p.offset * dtype_size(dtype_), dtype_,
-                p.shape);
+                p.shape, device_);
 }
 
 }  // namespace carnot

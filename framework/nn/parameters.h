@@ -39,7 +39,8 @@ class ParameterStore {
  public:
   static constexpr std::int64_t kAlign = 16;  // each parameter starts at a multiple: 64 bytes in fp32
 
-  explicit ParameterStore(DType dtype) : dtype_(dtype) {}
+  // device: where the flat buffers live (kCuda: initialised on the host, then copied).
+  explicit ParameterStore(DType dtype, Device device = Device::kCpu) : dtype_(dtype), device_(device) {}
   ParameterStore(const ParameterStore&) = delete;
   ParameterStore& operator=(const ParameterStore&) = delete;
 
@@ -48,6 +49,7 @@ class ParameterStore {
   void finalize(std::uint64_t seed);
 
   DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
   bool finalized() const { return finalized_; }
   const std::vector<ParamInfo>& params() const { return params_; }
   std::int64_t count() const;  // parameters, without alignment padding
@@ -64,6 +66,7 @@ class ParameterStore {
   Tensor view(const Buffer& b, ParamHandle h) const;
 
   DType dtype_;
+  Device device_ = Device::kCpu;
   std::vector<ParamInfo> params_;
   Buffer values_, grads_;
   bool finalized_ = false;

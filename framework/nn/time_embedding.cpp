@@ -28,10 +28,10 @@ TimeEmbedding::TimeEmbedding(Ops& ops, ParameterStore& store, const std::string&
       sinusoid_(layout.sinusoid),
       fc1_(ops, store, name + "." + layout.first, frequency_dim, out_dim, w1, b1),
       fc2_(ops, store, name + "." + layout.second, out_dim, out_dim, w2, b2),
-      features_(dtype_, Shape{max_batch, frequency_dim}),
-      pre_act_(dtype_, Shape{max_batch, out_dim}),
-      act_(dtype_, Shape{max_batch, out_dim}),
-      scratch_(dtype_, Shape{max_batch, out_dim}) {}
+      features_(dtype_, Shape{max_batch, frequency_dim}, store.device()),
+      pre_act_(dtype_, Shape{max_batch, out_dim}, store.device()),
+      act_(dtype_, Shape{max_batch, out_dim}, store.device()),
+      scratch_(dtype_, Shape{max_batch, out_dim}, store.device()) {}
 
 void TimeEmbedding::forward(const float* t, std::int64_t n, const Tensor& out) {
   n_ = n;

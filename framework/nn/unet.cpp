@@ -189,6 +189,7 @@ Tensor image(const Buffer& b, std::int64_t n, std::int64_t c, std::int64_t side)
 UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_batch, std::uint64_t seed)
     : config_(config), store_(dtype) {
   config.validate();
+  if (ops.on_gpu()) throw UsageError("the U-Net on the GPU is not built yet (issue 7): its buffers are host memory");
   const UNetConfig& c = config_;
   const std::int64_t T = c.time_dim(), B = max_batch;
   const ParamInit zero = ParamInit::zero();

@@ -52,6 +52,10 @@ void copy_to_device(void* dst, const void* src, std::size_t bytes) {
 void copy_to_host(void* dst, const void* src, std::size_t bytes) {
   CARNOT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
+void copy_device_to_device(void* dst, const void* src, std::size_t bytes) {
+  CARNOT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+}
+void zero_device(void* p, std::size_t bytes) { CARNOT_CUDA_CHECK(cudaMemset(p, 0, bytes)); }
 void synchronize() { CARNOT_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 }  // namespace carnot::cuda

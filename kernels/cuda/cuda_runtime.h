@@ -17,6 +17,8 @@ void* malloc_device(std::size_t bytes);
 void free_device(void* p);
 void copy_to_device(void* dst, const void* src, std::size_t bytes);
 void copy_to_host(void* dst, const void* src, std::size_t bytes);
+void copy_device_to_device(void* dst, const void* src, std::size_t bytes);
+void zero_device(void* p, std::size_t bytes);
 void synchronize();
 
 }  // namespace carnot::cuda
