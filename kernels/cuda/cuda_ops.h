@@ -1,9 +1,10 @@
-// The op table on the GPU (kernels/ops.h): every pointer a device pointer. Implemented so far
-// (kernels.cuh, gemm.cuh): fp32/fp64 GEMMs through cuBLAS, the elementwise ops, LayerNorm,
-// GroupNorm, adaLN's modulation and gate, attention (materialised probabilities, batched GEMMs),
-// embeddings and layout moves, per-plane ops, up-sampling, time features, dropout, the reductions
-// (sum of squares, the loss) and the optimizer steps, each tested against its CPU twin in
-// tests/cuda/. Convolutions throw naming the op (cuDNN is next), as do bf16 and fused attention.
+// The op table on the GPU (kernels/ops.h): every pointer a device pointer, every op in fp32 and
+// fp64 (kernels.cuh, gemm.cuh): GEMMs through cuBLAS, the elementwise ops, LayerNorm, GroupNorm,
+// adaLN's modulation and gate, attention (materialised probabilities, batched GEMMs),
+// convolutions (im2col + GEMM), embeddings and layout moves, per-plane ops, up-sampling, time
+// features, dropout, the reductions (sum of squares, the loss) and the optimizer steps, each
+// tested against its CPU twin in tests/cuda/. Next (issue 7): bf16, cuBLASLt epilogues, fused
+// attention, cuDNN convolutions.
 //
 // Reductions are deterministic: a fixed grid, per-block tree sums in shared memory, and the
 // blocks' partial sums added on the host in block order, all in float64.

@@ -65,6 +65,13 @@ template <class T>
 void attention_backward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
                         const T* qkv, const T* probs, const T* dout, T* dqkv);
 
+// conv2d.cu (workspace: g.workspace_elements(), as the CPU twin's)
+template <class T>
+void conv2d_forward(const Conv2dShape& g, const T* x, const T* weight, const T* bias, T* workspace, T* y);
+template <class T>
+void conv2d_backward(const Conv2dShape& g, const T* x, const T* weight, const T* dy, T* workspace, T* dx, T* dweight,
+                     T* dbias);
+
 // layout.cu
 template <class T>
 void embedding_forward(std::int64_t rows, std::int64_t dim, const T* table, const std::int64_t* ids, T* out);
