@@ -16,7 +16,7 @@ COMMIT=${1:-unknown}
 OUT=${OUT:-$PWD/gpu-results}
 mkdir -p "$OUT"
 nvidia-smi -L && "$B/carnot" --version || exit 1
-echo "== CUDA tests";  "$B/carnot_cuda_tests" 2>&1 | grep -E "running on|OK|PASSED|FAILED|SKIPPED"
+echo "== CUDA tests";  "$B/carnot_cuda_tests" 2>&1 | grep -E "running on|OK|PASSED|FAILED|SKIPPED|Failure|actual|Which is|rror"
 echo "== unit tests";  OPENBLAS_NUM_THREADS=1 "$B/carnot_unit_tests" --gtest_brief=1 2>&1 | tail -1
 echo "== mpi tests";   mpirun -np 2 --oversubscribe --bind-to none -x OPENBLAS_NUM_THREADS=1 "$B/carnot_mpi_tests" 2>&1 | grep -E "ranks vs|PASSED|FAILED"
 echo "== GPU q_sample vs CPU: bitwise equal weights expected"
