@@ -85,20 +85,24 @@ void Buffer::Free::operator()(void* p) const {
   std::free(p);
 }
 
-void copy_bytes(const Tensor& dst, const Tensor& src) {
-  CARNOT_CHECK(dst.bytes() == src.bytes(), "copying ", src.bytes(), " bytes into ", dst.bytes());
-  if (dst.bytes() == 0) return;
-  if (dst.device() == Device::kCpu && src.device() == Device::kCpu) {
-    std::memcpy(dst.raw(), src.raw(), dst.bytes());
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_device == Device::kCpu && src_device == Device::kCpu) {
+    std::memcpy(dst, src, bytes);
     return;
   }
 #if CARNOT_WITH_CUDA
-  if (dst.device() == Device::kCuda && src.device() == Device::kCpu) return cuda::copy_to_device(dst.raw(), src.raw(), dst.bytes());
-  if (dst.device() == Device::kCpu && src.device() == Device::kCuda) return cuda::copy_to_host(dst.raw(), src.raw(), dst.bytes());
-  return cuda::copy_device_to_device(dst.raw(), src.raw(), dst.bytes());
+  if (src_device == Device::kCpu) return cuda::copy_to_device(dst, src, bytes);
+  if (dst_device == Device::kCpu) return cuda::copy_to_host(dst, src, bytes);
+  return cuda::copy_device_to_device(dst, src, bytes);
 #else
   throw Error("a GPU copy in a build without CUDA");
 #endif
+}
+
+void copy_bytes(const Tensor& dst, const Tensor& src) {
+  CARNOT_CHECK(dst.bytes() == src.bytes(), "copying ", src.bytes(), " bytes into ", dst.bytes());
+  copy_bytes(dst.raw(), dst.device(), src.raw(), src.device(), dst.bytes());
 }
 
 }  // namespace carnot

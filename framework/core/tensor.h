@@ -88,7 +88,8 @@ class Buffer {
   Device device_ = Device::kCpu;
 };
 
-// Copies bytes between buffers on any devices (host to host, host to GPU, GPU to host).
+// Copies bytes between memory on any devices (host to host, host to GPU, GPU to host or GPU).
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);
 void copy_bytes(const Tensor& dst, const Tensor& src);
 
 }  // namespace carnot

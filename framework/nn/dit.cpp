@@ -86,9 +86,13 @@ ParamInit zero() { return ParamInit::zero(); }
 }  // namespace
 
 Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch, std::uint64_t seed)
-    : config_(config), dtype_(dtype), ops_(ops), max_batch_(max_batch), store_(dtype) {
+    : config_(config),
+      dtype_(dtype),
+      ops_(ops),
+      max_batch_(max_batch),
+      store_(dtype, ops.on_gpu() ? Device::kCuda : Device::kCpu) {
   config.validate();
-  if (ops.on_gpu()) throw UsageError("DiT on the GPU is not built yet (issue 7): its buffers are host memory");
+  const Device device = store_.device();
   const DitConfig& c = config_;
   const std::int64_t C = c.hidden, N = c.tokens(), R = max_batch * N, M = c.mlp_ratio * C;
   const std::int64_t P2 = c.patch * c.patch;
@@ -99,8 +103,9 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
                                                 ParamInit::normal(0.02), zero());
   if (c.num_classes > 0)
     table_ = store_.add("y_embedder.embedding_table.weight", Shape{c.table_rows(), C}, ParamInit::normal(0.02));
-  auto act = [&](std::int64_t cols) { return Buffer(dtype, Shape{R, cols}); };
-  auto per_sample = [&](std::int64_t cols) { return Buffer(dtype, Shape{max_batch, cols}); };
+  auto act = [&](std::int64_t cols) { return Buffer(dtype, Shape{R, cols}, device); };
+  auto per_sample = [&](std::int64_t cols) { return Buffer(dtype, Shape{max_batch, cols}, device); };
+  auto stats = [&] { return Buffer(dtype, Shape{R}, device); };
   for (std::int64_t k = 0; k < c.depth; ++k) {
     const std::string b = "blocks." + std::to_string(k);
     block_names_.push_back(b);
@@ -110,24 +115,26 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
         Linear(ops, store_, b + ".attn.proj", C, C, ParamInit::xavier(C, C), zero()),
         Linear(ops, store_, b + ".mlp.fc1", C, M, ParamInit::xavier(C, M), zero()),
         Linear(ops, store_, b + ".mlp.fc2", M, C, ParamInit::xavier(M, C), zero()),
-        per_sample(6 * C), per_sample(6 * C), Buffer(dtype, Shape{R}), Buffer(dtype, Shape{R}), act(C), act(C),
-        act(3 * C), Buffer(dtype, Shape{max_batch * c.heads * N * N}), act(C), act(C), act(C),
-        Buffer(dtype, Shape{R}), Buffer(dtype, Shape{R}), act(C), act(C), act(M), act(M), act(C), act(C)}));
+        per_sample(6 * C), per_sample(6 * C), stats(), stats(), act(C), act(C), act(3 * C),
+        Buffer(dtype, Shape{max_batch * c.heads * N * N}, device), act(C), act(C), act(C), stats(), stats(), act(C),
+        act(C), act(M), act(M), act(C), act(C)}));
   }
   final_ = std::unique_ptr<Final>(new Final{
       Linear(ops, store_, "final_layer.adaLN_modulation.1", C, 2 * C, zero(), zero()),
       Linear(ops, store_, "final_layer.linear", C, P2 * c.out_channels(), zero(), zero()), per_sample(2 * C),
-      per_sample(2 * C), Buffer(dtype, Shape{R}), Buffer(dtype, Shape{R}), act(C), act(C),
+      per_sample(2 * C), stats(), stats(), act(C), act(C),
       act(P2 * c.out_channels())});
   store_.finalize(seed);
 
   const std::vector<double> pos = sincos_pos_embed_2d(C, c.grid());
-  pos_embed_ = Buffer(dtype, Shape{1, N, C});
+  Buffer pos_host(dtype, Shape{1, N, C});
   for (std::size_t i = 0; i < pos.size(); ++i)
     if (dtype == DType::F64)
-      pos_embed_.data<double>()[i] = pos[i];
+      pos_host.data<double>()[i] = pos[i];
     else
-      pos_embed_.data<float>()[i] = float(pos[i]);
+      pos_host.data<float>()[i] = float(pos[i]);
+  pos_embed_ = Buffer(dtype, Shape{1, N, C}, device);
+  copy_bytes(pos_embed_.tensor(), pos_host.tensor());
 
   const Conv2dShape g{max_batch, c.in_channels, c.input_size, c.input_size, C, c.patch, c.patch, 0};
   patches_ = per_sample(C * N);
@@ -138,8 +145,8 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
   dcond_act_ = per_sample(C);
   dcond_ = per_sample(C);
   scratch_c_ = per_sample(C);
-  conv_work_ = Buffer(dtype, Shape{g.workspace_elements()});
-  attn_work_ = Buffer(dtype, Shape{N * N});
+  conv_work_ = Buffer(dtype, Shape{g.workspace_elements()}, device);
+  attn_work_ = Buffer(dtype, Shape{N * N}, device);
   dh_ = act(C);
   dtmp_ = act(std::max<std::int64_t>(M, 3 * C));
   dtokens_out_ = act(P2 * c.out_channels());
@@ -177,8 +184,16 @@ void Dit::forward(const Tensor& x_in, const float* t, const std::int64_t* y, con
   t_embedder_->forward(t, n, temb);
   if (c.num_classes > 0) {
     CARNOT_CHECK(y != nullptr, "a class-conditional DiT (", c.num_classes, " classes) got no labels");
+    // Labels are checked on the host (on the GPU, a copy of the n labels).
+    std::vector<std::int64_t> on_host;
+    const std::int64_t* yh = y;
+    if (store_.device() == Device::kCuda) {
+      on_host.resize(std::size_t(n));
+      copy_bytes(on_host.data(), Device::kCpu, y, Device::kCuda, on_host.size() * sizeof(std::int64_t));
+      yh = on_host.data();
+    }
     for (std::int64_t i = 0; i < n; ++i)
-      CARNOT_CHECK(y[i] >= 0 && y[i] < c.table_rows(), "class label ", y[i], " outside [0, ", c.table_rows(), ")");
+      CARNOT_CHECK(yh[i] >= 0 && yh[i] < c.table_rows(), "class label ", yh[i], " outside [0, ", c.table_rows(), ")");
     ops_.embedding_forward(dt, n, C, store_.value(table_).raw(), y, cond.raw());
     ops_.accumulate(dt, n * C, temb.raw(), cond.raw());
   } else {

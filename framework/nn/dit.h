@@ -76,7 +76,7 @@ class Dit final : public ScoreNetwork {
   // blocks.K: the tokens after block K, [n, tokens · hidden].
   std::vector<std::string> feature_layers() const override { return block_names_; }
   Tensor features(const std::string& layer) const override;
-  // pos_embed [1, N, C], fixed (not trained), exported with the weights.
+  // pos_embed [1, N, C], fixed (not trained), exported with the weights (on the model's device).
   Tensor pos_embed() const { return pos_embed_.tensor(); }
 
  private:

@@ -1,12 +1,13 @@
-// Whole models on the GPU against the CPU: the MLP score network built on cuda_ops() (its
-// parameters and activations in device buffers) and on cpu_ops() from the same seed starts with
-// the same weights, and gives the same output and parameter gradients for the same inputs
+// Whole models on the GPU against the CPU: the MLP score network and a class-conditional DiT built
+// on cuda_ops() (parameters and activations in device buffers) and on cpu_ops() from the same seed
+// start with the same weights, and give the same output and parameter gradients for the same inputs
 // (‖gpu − cpu‖/‖cpu‖ ≤ 1e-12 in float64, 1e-5 in float32). Skipped without a GPU.
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "framework/core/device.h"
+#include "framework/nn/dit.h"
 #include "framework/nn/mlp_score_net.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "tests/unit/test_support.h"
@@ -65,6 +66,51 @@ TEST(CudaModel, MlpForwardBackwardMatchCpu) {
       const std::vector<double> gw = to_host_f64(cpu_net.params().grads()), gg = to_host_f64(gpu_net.params().grads());
       EXPECT_LT(test::rel_error(gg, gw, gw.size()), tol) << "parameter gradients, " << what << " " << dtype_name(dt);
     }
+}
+
+// Every parameter drawn at random (adaLN-Zero's zeros would hide most paths), the same on both.
+TEST(CudaModel, DitForwardBackwardMatchCpu) {
+  const DeviceChoice d = choose_device("auto", 0);
+  if (!d.gpu) GTEST_SKIP() << "no usable GPU: " << d.description;
+  const std::uint64_t seed = test::fresh_seed("CudaModel.Dit");
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  DitConfig c;
+  c.input_size = 8, c.patch = 2, c.in_channels = 2, c.hidden = 16, c.depth = 2, c.heads = 2;
+  c.num_classes = 3, c.frequency_dim = 8;
+  for (const DType dt : {DType::F64, DType::F32}) {
+    const double tol = dt == DType::F64 ? 1e-12 : 1e-5;
+    const std::int64_t n = 5, D = 2 * 8 * 8, O = c.out_channels() * 8 * 8;
+    Dit cpu_net(c, dt, cpu_ops(), n, seed), gpu_net(c, dt, cuda_ops(), n, seed);
+    const Tensor w = cpu_net.params().values();
+    for (std::int64_t i = 0; i < w.numel(); ++i)
+      if (dt == DType::F64) w.data<double>()[i] = 0.3 * normal(rng);
+      else w.data<float>()[i] = float(0.3 * normal(rng));
+    copy_bytes(gpu_net.params().values(), w);
+    Buffer x(dt, Shape{n, D}), out(dt, Shape{n, O}), dout(dt, Shape{n, O}), t(DType::F32, Shape{n});
+    for (std::int64_t i = 0; i < n * D; ++i)
+      if (dt == DType::F64) x.data<double>()[i] = normal(rng);
+      else x.data<float>()[i] = float(normal(rng));
+    for (std::int64_t i = 0; i < n * O; ++i)
+      if (dt == DType::F64) dout.data<double>()[i] = normal(rng);
+      else dout.data<float>()[i] = float(normal(rng));
+    for (std::int64_t i = 0; i < n; ++i) t.data<float>()[i] = float(rng() % 1000);
+    std::vector<std::int64_t> y = {0, 1, 2, 3, 1};  // 3: the null class
+    const Buffer ydev(DType::F64, Shape{n}, Device::kCuda);  // 8-byte slots for the labels
+    copy_bytes(ydev.tensor().raw(), Device::kCuda, y.data(), Device::kCpu, y.size() * sizeof(std::int64_t));
+    const std::int64_t* yd = static_cast<const std::int64_t*>(ydev.tensor().raw());
+    const Buffer xd = on(Device::kCuda, x.tensor()), td = on(Device::kCuda, t.tensor()),
+                 doutd = on(Device::kCuda, dout.tensor());
+    Buffer outd(dt, Shape{n, O}, Device::kCuda);
+    cpu_net.forward(x.tensor(), t.data<float>(), y.data(), out.tensor());
+    gpu_net.forward(xd.tensor(), td.data<float>(), yd, outd.tensor());
+    const std::vector<double> want = to_host_f64(out.tensor()), got = to_host_f64(outd.tensor());
+    EXPECT_LT(test::rel_error(got, want, want.size()), tol) << "DiT output " << dtype_name(dt);
+    cpu_net.backward(dout.tensor());
+    gpu_net.backward(doutd.tensor());
+    const std::vector<double> gw = to_host_f64(cpu_net.params().grads()), gg = to_host_f64(gpu_net.params().grads());
+    EXPECT_LT(test::rel_error(gg, gw, gw.size()), tol) << "DiT parameter gradients " << dtype_name(dt);
+  }
 }
 
 }  // namespace
