@@ -325,7 +325,7 @@ Tensor Dit::features(const std::string& layer) const {
   for (std::size_t k = 0; k < block_names_.size(); ++k)
     if (block_names_[k] == layer) {
       const std::int64_t width = config_.tokens() * config_.hidden;
-      return Tensor(blocks_[k]->h_out.tensor().raw(), dtype_, Shape{n_, width});
+      return Tensor(blocks_[k]->h_out.tensor().raw(), dtype_, Shape{n_, width}, store_.device());
     }
   return ScoreNetwork::features(layer);
 }

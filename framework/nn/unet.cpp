@@ -182,14 +182,13 @@ struct UNet::Impl {
 
 namespace {
 Tensor image(const Buffer& b, std::int64_t n, std::int64_t c, std::int64_t side) {
-  return Tensor(b.tensor().raw(), b.tensor().dtype(), Shape{n, c, side, side});
+  return Tensor(b.tensor().raw(), b.tensor().dtype(), Shape{n, c, side, side}, b.device());
 }
 }  // namespace
 
 UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_batch, std::uint64_t seed)
-    : config_(config), store_(dtype) {
+    : config_(config), store_(dtype, ops.on_gpu() ? Device::kCuda : Device::kCpu) {
   config.validate();
-  if (ops.on_gpu()) throw UsageError("the U-Net on the GPU is not built yet (issue 7): its buffers are host memory");
   const UNetConfig& c = config_;
   const std::int64_t T = c.time_dim(), B = max_batch;
   const ParamInit zero = ParamInit::zero();
@@ -215,7 +214,7 @@ UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_bat
       case UNetStepKind::kConvIn:
         node.conv = std::make_unique<Conv2d>(ops, store_, s.name, s.cin, s.cout, 3, 1, 1,
                                              ParamInit::xavier(s.cin * 9, s.cout * 9), zero);
-        node.out = Buffer(dtype, Shape{B, s.cout * hw});
+        node.out = Buffer(dtype, Shape{B, s.cout * hw}, store_.device());
         break;
       case UNetStepKind::kRes:
         node.res = std::make_unique<ResBlock>(m.sh, store_, s.name, s.cin, s.cout, s.side, T, c.groups, c.norm_eps,
@@ -231,28 +230,28 @@ UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_bat
         node.conv = std::make_unique<Conv2d>(ops, store_, s.name, s.cin, s.cout, 3, 2, c.ddpm_downsample_padding ? 0 : 1,
                                              ParamInit::xavier(s.cin * 9, s.cout * 9), zero,
                                              c.ddpm_downsample_padding ? 1 : 0);
-        node.out = Buffer(dtype, Shape{B, s.cout * hw / 4});
+        node.out = Buffer(dtype, Shape{B, s.cout * hw / 4}, store_.device());
         break;
       case UNetStepKind::kUp:
         node.conv = std::make_unique<Conv2d>(ops, store_, s.name, s.cin, s.cout, 3, 1, 1,
                                              ParamInit::xavier(s.cin * 9, s.cout * 9), zero);
-        node.up = Buffer(dtype, Shape{B, s.cin * 4 * hw});
-        node.out = Buffer(dtype, Shape{B, s.cout * 4 * hw});
+        node.up = Buffer(dtype, Shape{B, s.cin * 4 * hw}, store_.device());
+        node.out = Buffer(dtype, Shape{B, s.cout * 4 * hw}, store_.device());
         break;
       case UNetStepKind::kPush:
         kept.push_back(int(m.nodes.size()));
-        node.dkept = Buffer(dtype, Shape{B, s.cout * hw});
+        node.dkept = Buffer(dtype, Shape{B, s.cout * hw}, store_.device());
         break;
       case UNetStepKind::kCat:
         node.push = kept.back();
         kept.pop_back();
-        node.out = Buffer(dtype, Shape{B, s.cout * hw});
+        node.out = Buffer(dtype, Shape{B, s.cout * hw}, store_.device());
         break;
       case UNetStepKind::kOut:
         node.norm = std::make_unique<GroupNorm>(ops, store_, "conv_norm_out", s.cin, c.groups, c.norm_eps, B);
         node.conv = std::make_unique<Conv2d>(ops, store_, s.name, s.cin, s.cout, 3, 1, 1, zero, zero);
-        node.out = Buffer(dtype, Shape{B, s.cin * hw});
-        node.up = Buffer(dtype, Shape{B, s.cin * hw});
+        node.out = Buffer(dtype, Shape{B, s.cin * hw}, store_.device());
+        node.up = Buffer(dtype, Shape{B, s.cin * hw}, store_.device());
         break;
     }
     if (node.conv) {
@@ -263,17 +262,17 @@ UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_bat
     m.nodes.push_back(std::move(node));
   }
   store_.finalize(seed);
-  m.sh.conv_work = Buffer(dtype, Shape{conv_work});
-  m.sh.attn_work = Buffer(dtype, Shape{std::max<std::int64_t>(attn_work, 1)});
-  m.sh.scratch_a = Buffer(dtype, Shape{B, widest});
-  m.sh.scratch_b = Buffer(dtype, Shape{B, widest});
-  m.sh.scratch_c = Buffer(dtype, Shape{B, widest});
-  m.grad_a = Buffer(dtype, Shape{B, widest});
-  m.grad_b = Buffer(dtype, Shape{B, widest});
-  m.emb = Buffer(dtype, Shape{B, T});
-  m.emb_act = Buffer(dtype, Shape{B, T});
-  m.demb_act = Buffer(dtype, Shape{B, T});
-  m.demb = Buffer(dtype, Shape{B, T});
+  m.sh.conv_work = Buffer(dtype, Shape{conv_work}, store_.device());
+  m.sh.attn_work = Buffer(dtype, Shape{std::max<std::int64_t>(attn_work, 1)}, store_.device());
+  m.sh.scratch_a = Buffer(dtype, Shape{B, widest}, store_.device());
+  m.sh.scratch_b = Buffer(dtype, Shape{B, widest}, store_.device());
+  m.sh.scratch_c = Buffer(dtype, Shape{B, widest}, store_.device());
+  m.grad_a = Buffer(dtype, Shape{B, widest}, store_.device());
+  m.grad_b = Buffer(dtype, Shape{B, widest}, store_.device());
+  m.emb = Buffer(dtype, Shape{B, T}, store_.device());
+  m.emb_act = Buffer(dtype, Shape{B, T}, store_.device());
+  m.demb_act = Buffer(dtype, Shape{B, T}, store_.device());
+  m.demb = Buffer(dtype, Shape{B, T}, store_.device());
 }
 
 UNet::~UNet() = default;
@@ -302,8 +301,16 @@ void UNet::forward(const Tensor& x_in, const float* t, const std::int64_t* y, co
   m.time_embedding.forward(t, n, emb);
   if (c.num_classes > 0) {
     CARNOT_CHECK(y != nullptr, "a class-conditional U-Net (", c.num_classes, " classes) got no labels");
+    // Labels are checked on the host (on the GPU, a copy of the n labels).
+    std::vector<std::int64_t> on_host;
+    const std::int64_t* yh = y;
+    if (store_.device() == Device::kCuda) {
+      on_host.resize(std::size_t(n));
+      copy_bytes(on_host.data(), Device::kCpu, y, Device::kCuda, on_host.size() * sizeof(std::int64_t));
+      yh = on_host.data();
+    }
     for (std::int64_t i = 0; i < n; ++i)
-      CARNOT_CHECK(y[i] >= 0 && y[i] < c.table_rows(), "class label ", y[i], " outside [0, ", c.table_rows(), ")");
+      CARNOT_CHECK(yh[i] >= 0 && yh[i] < c.table_rows(), "class label ", yh[i], " outside [0, ", c.table_rows(), ")");
     const Tensor cls = m.demb.tensor().rows(0, n);  // free until backward
     ops.embedding_forward(dt, n, T, store_.value(m.table).raw(), y, cls.raw());
     ops.accumulate(dt, n * T, cls.raw(), emb.raw());
@@ -456,7 +463,7 @@ Tensor UNet::features(const std::string& layer) const {
     if (nodes[i].step.name == layer &&
         (nodes[i].step.kind == UNetStepKind::kRes || nodes[i].step.kind == UNetStepKind::kAttn)) {
       const Tensor& out = nodes[i + 1].in;
-      return Tensor(out.raw(), out.dtype(), Shape{m_->n, out.numel() / out.dim(0)});
+      return Tensor(out.raw(), out.dtype(), Shape{m_->n, out.numel() / out.dim(0)}, out.device());
     }
   return ScoreNetwork::features(layer);
 }

@@ -12,15 +12,15 @@ namespace {
 ParamInit conv_init(std::int64_t cin, std::int64_t cout, std::int64_t k) { return ParamInit::xavier(cin * k * k, cout * k * k); }
 
 Tensor image(const Buffer& b, std::int64_t n, std::int64_t c, std::int64_t side) {
-  return Tensor(b.tensor().raw(), b.tensor().dtype(), Shape{n, c, side, side});
+  return Tensor(b.tensor().raw(), b.tensor().dtype(), Shape{n, c, side, side}, b.device());
 }
 
 Tensor image(const Tensor& t, std::int64_t n, std::int64_t c, std::int64_t side) {
-  return Tensor(t.raw(), t.dtype(), Shape{n, c, side, side});
+  return Tensor(t.raw(), t.dtype(), Shape{n, c, side, side}, t.device());
 }
 
 Tensor matrix(const Buffer& b, std::int64_t rows, std::int64_t cols) {
-  return Tensor(b.tensor().raw(), b.tensor().dtype(), Shape{rows, cols});
+  return Tensor(b.tensor().raw(), b.tensor().dtype(), Shape{rows, cols}, b.device());
 }
 
 }  // namespace
@@ -61,15 +61,15 @@ ResBlock::ResBlock(UNetShared& sh, ParameterStore& store, const std::string& nam
     m.shortcut = std::make_unique<Conv2d>(sh.ops, store, name + ".conv_shortcut", cin, cout, 1, 1, 0,
                                           conv_init(cin, cout, 1), zero);
   const DType dt = sh.dtype;
-  m.n1 = Buffer(dt, Shape{B, cin * hw});
-  m.a1 = Buffer(dt, Shape{B, cin * hw});
-  m.h1 = Buffer(dt, Shape{B, cout * hw});
-  m.n2 = Buffer(dt, Shape{B, cout * hw});
-  m.a2 = Buffer(dt, Shape{B, cout * hw});
-  if (dropout > 0) m.mask = Buffer(dt, Shape{B, cout * hw});
-  m.out = Buffer(dt, Shape{B, cout * hw});
-  m.tp = Buffer(dt, Shape{B, cout});
-  m.dtemb = Buffer(dt, Shape{B, temb});
+  m.n1 = Buffer(dt, Shape{B, cin * hw}, store.device());
+  m.a1 = Buffer(dt, Shape{B, cin * hw}, store.device());
+  m.h1 = Buffer(dt, Shape{B, cout * hw}, store.device());
+  m.n2 = Buffer(dt, Shape{B, cout * hw}, store.device());
+  m.a2 = Buffer(dt, Shape{B, cout * hw}, store.device());
+  if (dropout > 0) m.mask = Buffer(dt, Shape{B, cout * hw}, store.device());
+  m.out = Buffer(dt, Shape{B, cout * hw}, store.device());
+  m.tp = Buffer(dt, Shape{B, cout}, store.device());
+  m.dtemb = Buffer(dt, Shape{B, temb}, store.device());
 }
 
 ResBlock::~ResBlock() = default;
@@ -181,13 +181,13 @@ AttnBlock::AttnBlock(UNetShared& sh, ParameterStore& store, const std::string& n
   m_ = std::make_unique<Impl>(sh, store, C, side, head_dim, std::move(norm), std::move(to_out));
   for (int j = 0; j < 3; ++j) m_->w[j] = wh[j], m_->b[j] = bh[j];
   const DType dt = sh.dtype;
-  m_->tok = Buffer(dt, Shape{B * N, C});
-  m_->qkv = Buffer(dt, Shape{B * N, 3 * C});
-  m_->bias3 = Buffer(dt, Shape{3 * C});
-  m_->dbias3 = Buffer(dt, Shape{3 * C});
-  m_->probs = Buffer(dt, Shape{B * m_->heads * N * N});
-  m_->att = Buffer(dt, Shape{B * N, C});
-  m_->out = Buffer(dt, Shape{B, C * N});
+  m_->tok = Buffer(dt, Shape{B * N, C}, store.device());
+  m_->qkv = Buffer(dt, Shape{B * N, 3 * C}, store.device());
+  m_->bias3 = Buffer(dt, Shape{3 * C}, store.device());
+  m_->dbias3 = Buffer(dt, Shape{3 * C}, store.device());
+  m_->probs = Buffer(dt, Shape{B * m_->heads * N * N}, store.device());
+  m_->att = Buffer(dt, Shape{B * N, C}, store.device());
+  m_->out = Buffer(dt, Shape{B, C * N}, store.device());
 }
 
 AttnBlock::~AttnBlock() = default;
