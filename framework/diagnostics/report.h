@@ -1,5 +1,7 @@
 // The diagnostics line of metrics.jsonl, from what one step measured per group
-// (diagnostic_groups.h). With η_eff the step size (SGD: η/(1 − μ)) and B the global batch:
+// (diagnostic_groups.h). With η_eff the step size (SGD: η/(1 − μ), heavy ball's step at
+// stationarity; using it in the entropic terms under momentum is an approximation) and B the
+// global batch:
 //   temperature              η_eff/B (SGD only: Adam's is not defined)
 //   entropic_discretization  (η_eff/4)|G|²      the finite step's modified-loss term
 //   entropic_noise           (η_eff/4B) tr Σ    the noise's; entropic_ratio = noise/discretization
