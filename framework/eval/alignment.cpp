@@ -6,20 +6,21 @@
 #include <random>
 
 #include "framework/core/error.h"
+#include "kernels/ops.h"
 
 namespace carnot {
 
 Gram gram_of_rows(const float* x, std::int64_t n, std::int64_t dim, bool normalise) {
-  Gram g{n, std::vector<double>(std::size_t(n * n))};
-  // n²·dim/2 multiply-adds in float64; n ≤ a few thousand and dim ≤ ~10⁵ keep this to seconds.
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float* xi = x + i * dim;
-    for (std::int64_t j = 0; j <= i; ++j) {
-      const float* xj = x + j * dim;
-      double s = 0;
-      for (std::int64_t d = 0; d < dim; ++d) s += double(xi[d]) * xj[d];
-      g.k[std::size_t(i * n + j)] = g.k[std::size_t(j * n + i)] = s;
-    }
+  Gram g{n, std::vector<double>(static_cast<std::size_t>(n * n), 0.0)};
+  // G += X_c X_cᵀ over chunks of feature columns, each widened to float64 (BLAS dgemm: n²·dim
+  // multiply-adds, and memory for n × kChunk doubles whatever the feature width).
+  constexpr std::int64_t kChunk = 2048;
+  std::vector<double> xc(static_cast<std::size_t>(n * std::min(dim, kChunk)));
+  for (std::int64_t c0 = 0; c0 < dim; c0 += kChunk) {
+    const std::int64_t w = std::min(kChunk, dim - c0);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t c = 0; c < w; ++c) xc[std::size_t(i * w + c)] = double(x[i * dim + c0 + c]);
+    cpu_ops().gemm(DType::F64, false, true, n, n, w, 1.0, xc.data(), w, xc.data(), w, 1.0, g.k.data(), n);
   }
   if (normalise) {
     std::vector<double> inv(static_cast<std::size_t>(n));
