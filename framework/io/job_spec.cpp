@@ -505,7 +505,16 @@ void read_diffusion(const SpecReader& r, const YAML::Node& n, DiffusionSpec& d) 
 }
 
 void read_optimizer(const SpecReader& r, const YAML::Node& n, OptimizerSpec& o) {
-  const Section s(r, n, "optimizer", {"kind", "lr", "weight_decay", "betas", "eps", "grad_clip", "momentum", "nesterov"});
+  const Section s(r, n, "optimizer", {"kind", "lr", "weight_decay", "betas", "eps", "grad_clip", "momentum", "nesterov",
+                                      "warmup_steps", "schedule", "min_lr", "decay_steps"});
+  s.integer("warmup_steps", o.warmup_steps, closed(0, 2e9));
+  s.choice("schedule", o.schedule, {"constant", "cosine"});
+  s.integer("decay_steps", o.decay_steps, closed(0, 2e9), " (0: train.steps)");
+  s.number("min_lr", o.min_lr, at_least(0));
+  for (const char* key : {"min_lr", "decay_steps"})
+    s.key(key, [&](const YAML::Node& v, const std::string& p) {
+      r.require(o.schedule == "cosine", v, p, "only for optimizer.schedule cosine (this is " + o.schedule + ")");
+    });
   s.choice("kind", o.kind, {"adamw", "sgd"});
   for (const char* key : {"betas", "eps"})
     s.key(key, [&](const YAML::Node& v, const std::string& p) {
@@ -523,6 +532,9 @@ void read_optimizer(const SpecReader& r, const YAML::Node& n, OptimizerSpec& o) 
     r.require(!o.nesterov || o.momentum > 0, v, p, "needs optimizer.momentum > 0");
   });
   s.number("lr", o.lr, above(0));
+  s.key("min_lr", [&](const YAML::Node& v, const std::string& p) {
+    r.require(o.min_lr <= o.lr, v, p, "must not exceed optimizer.lr (" + fmt(o.lr) + "), got " + fmt(o.min_lr));
+  });
   s.number("weight_decay", o.weight_decay, at_least(0));
   s.key("betas", [&](const YAML::Node& v, const std::string& p) {
     r.require(v.IsSequence() && v.size() == 2, v, p,

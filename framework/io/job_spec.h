@@ -95,6 +95,12 @@ struct OptimizerSpec {
   double eps = 1e-8;
   double momentum = 0;
   bool nesterov = false;
+  // The learning rate's schedule (optim/lr_schedule.h): warm-up steps, then constant or cosine
+  // down to min_lr at decay_steps (0: train.steps).
+  std::int64_t warmup_steps = 0;
+  std::string schedule = "constant";  // constant | cosine
+  double min_lr = 0;
+  std::int64_t decay_steps = 0;
   double grad_clip = 1.0;  // max global gradient norm; 0 turns clipping off
 };
 

@@ -116,6 +116,12 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "kind" << YAML::Value << s.optimizer.kind;
   out << YAML::Key << "lr" << YAML::Value << num(s.optimizer.lr);
   out << YAML::Key << "weight_decay" << YAML::Value << num(s.optimizer.weight_decay);
+  out << YAML::Key << "warmup_steps" << YAML::Value << s.optimizer.warmup_steps;
+  out << YAML::Key << "schedule" << YAML::Value << s.optimizer.schedule;
+  if (s.optimizer.schedule == "cosine") {
+    out << YAML::Key << "min_lr" << YAML::Value << num(s.optimizer.min_lr);
+    out << YAML::Key << "decay_steps" << YAML::Value << s.optimizer.decay_steps;
+  }
   if (s.optimizer.kind == "sgd") {
     out << YAML::Key << "momentum" << YAML::Value << num(s.optimizer.momentum);
     out << YAML::Key << "nesterov" << YAML::Value << (s.optimizer.nesterov ? "true" : "false");

@@ -8,7 +8,7 @@ AdamW::AdamW(Ops& ops, const OptimizerSpec& spec, std::int64_t n)
 void AdamW::step(const Tensor& params, const Tensor& grads) {
   begin_step(params, grads);
   ops_.adamw_step(params.numel(), params.data<float>(), grads.data<float>(), m_.data<float>(),
-                  v_.data<float>(), float(spec_.lr), float(spec_.beta1), float(spec_.beta2),
+                  v_.data<float>(), float(lr_), float(spec_.beta1), float(spec_.beta2),
                   float(spec_.eps), float(spec_.weight_decay), step_);
 }
 

@@ -28,17 +28,20 @@ class Optimizer {
 
   std::int64_t steps_taken() const { return step_; }
   void set_steps_taken(std::int64_t step) { step_ = step; }
-  double lr() const { return spec_.lr; }
+  // The learning rate the next step takes (the schedule sets it before each step).
+  double lr() const { return lr_; }
+  void set_lr(double lr) { lr_ = lr; }
   std::int64_t size() const { return n_; }
 
  protected:
-  Optimizer(Ops& ops, const OptimizerSpec& spec, std::int64_t n) : ops_(ops), spec_(spec), n_(n) {}
+  Optimizer(Ops& ops, const OptimizerSpec& spec, std::int64_t n) : ops_(ops), spec_(spec), n_(n), lr_(spec.lr) {}
   // Checks the sizes and counts the step.
   void begin_step(const Tensor& params, const Tensor& grads);
 
   Ops& ops_;
   OptimizerSpec spec_;
   std::int64_t n_;
+  double lr_;
   std::int64_t step_ = 0;
 };
 

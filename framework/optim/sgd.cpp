@@ -21,7 +21,7 @@ Tensor Sgd::state(std::size_t i) const {
 void Sgd::step(const Tensor& params, const Tensor& grads) {
   begin_step(params, grads);
   ops_.sgd_step(n_, params.data<float>(), grads.data<float>(), spec_.momentum > 0 ? momentum_.data<float>() : nullptr,
-                float(spec_.lr), float(spec_.momentum), float(spec_.weight_decay), spec_.nesterov);
+                float(lr_), float(spec_.momentum), float(spec_.weight_decay), spec_.nesterov);
 }
 
 }  // namespace carnot

@@ -13,7 +13,7 @@ class Sgd final : public Optimizer {
   // The momentum buffer, only with momentum (plain SGD keeps no state).
   std::vector<std::string> state_names() const override;
   Tensor state(std::size_t i) const override;
-  std::optional<double> effective_lr() const override { return spec_.lr / (1.0 - spec_.momentum); }
+  std::optional<double> effective_lr() const override { return lr_ / (1.0 - spec_.momentum); }
 
  private:
   Buffer momentum_;

@@ -10,6 +10,7 @@
 
 #include "framework/core/random.h"
 #include "framework/optim/grad_clip.h"
+#include "framework/optim/lr_schedule.h"
 
 namespace carnot {
 
@@ -242,6 +243,7 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     measure_groups();
   }
   TraceSpan optimizer_span(trace_, "optimizer", s);
+  optimizer_->set_lr(scheduled_lr(spec_.optimizer, s, spec_.train.steps));
   const Tensor params = model_->params().values();
   if (zero_) {
     const Tensor shard_grads = shard_grads_.tensor();

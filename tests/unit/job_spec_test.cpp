@@ -253,6 +253,21 @@ TEST(JobSpec, MlpActivationAndNorm) {
   EXPECT_NE(dit.find("model.activation: only for model.kind mlp (this is dit)"), std::string::npos) << dit;
 }
 
+TEST(JobSpec, LearningRateSchedule) {
+  const JobSpec s = parse_job_spec(kGood, "job.yaml", {"optimizer.warmup_steps=500", "optimizer.schedule=cosine",
+                                                      "optimizer.min_lr=1e-5"});
+  EXPECT_EQ(s.optimizer.warmup_steps, 500);
+  EXPECT_EQ(s.optimizer.schedule, "cosine");
+  EXPECT_EQ(job_spec_to_yaml(parse_job_spec(job_spec_to_yaml(s), "resolved.yaml")), job_spec_to_yaml(s));
+  const std::string min_lr = error_of(kGood, {"optimizer.min_lr=1e-5"});
+  EXPECT_NE(min_lr.find("optimizer.min_lr: only for optimizer.schedule cosine (this is constant)"), std::string::npos)
+      << min_lr;
+  const std::string above = error_of(kGood, {"optimizer.schedule=cosine", "optimizer.min_lr=0.5"});
+  EXPECT_NE(above.find("optimizer.min_lr: must not exceed optimizer.lr (0.001), got 0.5"), std::string::npos) << above;
+  const std::string which = error_of(kGood, {"optimizer.schedule=linear"});
+  EXPECT_NE(which.find("optimizer.schedule"), std::string::npos) << which;
+}
+
 TEST(JobSpec, SectionMustBeAMapping) {
   const std::string msg = error_of(replace(kGood, "log:       {every: 50}", "log: 50"));
   EXPECT_NE(msg.find("job.yaml:8:6: log: expected a mapping of keys, got '50'"), std::string::npos) << msg;

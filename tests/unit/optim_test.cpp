@@ -6,6 +6,7 @@
 #include "framework/eval/sliced_wasserstein.h"
 #include "framework/optim/ema.h"
 #include "framework/optim/grad_clip.h"
+#include "framework/optim/lr_schedule.h"
 
 namespace carnot {
 namespace {
@@ -42,6 +43,25 @@ TEST(SlicedWasserstein, ShiftGivesClosedForm) {
   double expect = 0;
   for (int p = 0; p < 64; ++p) expect += 0.5 * std::fabs(dirs[2 * p]) / 64;
   EXPECT_NEAR(sliced_wasserstein1(a.data(), b.data(), 100, 2, dirs), expect, 1e-6);
+}
+
+// Warm-up: lr·(s+1)/W; then constant, or cosine: lr at the warm-up's end, the midpoint of lr and
+// min_lr halfway, min_lr at the end and after.
+TEST(LrSchedule, WarmupThenConstantOrCosine) {
+  OptimizerSpec o;
+  o.lr = 0.1, o.warmup_steps = 10;
+  EXPECT_DOUBLE_EQ(scheduled_lr(o, 0, 1000), 0.01);
+  EXPECT_DOUBLE_EQ(scheduled_lr(o, 4, 1000), 0.05);
+  EXPECT_DOUBLE_EQ(scheduled_lr(o, 9, 1000), 0.1);
+  EXPECT_DOUBLE_EQ(scheduled_lr(o, 500, 1000), 0.1);
+  o.schedule = "cosine", o.min_lr = 0.02;
+  EXPECT_DOUBLE_EQ(scheduled_lr(o, 10, 110), 0.1);
+  EXPECT_NEAR(scheduled_lr(o, 60, 110), 0.06, 1e-15);
+  EXPECT_NEAR(scheduled_lr(o, 35, 110), 0.02 + 0.08 * 0.5 * (1 + std::cos(M_PI / 4)), 1e-15);
+  EXPECT_DOUBLE_EQ(scheduled_lr(o, 110, 110), 0.02);
+  EXPECT_DOUBLE_EQ(scheduled_lr(o, 5000, 110), 0.02);
+  o.decay_steps = 210;  // its own horizon instead of train.steps
+  EXPECT_NEAR(scheduled_lr(o, 110, 110), 0.06, 1e-15);
 }
 
 }  // namespace
