@@ -2,21 +2,14 @@
 #include <cstring>
 
 #include "kernels/cpu/kernels.h"
+#include "kernels/dispatch.h"
 #include "kernels/ops.h"
 
 namespace carnot {
 
 namespace {
 
-// Calls fn(T{}) with T the C++ type of dt.
-template <class Fn> auto dispatch(DType dt, Fn&& fn) {
-  if (dt == DType::F64) return fn(double{});
-  return fn(float{});
-}
-
-// The typed views of the table's void pointers (null stays null).
-template <class T> const T* in(const void* p) { return static_cast<const T*>(p); }
-template <class T> T* out(void* p) { return static_cast<T*>(p); }
+using namespace ops_dispatch;
 
 class CpuOps final : public Ops {
  public:

@@ -3,20 +3,14 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/kernels.cuh"
+#include "kernels/dispatch.h"
 
 namespace carnot {
 
 namespace {
 
 namespace k = cuda_kernels;
-
-// Calls fn(T{}) with T the C++ type of dt.
-template <class Fn> decltype(auto) dispatch(DType dt, Fn&& fn) {
-  if (dt == DType::F32) return fn(float{});
-  return fn(double{});
-}
-template <class T> const T* in(const void* p) { return static_cast<const T*>(p); }
-template <class T> T* out(void* p) { return static_cast<T*>(p); }
+using namespace ops_dispatch;
 
 
 class CudaOps final : public Ops {
