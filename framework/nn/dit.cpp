@@ -183,17 +183,7 @@ void Dit::forward(const Tensor& x_in, const float* t, const std::int64_t* y, con
   const Tensor temb = rows(temb_, n), cond = rows(cond_, n), cond_act = rows(cond_act_, n);
   t_embedder_->forward(t, n, temb);
   if (c.num_classes > 0) {
-    CARNOT_CHECK(y != nullptr, "a class-conditional DiT (", c.num_classes, " classes) got no labels");
-    // Labels are checked on the host (on the GPU, a copy of the n labels).
-    std::vector<std::int64_t> on_host;
-    const std::int64_t* yh = y;
-    if (store_.device() == Device::kCuda) {
-      on_host.resize(std::size_t(n));
-      copy_bytes(on_host.data(), Device::kCpu, y, Device::kCuda, on_host.size() * sizeof(std::int64_t));
-      yh = on_host.data();
-    }
-    for (std::int64_t i = 0; i < n; ++i)
-      CARNOT_CHECK(yh[i] >= 0 && yh[i] < c.table_rows(), "class label ", yh[i], " outside [0, ", c.table_rows(), ")");
+    check_class_labels(y, n, c.table_rows(), store_.device(), "DiT");
     ops_.embedding_forward(dt, n, C, store_.value(table_).raw(), y, cond.raw());
     ops_.accumulate(dt, n * C, temb.raw(), cond.raw());
   } else {

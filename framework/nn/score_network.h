@@ -14,6 +14,10 @@
 
 namespace carnot {
 
+// Throws unless y holds n labels in [0, rows) (a class-conditional network's table rows, the null
+// class included); labels on the GPU are checked through a host copy.
+void check_class_labels(const std::int64_t* y, std::int64_t n, std::int64_t rows, Device device, const char* network);
+
 class ScoreNetwork {
  public:
   virtual ~ScoreNetwork() = default;

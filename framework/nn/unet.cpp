@@ -300,17 +300,7 @@ void UNet::forward(const Tensor& x_in, const float* t, const std::int64_t* y, co
   const Tensor emb = m.emb.tensor().rows(0, n), emb_act = m.emb_act.tensor().rows(0, n);
   m.time_embedding.forward(t, n, emb);
   if (c.num_classes > 0) {
-    CARNOT_CHECK(y != nullptr, "a class-conditional U-Net (", c.num_classes, " classes) got no labels");
-    // Labels are checked on the host (on the GPU, a copy of the n labels).
-    std::vector<std::int64_t> on_host;
-    const std::int64_t* yh = y;
-    if (store_.device() == Device::kCuda) {
-      on_host.resize(std::size_t(n));
-      copy_bytes(on_host.data(), Device::kCpu, y, Device::kCuda, on_host.size() * sizeof(std::int64_t));
-      yh = on_host.data();
-    }
-    for (std::int64_t i = 0; i < n; ++i)
-      CARNOT_CHECK(yh[i] >= 0 && yh[i] < c.table_rows(), "class label ", yh[i], " outside [0, ", c.table_rows(), ")");
+    check_class_labels(y, n, c.table_rows(), store_.device(), "U-Net");
     const Tensor cls = m.demb.tensor().rows(0, n);  // free until backward
     ops.embedding_forward(dt, n, T, store_.value(m.table).raw(), y, cls.raw());
     ops.accumulate(dt, n * T, cls.raw(), emb.raw());
