@@ -11,16 +11,23 @@ namespace carnot::cuda_kernels {
 
 namespace {
 
+// The mean and 1/√(variance + eps) of x[0, n), by the whole block (two passes, float64, as the
+// CPU twin's); every thread gets both.
+template <class T> __device__ void block_moments(const T* x, std::int64_t n, double eps, double* mu, double* inv) {
+  double s = 0;
+  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) s += double(x[i]);
+  *mu = block_sum(s) / double(n);
+  double ss = 0;
+  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += (double(x[i]) - *mu) * (double(x[i]) - *mu);
+  *inv = 1.0 / sqrt(block_sum(ss) / double(n) + eps);
+}
+
 template <class T>
 __global__ void layer_norm_fwd_k(std::int64_t cols, double eps, const T* x, T* y, T* mean, T* rstd) {
   const std::int64_t r = blockIdx.x;
   const T* xr = x + r * cols;
-  double s = 0;
-  for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) s += double(xr[c]);
-  const double mu = block_sum(s) / double(cols);
-  double ss = 0;
-  for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) ss += (double(xr[c]) - mu) * (double(xr[c]) - mu);
-  const double inv = 1.0 / sqrt(block_sum(ss) / double(cols) + eps);
+  double mu, inv;
+  block_moments(xr, cols, eps, &mu, &inv);
   for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) y[r * cols + c] = T((double(xr[c]) - mu) * inv);
   if (threadIdx.x == 0) mean[r] = T(mu), rstd[r] = T(inv);
 }
@@ -110,12 +117,8 @@ __global__ void group_norm_fwd_k(std::int64_t groups, std::int64_t cpg, std::int
                                  const T* gamma, const T* beta, T* y, T* mean, T* rstd) {
   const std::int64_t bg = blockIdx.x, per = cpg * hw;
   const T* xg = x + bg * per;
-  double s = 0;
-  for (std::int64_t i = threadIdx.x; i < per; i += blockDim.x) s += double(xg[i]);
-  const double mu = block_sum(s) / double(per);
-  double ss = 0;
-  for (std::int64_t i = threadIdx.x; i < per; i += blockDim.x) ss += (double(xg[i]) - mu) * (double(xg[i]) - mu);
-  const double inv = 1.0 / sqrt(block_sum(ss) / double(per) + eps);
+  double mu, inv;
+  block_moments(xg, per, eps, &mu, &inv);
   const std::int64_t c0 = (bg % groups) * cpg;
   for (std::int64_t i = threadIdx.x; i < per; i += blockDim.x) {
     const std::int64_t c = c0 + i / hw;
