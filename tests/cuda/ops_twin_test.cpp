@@ -40,12 +40,7 @@ template <class T> struct Twin {
   T* d() { return static_cast<T*>(dev); }
 };
 
-template <class T> std::vector<T> randn(std::mt19937_64& rng, std::size_t n, double scale = 1.0) {
-  std::normal_distribution<double> normal;
-  std::vector<T> v(n);
-  for (T& x : v) x = T(scale * normal(rng));
-  return v;
-}
+using test::randn;
 
 template <class T> std::vector<T> zeros(std::int64_t n) { return std::vector<T>(static_cast<std::size_t>(n)); }
 

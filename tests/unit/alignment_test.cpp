@@ -11,12 +11,7 @@
 namespace carnot {
 namespace {
 
-std::vector<float> randn(std::mt19937_64& rng, std::int64_t n) {
-  std::normal_distribution<double> normal;
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (float& x : v) x = float(normal(rng));
-  return v;
-}
+std::vector<float> randn(std::mt19937_64& rng, std::int64_t n) { return test::randn<float>(rng, std::size_t(n)); }
 
 // CKA from the features: rows L2-normalised, columns centred, ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F).
 double cka_from_features(const std::vector<float>& xf, const std::vector<float>& yf, int n, int dx, int dy) {

@@ -11,12 +11,7 @@
 namespace carnot {
 namespace {
 
-std::vector<double> randn(std::mt19937_64& rng, std::size_t n) {
-  std::normal_distribution<double> d;
-  std::vector<double> v(n);
-  for (double& x : v) x = d(rng);
-  return v;
-}
+using test::randn;
 
 TEST(Kernels, GemmMatchesFloat64ReferenceForAllTransposes) {
   std::mt19937_64 rng(test::fresh_seed("Kernels.Gemm"));

@@ -2,12 +2,21 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 namespace carnot::test {
 
 // A fresh random seed, printed so that a failure can be replayed (CARNOT_TEST_SEED overrides).
 std::uint64_t fresh_seed(const char* what);
+
+// n standard normals (times scale) as T.
+template <class T = double> std::vector<T> randn(std::mt19937_64& rng, std::size_t n, double scale = 1.0) {
+  std::normal_distribution<double> normal;
+  std::vector<T> v(n);
+  for (T& x : v) x = T(scale * normal(rng));
+  return v;
+}
 
 // ‖a − b‖ / ‖b‖.
 template <class A, class B> double rel_error(const A& a, const B& b, std::size_t n) {
