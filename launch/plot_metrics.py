@@ -14,12 +14,16 @@ import os
 import re
 import sys
 
-import matplotlib
+try:
+    import matplotlib
+    import numpy as np
+except ImportError as e:  # a Python without them (a pyenv or venv): say which works
+    sys.exit(f"plot_metrics: {e.name} is missing from {sys.executable}; install python3-matplotlib "
+             "(launch/deps.sh does) and run /usr/bin/python3 launch/plot_metrics.py, or pip install matplotlib")
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
 
 
 def read_metrics(path):
