@@ -109,16 +109,32 @@ int run_align(const AlignArgs& args) {
               (long long)width_a, dir_b.c_str(), layer_b.c_str(), (long long)width_b);
   std::printf("  probe: %lld points of %s%s noised to t = %d (seed %llu), features L2-normalised\n", (long long)probe.n,
               data.kind.c_str(), data.kind == "fashion_mnist" ? " (test split)" : "", t, (unsigned long long)seed);
-  std::printf("  linear CKA        %.4f   (permutation null %.4f ± %.4f over %d)\n", r.cka, r.cka_null, r.cka_null_sd,
-              args.permutations);
-  std::printf("  mutual %d-NN      %.4f   (permutation null %.4f ± %.4f; chance k/(n−1) = %.4f)\n", args.k, r.mknn,
-              r.mknn_null, r.mknn_null_sd, double(args.k) / double(probe.n - 1));
-  const nlohmann::json line = {{"cka", r.cka},           {"mknn", r.mknn},
-                               {"cka_null", r.cka_null}, {"mknn_null", r.mknn_null},
-                               {"cka_null_sd", r.cka_null_sd}, {"mknn_null_sd", r.mknn_null_sd},
-                               {"n", probe.n},           {"k", args.k},
-                               {"t", t},                 {"layer_a", layer_a},
-                               {"layer_b", layer_b},     {"step_a", checkpoint_step(dir_a)},
+  const bool with_null = args.permutations > 0;
+  auto null_note = [&](double mean, double sd) {
+    char buf[96];
+    if (with_null)
+      std::snprintf(buf, sizeof buf, "permutation null %.4f ± %.4f over %d", mean, sd, args.permutations);
+    else
+      std::snprintf(buf, sizeof buf, "no permutation null: --permutations 0");
+    return std::string(buf);
+  };
+  std::printf("  linear CKA        %.4f   (%s)\n", r.cka, null_note(r.cka_null, r.cka_null_sd).c_str());
+  std::printf("  mutual %d-NN      %.4f   (%s; chance k/(n−1) = %.4f)\n", args.k, r.mknn,
+              null_note(r.mknn_null, r.mknn_null_sd).c_str(), double(args.k) / double(probe.n - 1));
+  // Without permutations the null is not measured: null in the JSON, not a zero.
+  auto measured = [&](double v) { return with_null ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  const nlohmann::json line = {{"cka", r.cka},
+                               {"mknn", r.mknn},
+                               {"cka_null", measured(r.cka_null)},
+                               {"mknn_null", measured(r.mknn_null)},
+                               {"cka_null_sd", measured(r.cka_null_sd)},
+                               {"mknn_null_sd", measured(r.mknn_null_sd)},
+                               {"n", probe.n},
+                               {"k", args.k},
+                               {"t", t},
+                               {"layer_a", layer_a},
+                               {"layer_b", layer_b},
+                               {"step_a", checkpoint_step(dir_a)},
                                {"step_b", checkpoint_step(dir_b)}};
   std::printf("%s\n", line.dump().c_str());
   return 0;
