@@ -166,6 +166,14 @@ class Ops {
 
   // ema = decay * ema + (1 - decay) * param.
   virtual void ema_update(std::int64_t n, float decay, const float* param, float* ema) = 0;
+
+  // The ε objective's inputs (DDPM's L_simple) for samples [first, first + n) of training step
+  // `step`: t ~ U{0..steps−1} and ε ~ N(0, I) from Philox keyed by (seed, step, global sample index),
+  // so any rank and micro-batch split draws the same; x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε. alphas_cumprod
+  // [steps] is float64; x0, eps and x_t are [n, dim] float32; t[n] holds the step as a float.
+  virtual void q_sample_eps(const double* alphas_cumprod, int steps, std::uint64_t seed, std::uint32_t step,
+                            std::uint32_t first, std::int64_t n, std::int64_t dim, const float* x0, float* t,
+                            float* eps, float* x_t) = 0;
 };
 
 // The CPU implementation (always present).

@@ -11,11 +11,12 @@
 
 #include "framework/cli/commands.h"
 #include "framework/io/job_spec.h"
+#include "framework/train/train_device.h"
 #include "framework/train/trainer.h"
 
 namespace carnot {
 
-int run_bench_step(Comm& comm, const BenchStepArgs& args) {
+int run_bench_step(Comm& comm, const DeviceChoice& device, const BenchStepArgs& args) {
   JobSpec spec = load_spec_on_all_ranks(comm, args.job, args.overrides);
   if (spec.model.kind == "exact")
     throw_on_all_ranks(UsageError(args.job + ": model.kind exact has no training step to measure"));
@@ -28,7 +29,8 @@ int run_bench_step(Comm& comm, const BenchStepArgs& args) {
                 (long long)spec.train.global_batch);
   for (const double bucket_mb : {job_bucket_mb, 0.0}) {
     spec.distributed.bucket_mb = bucket_mb;
-    Trainer trainer(spec, comm, cpu_ops());
+    TrainDevice on = make_train_device(device, comm, spec.distributed.backend, args.job);
+    Trainer trainer(spec, *on.comm, *on.ops);
     using Clock = std::chrono::steady_clock;
     Clock::time_point t0;
     double wait0 = 0;

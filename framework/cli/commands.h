@@ -98,7 +98,7 @@ struct BenchStepArgs {
   std::vector<std::string> overrides;
   std::int64_t steps = 50, warmup = 10;
 };
-int run_bench_step(Comm& comm, const BenchStepArgs& args);
+int run_bench_step(Comm& comm, const DeviceChoice& device, const BenchStepArgs& args);
 // Rank 0 reads the job spec and every rank parses the same text, so a bad spec fails on all
 // ranks alike (the error is marked as raised on all ranks).
 struct JobSpec;

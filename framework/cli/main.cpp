@@ -51,8 +51,10 @@ int main(int argc, char** argv) {
                         "a non-empty run folder; or a checkpoint folder to start from");
 
   std::string device_mode = "auto";
-  app.add_option("--device", device_mode, "auto (a usable GPU, else the CPU), cpu or cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--device", device_mode,
+                 "auto (a usable GPU, else the CPU), cpu, cuda, or guarded (for developers: the GPU code path on "
+                 "the CPU with device memory behind page protection)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "guarded"}));
 
   SampleArgs sample;
   CLI::App* sample_cmd = app.add_subcommand("sample", "Draw samples from a trained run");
@@ -182,14 +184,13 @@ int main(int argc, char** argv) {
     if (*validate_cmd) return run_validate(*comm, validate);
     if (*bench_allreduce) return run_bench_allreduce(*comm, bench);
     configure_threads(*comm);
-    if (*bench_step_cmd) return run_bench_step(*comm, bench_step);
     const DeviceChoice device = choose_device(device_mode, comm->local_rank());
     if (comm->rank() == 0)
       std::printf("carnot: device: %s%s\n", device.description.c_str(),
-                  device.gpu ? "; q_sample runs there, the other ops on the CPU until the CUDA "
-                               "backend is complete"
-                             : "");
+                  device.gpu && !*train_cmd && !*bench_step_cmd ? " (training only: sampling and eval run on the CPU)"
+                                                                : "");
     std::fflush(stdout);  // before any error on stderr
+    if (*bench_step_cmd) return run_bench_step(*comm, device, bench_step);
     if (*train_cmd) return run_train(*comm, device, train);
     if (*eval_cmd) return run_eval(*comm, eval);
     return run_sample(*comm, sample);

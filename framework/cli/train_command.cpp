@@ -15,6 +15,7 @@
 #include "framework/train/checkpoint.h"
 #include "framework/train/preemption.h"
 #include "framework/train/trace.h"
+#include "framework/train/train_device.h"
 #include "framework/train/trainer.h"
 #include "kernels/cpu/threads.h"
 
@@ -104,12 +105,6 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
   if (spec.debug.fault_kind != "none" && spec.debug.fault_rank >= comm.size())
     throw_on_all_ranks(UsageError(str_cat(args.job, ": debug.fault.rank ", spec.debug.fault_rank,
                                           " does not exist in a run of ", comm.size(), " rank(s)")));
-  // auto: NCCL once gradients live on the GPU; today the trainer's are host buffers, so MPI.
-  if (spec.distributed.backend == "nccl")
-    throw_on_all_ranks(UsageError(
-        args.job + ": distributed.backend nccl reduces device buffers, but this trainer keeps its gradients in host "
-                   "memory until the CUDA training step exists; use backend auto or mpi (carnot bench allreduce "
-                   "--backend nccl measures NCCL itself)"));
   if (spec.model.kind == "exact")
     throw_on_all_ranks(UsageError(args.job + ": model.kind exact has nothing to train; sample it with carnot sample --job " +
                                   args.job));
@@ -129,20 +124,23 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
                         " BLAS thread(s); run folder ", dir));
   }
 
-  Trainer trainer(spec, comm, cpu_ops(), device);
+  // The trainer's buffers live on the device and go through its communicator (NCCL on a GPU);
+  // agreement among the ranks on host values keeps to `comm`.
+  TrainDevice on = make_train_device(device, comm, spec.distributed.backend, args.job);
+  Trainer trainer(spec, *on.comm, *on.ops);
   if (!resume_from.empty()) {
     run_on_root_and_agree(comm, [&] { load_checkpoint(resume_from, trainer); });
     // Every rank continues from rank 0's restored state.
     std::int64_t step = trainer.step();
     comm.broadcast(&step, sizeof step, 0);
     for (const Tensor& t : {trainer.params().values(), trainer.ema_weights()})
-      comm.broadcast(t.raw(), std::int64_t(t.bytes()), 0);
+      on.comm->broadcast(t.raw(), std::int64_t(t.bytes()), 0);
     trainer.scatter_optimizer_state();  // under ZeRO each rank takes its shard
     trainer.set_step(step);
     if (folder) folder->log(str_cat("carnot: resuming from ", resume_from, " at step ", step));
   } else {  // a fresh start: every rank begins from rank 0's initial weights
     for (const Tensor& t : {trainer.params().values(), trainer.ema_weights()})
-      comm.broadcast(t.raw(), std::int64_t(t.bytes()), 0);
+      on.comm->broadcast(t.raw(), std::int64_t(t.bytes()), 0);
   }
   if (trainer.step() >= spec.train.steps) {
     if (folder)
@@ -168,7 +166,10 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
     trainer.heartbeat("writing a checkpoint");
     TraceSpan span(trace.get(), "checkpoint", step - 1);
     const Tensor weights = trainer.params().values();
-    check_replicas_identical(comm, weights.raw(), std::int64_t(weights.bytes()), str_cat("the weights at step ", step));
+    Buffer host_weights(weights.dtype(), weights.shape());  // the hash reads host memory
+    copy_bytes(host_weights.tensor(), weights);
+    check_replicas_identical(comm, host_weights.tensor().raw(), std::int64_t(weights.bytes()),
+                             str_cat("the weights at step ", step));
     trainer.gather_optimizer_state();  // under ZeRO, the shards' moments to rank 0
     std::string saved;
     run_on_root_and_agree(comm, [&] {

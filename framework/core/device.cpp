@@ -9,9 +9,11 @@
 namespace carnot {
 
 DeviceChoice choose_device(const std::string& mode, int local_rank) {
-  if (mode != "auto" && mode != "cpu" && mode != "cuda")
-    throw UsageError("--device must be auto, cpu or cuda, not '" + mode + "'");
+  if (mode != "auto" && mode != "cpu" && mode != "cuda" && mode != "guarded")
+    throw UsageError("--device must be auto, cpu, cuda or guarded, not '" + mode + "'");
   if (mode == "cpu") return {false, -1, "CPU (--device cpu)"};
+  if (mode == "guarded")
+    return {false, -1, "the guarded device (the GPU code path on the CPU, device memory behind page protection)", true};
 #if CARNOT_WITH_CUDA
   const int count = cuda::device_count_or_zero();
   const int index = count > 0 ? local_rank % count : 0;

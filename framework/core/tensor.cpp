@@ -3,9 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#if CARNOT_WITH_CUDA
-#include "kernels/cuda/cuda_runtime.h"
-#endif
+#include "framework/core/device_memory.h"
 
 namespace carnot {
 
@@ -58,19 +56,14 @@ Tensor Tensor::reshape(Shape shape) const {
 }
 
 Buffer::Buffer(DType dtype, Shape shape, Device device)
-    : mem_(nullptr, Free{device}), dtype_(dtype), shape_(shape), device_(device) {
+    : mem_(nullptr, Free{}), dtype_(dtype), shape_(shape), device_(device) {
   const std::size_t bytes = std::size_t(shape.numel()) * dtype_size(dtype);
   const std::size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) return;
   if (device == Device::kCuda) {
-#if CARNOT_WITH_CUDA
-    void* p = cuda::malloc_device(rounded);
-    cuda::zero_device(p, rounded);
-    mem_.reset(p);
+    DeviceMemory& memory = device_memory();
+    mem_ = std::unique_ptr<void, Free>(memory.allocate(rounded), Free{&memory, rounded});
     return;
-#else
-    throw Error("a GPU buffer was asked of a build without CUDA (configure with -DCARNOT_CUDA=ON)");
-#endif
   }
   void* p = std::aligned_alloc(64, rounded);
   CARNOT_CHECK(p != nullptr, "out of host memory allocating ", rounded, " bytes");
@@ -79,9 +72,7 @@ Buffer::Buffer(DType dtype, Shape shape, Device device)
 }
 
 void Buffer::Free::operator()(void* p) const {
-#if CARNOT_WITH_CUDA
-  if (device == Device::kCuda) return cuda::free_device(p);
-#endif
+  if (device_memory) return device_memory->release(p, bytes);
   std::free(p);
 }
 
@@ -91,13 +82,7 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
     std::memcpy(dst, src, bytes);
     return;
   }
-#if CARNOT_WITH_CUDA
-  if (src_device == Device::kCpu) return cuda::copy_to_device(dst, src, bytes);
-  if (dst_device == Device::kCpu) return cuda::copy_to_host(dst, src, bytes);
-  return cuda::copy_device_to_device(dst, src, bytes);
-#else
-  throw Error("a GPU copy in a build without CUDA");
-#endif
+  device_memory().copy(dst, dst_device == Device::kCuda, src, src_device == Device::kCuda, bytes);
 }
 
 void copy_bytes(const Tensor& dst, const Tensor& src) {

@@ -8,9 +8,11 @@
 
 #include "framework/core/error.h"
 #include "kernels/dtype.h"
+#include "kernels/ops.h"
 
 namespace carnot {
 
+class DeviceMemory;
 enum class Device : std::uint8_t { kCpu, kCuda };
 
 // Up to four dimensions, row-major.
@@ -64,8 +66,9 @@ class Tensor {
   Device device_ = Device::kCpu;
 };
 
-// Owns zero-filled memory on the host (64-byte aligned) or on the current GPU (kCuda; a build
-// without CUDA refuses). Allocated when a model or trainer is built, never inside the step loop.
+// Owns zero-filled memory on the host (64-byte aligned) or on the device (kCuda: the current GPU,
+// through device_memory(); a build without CUDA refuses). Allocated when a model or trainer is
+// built, never inside the step loop.
 class Buffer {
  public:
   Buffer() = default;
@@ -77,9 +80,10 @@ class Buffer {
 
  private:
   struct Free {
-    Free() : device(Device::kCpu) {}
-    explicit Free(Device d) : device(d) {}
-    Device device;
+    Free() {}  // (not = default: the defaults below would make it unusable inside Buffer)
+    Free(DeviceMemory* memory, std::size_t n) : device_memory(memory), bytes(n) {}
+    DeviceMemory* device_memory = nullptr;  // what allocated it (null: the host heap)
+    std::size_t bytes = 0;
     void operator()(void* p) const;
   };
   std::unique_ptr<void, Free> mem_;
@@ -87,6 +91,9 @@ class Buffer {
   Shape shape_;
   Device device_ = Device::kCpu;
 };
+
+// Where an op table's buffers live: the device for a table that runs there (Ops::on_gpu).
+inline Device device_of(const Ops& ops) { return ops.on_gpu() ? Device::kCuda : Device::kCpu; }
 
 // Copies bytes between memory on any devices (host to host, host to GPU, GPU to host or GPU).
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);

@@ -90,7 +90,7 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
       dtype_(dtype),
       ops_(ops),
       max_batch_(max_batch),
-      store_(dtype, ops.on_gpu() ? Device::kCuda : Device::kCpu) {
+      store_(dtype, device_of(ops)) {
   config.validate();
   const Device device = store_.device();
   const DitConfig& c = config_;

@@ -30,7 +30,7 @@ MlpScoreNet::MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::in
       dtype_(dtype),
       ops_(ops),
       max_batch_(max_batch),
-      store_(dtype, ops.on_gpu() ? Device::kCuda : Device::kCpu),
+      store_(dtype, device_of(ops)),
       time_embed_(ops, store_, "t_embedder", config.time_embed, config.hidden, max_batch),
       input_(ops, store_, "input_proj", config.data_dim, config.hidden) {
   const Shape hidden{max_batch, config.hidden};

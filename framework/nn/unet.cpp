@@ -187,7 +187,7 @@ Tensor image(const Buffer& b, std::int64_t n, std::int64_t c, std::int64_t side)
 }  // namespace
 
 UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_batch, std::uint64_t seed)
-    : config_(config), store_(dtype, ops.on_gpu() ? Device::kCuda : Device::kCpu) {
+    : config_(config), store_(dtype, device_of(ops)) {
   config.validate();
   const UNetConfig& c = config_;
   const std::int64_t T = c.time_dim(), B = max_batch;

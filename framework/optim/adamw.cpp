@@ -3,7 +3,7 @@
 namespace carnot {
 
 AdamW::AdamW(Ops& ops, const OptimizerSpec& spec, std::int64_t n)
-    : Optimizer(ops, spec, n), m_(DType::F32, Shape{n}), v_(DType::F32, Shape{n}) {}
+    : Optimizer(ops, spec, n), m_(DType::F32, Shape{n}, device_of(ops)), v_(DType::F32, Shape{n}, device_of(ops)) {}
 
 void AdamW::step(const Tensor& params, const Tensor& grads) {
   begin_step(params, grads);

@@ -5,8 +5,8 @@
 namespace carnot {
 
 Ema::Ema(Ops& ops, const Tensor& params, double decay)
-    : ops_(ops), decay_(float(decay)), weights_(DType::F32, Shape{params.numel()}) {
-  std::memcpy(weights_.tensor().raw(), params.raw(), params.bytes());
+    : ops_(ops), decay_(float(decay)), weights_(DType::F32, Shape{params.numel()}, device_of(ops)) {
+  copy_bytes(weights_.tensor(), params);
 }
 
 void Ema::update(const Tensor& params) {

@@ -5,7 +5,7 @@
 namespace carnot {
 
 Sgd::Sgd(Ops& ops, const OptimizerSpec& spec, std::int64_t n) : Optimizer(ops, spec, n) {
-  if (spec.momentum > 0) momentum_ = Buffer(DType::F32, Shape{n});
+  if (spec.momentum > 0) momentum_ = Buffer(DType::F32, Shape{n}, device_of(ops));
 }
 
 std::vector<std::string> Sgd::state_names() const {

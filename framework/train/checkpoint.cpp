@@ -42,8 +42,8 @@ std::string state_checksum(ordered_json state) {
 
 SafetensorsTensor flat_tensor(const std::string& name, const Tensor& t) {
   SafetensorsTensor s{name, t.dtype(), {t.numel()}, {}};
-  const char* p = static_cast<const char*>(t.raw());
-  s.bytes.assign(p, p + t.bytes());
+  s.bytes.resize(t.bytes());
+  copy_bytes(s.bytes.data(), Device::kCpu, t.raw(), t.device(), t.bytes());
   return s;
 }
 
@@ -53,7 +53,7 @@ void copy_flat(const SafetensorsFile& f, const std::string& name, const Tensor& 
   if (t.dtype != dst.dtype() || t.bytes.size() != dst.bytes())
     throw Error("'" + path + "': tensor '" + name + "' has " + std::to_string(t.bytes.size()) +
                 " bytes, the model's optimizer state has " + std::to_string(dst.bytes()));
-  std::memcpy(dst.raw(), t.bytes.data(), t.bytes.size());
+  copy_bytes(dst.raw(), dst.device(), t.bytes.data(), Device::kCpu, t.bytes.size());
 }
 
 std::int64_t step_of_name(const std::string& name) {

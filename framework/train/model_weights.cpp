@@ -1,7 +1,5 @@
 #include "framework/train/model_weights.h"
 
-#include <cstring>
-
 #include "framework/core/error.h"
 #include "framework/io/safetensors.h"
 
@@ -17,7 +15,8 @@ void save_weights(const std::string& path, const ParameterStore& store, const Te
     t.dtype = store.dtype();
     for (int i = 0; i < p.shape.rank(); ++i) t.shape.push_back(p.shape[i]);
     const char* src = static_cast<const char*>(flat.raw()) + p.offset * dtype_size(store.dtype());
-    t.bytes.assign(src, src + p.shape.numel() * std::int64_t(dtype_size(store.dtype())));
+    t.bytes.resize(std::size_t(p.shape.numel()) * dtype_size(store.dtype()));
+    copy_bytes(t.bytes.data(), Device::kCpu, src, flat.device(), t.bytes.size());
     tensors.push_back(std::move(t));
   }
   const std::map<std::string, std::string> metadata = {
@@ -40,7 +39,7 @@ void load_weights(const SafetensorsFile& file, const std::string& path, const Pa
       if (c.name == p.name) t = &c;
     if (!t) throw Error("'" + path + "' has no tensor '" + p.name + "' (does the job spec match?)");
     const Tensor dst(static_cast<char*>(flat.raw()) + p.offset * dtype_size(store.dtype()),
-                     store.dtype(), p.shape);
+                     store.dtype(), p.shape, flat.device());
     std::string shape = "[";
     for (std::int64_t d : t->shape) shape += (shape.size() > 1 ? ", " : "") + std::to_string(d);
     shape += "]";
@@ -48,7 +47,7 @@ void load_weights(const SafetensorsFile& file, const std::string& path, const Pa
       throw Error("'" + path + "': tensor '" + p.name + "' is " +
                   std::string(dtype_name(t->dtype)) + shape + ", the model expects " +
                   std::string(dtype_name(store.dtype())) + p.shape.str());
-    std::memcpy(dst.raw(), t->bytes.data(), t->bytes.size());
+    copy_bytes(dst.raw(), dst.device(), t->bytes.data(), Device::kCpu, t->bytes.size());
   }
 }
 

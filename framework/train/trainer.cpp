@@ -50,16 +50,21 @@ std::string format_duration(double s) {
 }  // namespace
 
 // model.pair_init_scale: u → c·u, w → w/c for every rescaling pair (the function is unchanged).
-static void scale_pairs(const Symmetries& symmetries, double c, float* w) {
+// Once, at the start: the weights go through the host.
+static void scale_pairs(const Symmetries& symmetries, double c, const Tensor& weights) {
   if (symmetries.pairs.empty())
     throw UsageError("model.pair_init_scale: this model has no rescaling pairs (an MLP needs model.activation relu "
                      "without model.layer_norm; a U-Net needs attention_resolutions)");
+  Buffer host(DType::F32, weights.shape());
+  copy_bytes(host.tensor(), weights);
+  float* w = host.data<float>();
   for (const RescalingPair& p : symmetries.pairs) {
     for (const FlatRange& r : p.u.ranges)
       for (std::int64_t i = r.begin; i < r.end; ++i) w[i] = float(w[i] * c);
     for (const FlatRange& r : p.w.ranges)
       for (std::int64_t i = r.begin; i < r.end; ++i) w[i] = float(w[i] / c);
   }
+  copy_bytes(weights, host.tensor());
 }
 
 Slice batch_slice(std::int64_t batch, int rank, int world) {
@@ -67,7 +72,7 @@ Slice batch_slice(std::int64_t batch, int rank, int world) {
   return Slice{rank * base + std::min<std::int64_t>(rank, extra), base + (rank < extra ? 1 : 0)};
 }
 
-Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& device)
+Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops)
     : spec_(spec),
       comm_(comm),
       ops_(ops),
@@ -80,22 +85,31 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
             spec.diffusion.vlb_weight},
       flow_times_(FlowTimes::from_spec(spec.diffusion)),
       edm_(EdmConfig::from_spec(spec.diffusion, data_std(spec.data))) {
+  device_ = device_of(ops);
   const std::int64_t dim = data_->dim();
   // Buffers for one micro-batch: the first of the grad_accum pieces is the largest.
   const std::int64_t rows = std::max<std::int64_t>(1, batch_slice(slice_.count, 0, int(spec.train.grad_accum)).count);
   model_ = make_score_network(spec, ops, rows, spec.seed);
   const std::int64_t outputs = model_->outputs();
   learned_betas_ = model_->beta_logits().raw() != nullptr;
+  if (learned_betas_ && device_ != Device::kCpu)
+    throw UsageError("diffusion.betas learned trains on the CPU only (its gradient runs through host code); "
+                     "run with --device cpu");
   if (data_->num_classes() > 0) labels_ = std::vector<std::int64_t>(std::size_t(rows));
+  if (data_->num_classes() > 0 && device_ != Device::kCpu) labels_on_device_ = Buffer(DType::F64, Shape{rows}, device_);
   prefetch_ = std::make_unique<DataPrefetch>(*data_, spec.seed, rows, spec.data.image());
-  if (!spec.diffusion.continuous()) eps_inputs_ = make_eps_objective_inputs(schedule_, device, rows, dim);
+  if (!spec.diffusion.continuous()) {
+    alphas_cumprod_ = Buffer(DType::F64, Shape{std::int64_t(schedule_.alphas_cumprod.size())}, device_);
+    copy_bytes(alphas_cumprod_.tensor().raw(), device_, schedule_.alphas_cumprod.data(), Device::kCpu,
+               schedule_.alphas_cumprod.size() * sizeof(double));
+  }
   const Tensor params = model_->params().values();
-  if (spec.model.pair_init_scale != 1) scale_pairs(model_->symmetries(), spec.model.pair_init_scale, params.data<float>());
+  if (spec.model.pair_init_scale != 1) scale_pairs(model_->symmetries(), spec.model.pair_init_scale, params);
   zero_ = spec.distributed.zero == 1;
   shard_counts_ = zero_ ? carnot::shard_counts(params.numel(), comm.size()) : std::vector<std::int64_t>{params.numel()};
   for (int r = 0; zero_ && r < comm.rank(); ++r) shard_begin_ += shard_counts_[std::size_t(r)];
   const std::int64_t mine = shard_counts_[zero_ ? std::size_t(comm.rank()) : 0];
-  if (zero_) shard_grads_ = Buffer(DType::F32, Shape{mine});
+  if (zero_) shard_grads_ = Buffer(DType::F32, Shape{mine}, device_);
   optimizer_ = make_optimizer(ops, spec.optimizer, mine);
   whole_state_.resize(optimizer_->state_names().size());
   ema_ = std::make_unique<Ema>(ops, params, spec.train.ema);
@@ -103,16 +117,16 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& 
   if (spec.diagnostics.every > 0) diag_groups_ = DiagnosticGroups(model_->params(), model_->symmetries());
   // One rank's micro-batches are the noise scale's groups: each one's gradient is the change it makes.
   if (spec.diagnostics.every > 0 && comm.size() == 1 && spec.train.grad_accum > 1)
-    diag_prev_ = Buffer(DType::F32, Shape{params.numel()});
-  x0_ = Buffer(DType::F32, Shape{rows, dim});
-  t_ = Buffer(DType::F32, Shape{rows});
-  eps_ = Buffer(DType::F32, Shape{rows, dim});
-  x_t_ = Buffer(DType::F32, Shape{rows, dim});
-  pred_ = Buffer(DType::F32, Shape{rows, outputs});
-  dpred_ = Buffer(DType::F32, Shape{rows, outputs});
-  target_ = Buffer(DType::F32, Shape{rows, dim});
-  weights_ = Buffer(DType::F32, Shape{rows});
-  dx_ = Buffer(DType::F32, Shape{rows, dim});
+    diag_prev_ = Buffer(DType::F32, Shape{params.numel()}, device_);
+  x0_ = Staged(rows, dim, device_);
+  t_ = Staged(rows, 1, device_);
+  eps_ = Staged(rows, dim, device_);
+  x_t_ = Staged(rows, dim, device_);
+  pred_ = Staged(rows, outputs, device_);
+  dpred_ = Staged(rows, outputs, device_);
+  target_ = Staged(rows, dim, device_);
+  weights_ = Staged(rows, 1, device_);
+  if (learned_betas_) dx_ = Buffer(DType::F32, Shape{rows, dim});
   losses_.reserve(std::size_t(spec.train.steps));
   if (spec.distributed.bucket_mb > 0) {
     std::vector<std::int64_t> starts;
@@ -192,16 +206,16 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     const std::uint32_t next_step = last ? s + 1 : s;
     if (measure && piece_groups) {
       Stopwatch watch(diag_s_);
-      std::copy(grads.data<float>(), grads.data<float>() + grads.numel(), diag_prev_.data<float>());
+      copy_bytes(diag_prev_.tensor(), grads);
     }
     loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count, next_step,
                            std::int64_t(next_step) < spec_.train.steps ? next.count : 0,
                            std::uint32_t(slice_.begin + next.begin));
     if (measure && piece_groups && piece.count > 0) {  // the piece's gradient: what it added
       Stopwatch watch(diag_s_);
-      const float* g = grads.data<float>();
-      float* change = diag_prev_.data<float>();
-      for (std::int64_t i = 0; i < grads.numel(); ++i) change[i] = g[i] - change[i];
+      float* change = diag_prev_.data<float>();  // −before + after: exactly after − before
+      ops_.scale(DType::F32, grads.numel(), -1.0, change);
+      ops_.accumulate(DType::F32, grads.numel(), grads.raw(), change);
       const double scale = (B / double(piece.count)) * (B / double(piece.count));
       diag_groups_.add_squares(ops_, change, 0, 0, grads.numel(), scale, small_sq);
     }
@@ -249,7 +263,7 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     const Tensor shard_grads = shard_grads_.tensor();
     clip_to_norm(ops_, shard_grads, *grad_norm, spec_.optimizer.grad_clip);
     float* shard = params.data<float>() + shard_begin_;
-    optimizer_->step(Tensor(shard, DType::F32, Shape{shard_grads.numel()}), shard_grads);
+    optimizer_->step(Tensor(shard, DType::F32, Shape{shard_grads.numel()}, device_), shard_grads);
     heartbeat("waiting in the weights' all-gather (for a rank that has stopped?)");
     TraceSpan gather_span(trace_, "all-gather", s);
     const auto gather_start = Clock::now();
@@ -310,23 +324,33 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n,
                            std::int64_t next_n, std::uint32_t next_first) {
   if (n == 0) return 0;
   const std::int64_t dim = data_->dim();
-  const bool learned_betas = learned_betas_;
   std::optional<TraceSpan> span(std::in_place, trace_, "data", s);
-  prefetch_->get(s, first, n, x0_.data<float>(), labels_.empty() ? nullptr : labels_.data());
+  prefetch_->get(s, first, n, x0_.host(), labels_.empty() ? nullptr : labels_.data());
   prefetch_->start(next_step, next_first, next_n);
+  // The objective's inputs. Flow, EDM and learned β run on the host, then x_t, t and the target go
+  // over; the ε objective draws t, ε and x_t where the ops run, and brings t and ε back only for
+  // what the host computes from them (x0 or v targets, Min-SNR weights, the bound).
+  const bool host_inputs = spec_.diffusion.continuous() || learned_betas_;
   if (spec_.diffusion.flow())  // z_t into x_t_, the velocity target into target_
-    flow_inputs(flow_times_, spec_.seed, s, first, n, dim, x0_.data<float>(), t_.data<float>(),
-                target_.data<float>(), x_t_.data<float>());
+    flow_inputs(flow_times_, spec_.seed, s, first, n, dim, x0_.host(), t_.host(), target_.host(), x_t_.host());
   else if (spec_.diffusion.edm())  // c_in x into x_t_, F_target into target_
-    edm_inputs(edm_, spec_.seed, s, first, n, dim, x0_.data<float>(), x_t_.data<float>(), t_.data<float>(),
-               target_.data<float>());
-  else if (learned_betas)  // the schedule moves every step: the CPU inputs take it fresh
-    eps_objective_inputs(schedule_, spec_.seed, s, first, n, dim, x0_.data<float>(), t_.data<float>(),
-                         eps_.data<float>(), x_t_.data<float>());
-  else
-    eps_inputs_->make(spec_.seed, s, first, n, x0_.data<float>(), t_.data<float>(), eps_.data<float>(),
-                      x_t_.data<float>());
-  const Tensor x_t = x_t_.tensor().rows(0, n), pred = pred_.tensor().rows(0, n), dpred = dpred_.tensor().rows(0, n);
+    edm_inputs(edm_, spec_.seed, s, first, n, dim, x0_.host(), x_t_.host(), t_.host(), target_.host());
+  else if (learned_betas_)  // the schedule moves every step: the host inputs take it fresh
+    eps_objective_inputs(schedule_, spec_.seed, s, first, n, dim, x0_.host(), t_.host(), eps_.host(), x_t_.host());
+  if (host_inputs) {
+    x_t_.upload(n);
+    t_.upload(n);
+    (spec_.diffusion.continuous() ? target_ : eps_).upload(n);
+  } else {
+    x0_.upload(n);
+    ops_.q_sample_eps(alphas_cumprod_.data<double>(), schedule_.steps(), spec_.seed, s, first, n, dim, x0_.dev(),
+                      t_.dev(), eps_.dev(), x_t_.dev());
+    if (prediction_ != Prediction::kEps || spec_.diffusion.min_snr_gamma > 0 || loss_.kind != LossKind::kSimple) {
+      t_.download(n);
+      eps_.download(n);
+    }
+  }
+  const Tensor x_t = x_t_.dev_rows(n), pred = pred_.dev_rows(n), dpred = dpred_.dev_rows(n);
   span.emplace(trace_, "forward", s);
   const std::int64_t* labels = nullptr;
   if (!labels_.empty()) {  // class labels, each dropped to the null class with model.class_dropout
@@ -336,27 +360,34 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n,
       if (drop > 0 && uniform_open01(philox_draw(spec_.seed, s, first + std::uint32_t(j), RngStream::kLabelDrop, 0).v[0]) < drop)
         labels_[std::size_t(j)] = null_class;
     labels = labels_.data();
+    if (labels_on_device_.tensor().raw() != nullptr) {
+      copy_bytes(labels_on_device_.tensor().raw(), device_, labels, Device::kCpu, std::size_t(n) * sizeof(std::int64_t));
+      labels = static_cast<const std::int64_t*>(labels_on_device_.tensor().raw());
+    }
   }
   const DropoutKey dropout{spec_.seed, s, first, 0};  // masks keyed by global sample index
   model_->set_dropout(&dropout);
-  model_->forward(x_t, t_.data<float>(), labels, pred);
+  model_->forward(x_t, t_.dev(), labels, pred);
   span.emplace(trace_, "loss", s);
   // Normalised by the global batch, so the all-reduced sum is the global mean's gradient.
   const double scale = 1.0 / double(spec_.train.global_batch);
-  double loss_sum = loss_.kind == LossKind::kSimple
-                        ? simple_loss(n, dim, pred, scale, dpred)
-                        : bound_loss(loss_, schedule_, n, dim, t_.data<float>(), eps_.data<float>(),
-                                     pred.data<float>(), scale, dpred.data<float>());
+  double loss_sum = 0;
+  if (loss_.kind == LossKind::kSimple) {
+    loss_sum = simple_loss(n, dim, pred, scale, dpred);
+  } else {  // the bound is host code: ε̂ comes back, its gradient goes over
+    pred_.download(n);
+    loss_sum = bound_loss(loss_, schedule_, n, dim, t_.host(), eps_.host(), pred_.host(), scale, dpred_.host());
+    dpred_.upload(n);
+  }
   if (loss_.kind == LossKind::kVlb)  // the prior's term completes the bound's estimate
-    for (std::int64_t j = 0; j < n; ++j) loss_sum += prior_nats(schedule_, dim, x0_.data<float>() + j * dim) / double(dim);
+    for (std::int64_t j = 0; j < n; ++j) loss_sum += prior_nats(schedule_, dim, x0_.host() + j * dim) / double(dim);
   span.emplace(trace_, "backward", s);
   module_start_ = Clock::now();
-  if (learned_betas) {
+  if (learned_betas_) {  // CPU only (refused on a device at construction)
     const Tensor dx = dx_.tensor().rows(0, n);
     model_->backward(dpred, dx);
-    add_beta_logit_gradient(schedule_, loss_.variance, n, dim, t_.data<float>(), x0_.data<float>(),
-                            eps_.data<float>(), pred.data<float>(), dx.data<float>(), scale,
-                            model_->beta_logit_grads().data<float>());
+    add_beta_logit_gradient(schedule_, loss_.variance, n, dim, t_.host(), x0_.host(), eps_.host(), pred_.host(),
+                            dx.data<float>(), scale, model_->beta_logit_grads().data<float>());
   } else {
     model_->backward(dpred, Tensor());
   }
@@ -364,22 +395,22 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n,
 }
 
 // The regression of the objective's target (ε, x0, v, the flow's velocity or EDM's F_target),
-// Min-SNR weighted when asked.
+// Min-SNR weighted when asked. Targets and weights other than ε are computed on the host.
 double Trainer::simple_loss(std::int64_t n, std::int64_t dim, const Tensor& pred, double scale,
                             const Tensor& dpred) {
   const bool continuous = spec_.diffusion.continuous();
-  const float* target = continuous ? target_.data<float>() : eps_.data<float>();
+  const float* target = continuous ? target_.dev() : eps_.dev();
   if (!continuous && prediction_ != Prediction::kEps) {
-    objective_targets(prediction_, schedule_, n, dim, t_.data<float>(), x0_.data<float>(),
-                      eps_.data<float>(), target_.data<float>());
-    target = target_.data<float>();
+    objective_targets(prediction_, schedule_, n, dim, t_.host(), x0_.host(), eps_.host(), target_.host());
+    target_.upload(n);
+    target = target_.dev();
   }
   const bool weighted = spec_.diffusion.min_snr_gamma > 0;
-  if (weighted)
-    min_snr_weights(prediction_, schedule_, n, t_.data<float>(), spec_.diffusion.min_snr_gamma,
-                    weights_.data<float>());
-  return ops_.mse_loss(DType::F32, n, dim, pred.raw(), target, weighted ? weights_.data<float>() : nullptr,
-                       scale, dpred.raw());
+  if (weighted) {
+    min_snr_weights(prediction_, schedule_, n, t_.host(), spec_.diffusion.min_snr_gamma, weights_.host());
+    weights_.upload(n);
+  }
+  return ops_.mse_loss(DType::F32, n, dim, pred.raw(), target, weighted ? weights_.dev() : nullptr, scale, dpred.raw());
 }
 
 // Under ZeRO, rank 0's staging copy of a state tensor over every parameter, allocated when first asked.
@@ -388,7 +419,7 @@ Tensor Trainer::whole_state(std::size_t i) {
   if (!zero_) return optimizer_->state(i);
   if (comm_.rank() != 0) return Tensor();
   Buffer& staging = whole_state_[i];
-  if (staging.tensor().raw() == nullptr) staging = Buffer(DType::F32, Shape{model_->params().values().numel()});
+  if (staging.tensor().raw() == nullptr) staging = Buffer(DType::F32, Shape{model_->params().values().numel()}, device_);
   return staging.tensor();
 }
 

@@ -38,6 +38,7 @@
 #include "framework/train/networks.h"
 #include "framework/train/prefetch.h"
 #include "framework/train/run_folder.h"
+#include "framework/train/staged.h"
 #include "framework/train/trace.h"
 
 namespace carnot {
@@ -50,8 +51,12 @@ Slice batch_slice(std::int64_t batch, int rank, int world);
 
 class Trainer {
  public:
-  // device: where the ops that have a GPU version run (today the ε objective's inputs).
-  Trainer(const JobSpec& spec, Comm& comm, Ops& ops, const DeviceChoice& device = {});
+  // Everything the step touches lives where `ops` computes (device_of(ops)): the model, the
+  // gradients, the optimizer state, the EMA. Data arrives on the host and is copied over; the ε
+  // objective's inputs are drawn there (Ops::q_sample_eps), and what only the CPU computes (flow
+  // and EDM inputs, x0 or v targets, Min-SNR weights, the bound) goes through host staging. On a
+  // device, `comm` must take device pointers (NcclComm).
+  Trainer(const JobSpec& spec, Comm& comm, Ops& ops);
 
   // Called with the number of steps completed every checkpoint.every steps and at the end.
   using CheckpointFn = std::function<void(std::int64_t step)>;
@@ -140,7 +145,6 @@ class Trainer {
   std::unique_ptr<DataPrefetch> prefetch_;  // after data_: destroyed (waiting for its fill) first
   NoiseSchedule schedule_;       // with learned β: rebuilt from the logits at every step
   NoiseSchedule base_schedule_;  // the spec's schedule, which learned β perturb
-  std::unique_ptr<EpsObjectiveInputs> eps_inputs_;
   std::unique_ptr<ScoreNetwork> model_;
   bool learned_betas_ = false;        // the network carries the schedule's logits
   std::vector<std::int64_t> labels_;  // this micro-batch's class labels (labelled data only)
@@ -150,7 +154,11 @@ class Trainer {
   BoundLossConfig loss_;
   FlowTimes flow_times_;
   EdmConfig edm_;
-  Buffer x0_, t_, eps_, x_t_, pred_, dpred_, target_, weights_, dx_;
+  Device device_ = Device::kCpu;  // where ops_ computes
+  Buffer alphas_cumprod_;          // the discrete schedule's ᾱ on the device, for q_sample_eps
+  Staged x0_, t_, eps_, x_t_, pred_, dpred_, target_, weights_;
+  Buffer labels_on_device_;        // 8-byte slots for the labels when the model is on a device
+  Buffer dx_;                      // learned β: the network's input gradient (CPU only)
   std::vector<double> losses_;
   std::int64_t step_ = 0;
   std::function<bool()> wants_stop_;

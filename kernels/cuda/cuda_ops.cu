@@ -3,6 +3,7 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/kernels.cuh"
+#include "kernels/cuda/q_sample.h"
 #include "kernels/dispatch.h"
 
 namespace carnot {
@@ -231,6 +232,10 @@ class CudaOps final : public Ops {
   }
   void ema_update(std::int64_t n, float decay, const float* param, float* ema) override {
     k::ema_update(n, decay, param, ema);
+  }
+  void q_sample_eps(const double* abar, int steps, std::uint64_t seed, std::uint32_t step, std::uint32_t first,
+                    std::int64_t n, std::int64_t dim, const float* x0, float* t, float* eps, float* x_t) override {
+    carnot::cuda::q_sample_eps(abar, steps, seed, step, first, n, dim, x0, t, eps, x_t);
   }
 };
 
