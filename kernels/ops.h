@@ -33,6 +33,8 @@ class Ops {
   virtual ~Ops() = default;
   // Whether the pointers this table takes are device pointers (its buffers live on the GPU).
   virtual bool on_gpu() const { return false; }
+  // Waits until the work queued so far has finished (the CPU's is done when an op returns).
+  virtual void synchronize() {}
 
   // C[m,n] = alpha * op(A) op(B) + beta * C, op(A) is m×k, op(B) is k×n; lda/ldb/ldc are row strides.
   virtual void gemm(DType dt, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Runs Carnot's GPU checks and CPU-peer benchmarks on a bare CUDA host (the lent H100/H200 machine).
+# Runs Carnot's GPU checks and benchmarks on a bare CUDA host (the lent H100/H200 machine).
 # Here, on the build machine:
 #   ./launch/test.sh                                  # builds with CUDA where nvcc exists
 #   CARNOT_GPU_EXTRA_DEBS="libxxhash0 libpng16-16" ../shared/gpu/prepare.sh
 #   mkdir -p .gpu/bin && cp build/carnot build/tests/carnot_{unit,mpi,cuda}_tests .gpu/bin/
-# Then on the host (device tool, carry [".gpu"]):  bash launch/gpu_host_checks.sh COMMIT
+# Then on the host (device tool, carry [".gpu"]), one stage per call (each under 10 minutes):
+#   bash launch/gpu_host_checks.sh tests COMMIT       # CUDA tests, then training on the GPU against the CPU
+#   bash launch/gpu_host_checks.sh bench COMMIT S,B   # DiT step vs PyTorch (benchmarks/gpu/dit_step.py)
+#   bash launch/gpu_host_checks.sh bench COMMIT XL
 # Results land in $OUT (or ./gpu-results): copy them to benchmarks/results/.
 set -uo pipefail
 source .gpu/host-env.sh 2>/dev/null
@@ -12,21 +15,33 @@ source .gpu/host-env.sh 2>/dev/null
 export LD_LIBRARY_PATH=/tmp/carnot-deps/usr/lib/x86_64-linux-gnu/openblas-pthread:$LD_LIBRARY_PATH
 export PMIX_MCA_pcompress_base_silence_warning=1
 B=$PWD/.gpu/bin
-COMMIT=${1:-unknown}
+STAGE=${1:-tests}
+COMMIT=${2:-unknown}
 OUT=${OUT:-$PWD/gpu-results}
 mkdir -p "$OUT"
 nvidia-smi -L && "$B/carnot" --version || exit 1
-echo "== CUDA tests";  "$B/carnot_cuda_tests" 2>&1 | grep -E "running on|OK|PASSED|FAILED|SKIPPED|Failure|actual|Which is|rror"
-echo "== unit tests";  OPENBLAS_NUM_THREADS=1 "$B/carnot_unit_tests" --gtest_brief=1 2>&1 | tail -1
-echo "== mpi tests";   mpirun -np 2 --oversubscribe --bind-to none -x OPENBLAS_NUM_THREADS=1 "$B/carnot_mpi_tests" 2>&1 | grep -E "ranks vs|PASSED|FAILED"
-echo "== GPU q_sample vs CPU: bitwise equal weights expected"
-for d in auto cpu; do
-  OPENBLAS_NUM_THREADS=4 "$B/carnot" --device $d train configs/swissroll.yaml --set train.steps=200 --run-dir /tmp/dev_$d 2>&1 | grep -E "device:|final loss"
-done
-cmp /tmp/dev_auto/checkpoints/step_000000200/model.safetensors /tmp/dev_cpu/checkpoints/step_000000200/model.safetensors \
-  && echo "equal" || echo "DIFFERENT"
-echo "== CPU throughput against PyTorch on this host"
-for th in 1 4 16; do
-  python3 benchmarks/swissroll_train_step.py --carnot "$B/carnot" --threads $th --commit "$COMMIT" \
-    --machine gpu-host-cpu --out "$OUT/swissroll_train_step-gpuhost-${th}t.json"
-done
+
+if [ "$STAGE" = tests ]; then
+  echo "== CUDA tests"
+  "$B/carnot_cuda_tests" 2>&1 | tee "$OUT/cuda_tests.log" | grep -E "running on|OK|PASSED|FAILED|SKIPPED|Failure|actual|Which is|rror"
+  echo "== training on the GPU against the CPU (same job, same seed: close losses, not bitwise)"
+  for d in cuda cpu; do
+    OPENBLAS_NUM_THREADS=8 "$B/carnot" --device $d train configs/swissroll.yaml --set train.steps=300 \
+      --run-dir /tmp/swiss_$d 2>&1 | grep -E "device:|final loss|error"
+  done
+  printf 'name: dl_dit\ndata: {kind: dead_leaves, image_size: 32}\nmodel: {kind: dit, size: S, patch: 4}\ntrain: {global_batch: 64, steps: 30}\nlog: {every: 10}\nsample: {every: 0}\n' > /tmp/dl_dit.yaml
+  for job in configs/dead_leaves.yaml /tmp/dl_dit.yaml; do
+    for d in cuda cpu; do
+      OPENBLAS_NUM_THREADS=8 "$B/carnot" --device $d train $job --set train.steps=30 --set log.every=10 \
+        --set sample.every=0 --run-dir /tmp/img_${d}_$(basename $job .yaml) 2>&1 | grep -E "device:|step |final loss|error"
+    done
+    OPENBLAS_NUM_THREADS=8 "$B/carnot" --device cuda bench step $job --steps 10 --warmup 3
+  done
+elif [ "$STAGE" = bench ]; then
+  MODELS=${3:-S,B,XL}
+  python3 benchmarks/gpu/dit_step.py --carnot "$B/carnot" --models "$MODELS" \
+    --out "$OUT/gpu-$(date +%Y-%m-%d)-${MODELS//,/}.json"
+else
+  echo "stage must be tests or bench" >&2
+  exit 2
+fi

@@ -6,9 +6,10 @@ state_dict keys are the reference's), for two jobs:
         and writes one forward pass, computed in float64: the check that an export loads into the
         reference's layout and means the same function.
     python3 dit_torch.py train --hidden 96 --depth 4 --heads 4 --patch 4 --input 32 --channels 1 \\
-        --classes 10 --batch 64 --steps 50 --threads 2
+        --classes 10 --batch 64 --steps 50 --threads 2 [--device cuda --bf16 --sdpa --compile]
         times training steps (AdamW, the same loss as carnot's eps objective on random data) and
-        prints images/s as JSON: the peer of benchmarks/image_train_step.py --model dit.
+        prints images/s as JSON: the peer of benchmarks/image_train_step.py --model dit (CPU) and
+        of benchmarks/gpu/dit_step.py (GPU: bf16 autocast, fused attention, torch.compile).
 The safetensors file is parsed here (a JSON header and raw little-endian tensors), so only torch
 and numpy are needed.
 """
@@ -44,7 +45,7 @@ class TimestepEmbedder(nn.Module):
     def forward(self, t):
         half = self.freq // 2
         dtype = self.mlp[0].weight.dtype
-        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=dtype) / half)
+        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=dtype, device=t.device) / half)
         args = t[:, None].to(freqs.dtype) * freqs[None]
         return self.mlp(torch.cat([torch.cos(args), torch.sin(args)], dim=-1))
 
@@ -58,6 +59,9 @@ class LabelEmbedder(nn.Module):
         return self.embedding_table(y)
 
 
+USE_SDPA = False  # train --sdpa: fused attention (F.scaled_dot_product_attention, torch ≥ 2.0)
+
+
 class Attention(nn.Module):  # timm's Attention, written out
     def __init__(self, dim, heads):
         super().__init__()
@@ -69,8 +73,11 @@ class Attention(nn.Module):  # timm's Attention, written out
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        attn = (q @ k.transpose(-2, -1)) * (C // self.heads) ** -0.5
-        return self.proj((attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, N, C))
+        if USE_SDPA:
+            o = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+        else:
+            o = ((q @ k.transpose(-2, -1)) * (C // self.heads) ** -0.5).softmax(dim=-1) @ v
+        return self.proj(o.transpose(1, 2).reshape(B, N, C))
 
 
 class Mlp(nn.Module):
@@ -164,15 +171,34 @@ def train_main(argv):
     for name, default in (("hidden", 96), ("depth", 4), ("heads", 4), ("patch", 4), ("input", 32), ("channels", 1),
                           ("classes", 10), ("batch", 64), ("steps", 50), ("warmup", 5), ("threads", 1)):
         p.add_argument("--" + name, type=int, default=default)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (fp32 master weights and optimizer)")
+    p.add_argument("--sdpa", action="store_true", help="fused attention (scaled_dot_product_attention)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
     a = p.parse_args(argv)
+    global USE_SDPA
+    USE_SDPA = a.sdpa and hasattr(torch.nn.functional, "scaled_dot_product_attention")
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = DiT(a.input, a.patch, a.channels, a.hidden, a.depth, a.heads, 4, 0.1, a.classes, False)
-    x0 = torch.randn(a.batch, a.channels, a.input, a.input)
-    y = torch.randint(0, a.classes, (a.batch,)) if a.classes else None
+    if a.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # fp32 GEMMs outside autocast (the optimizer's are not GEMMs)
+        torch.backends.cudnn.allow_tf32 = True
+    model = DiT(a.input, a.patch, a.channels, a.hidden, a.depth, a.heads, 4, 0.1, a.classes, False).to(a.device)
+    forward = model
+    compiled = a.compile and hasattr(torch, "compile")
+    if compiled:
+        forward = torch.compile(model)
+    x0 = torch.randn(a.batch, a.channels, a.input, a.input, device=a.device)
+    y = torch.randint(0, a.classes, (a.batch,), device=a.device) if a.classes else None
     from train_timing import images_per_second  # the same folder: one timed step for every peer
-    rate = images_per_second(lambda xt, t: model(xt, t, y), model.parameters(), x0, a.steps, a.warmup, 1e-3)
-    print(json.dumps({"torch": torch.__version__, "threads": a.threads, "images_per_s": rate}))
+    rate = images_per_second(lambda xt, t: forward(xt, t, y), model.parameters(), x0, a.steps, a.warmup, 1e-3,
+                             autocast_bf16=a.bf16)
+    out = {"torch": torch.__version__, "threads": a.threads, "device": a.device, "bf16": a.bf16, "sdpa": USE_SDPA,
+           "compile": compiled, "images_per_s": rate}
+    if a.device == "cuda":
+        out["gpu"] = torch.cuda.get_device_name()
+        out["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ using namespace ops_dispatch;
 class CudaOps final : public Ops {
  public:
   bool on_gpu() const override { return true; }
+  void synchronize() override { CARNOT_CUDA_CHECK(cudaDeviceSynchronize()); }
   void gemm(DType dt, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t kk, double alpha,
             const void* a, std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* c,
             std::int64_t ldc) override {
