@@ -24,12 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<char> host_bytes(const Tensor& t) {
-  if (t.raw() == nullptr) return {};  // (ZeRO's whole state off rank 0)
-  std::vector<char> out(t.bytes());
-  copy_bytes(out.data(), Device::kCpu, t.raw(), t.device(), t.bytes());
-  return out;
-}
+using test::host_bytes;
 
 TEST(GuardedDevice, OnlyTheOpTableCopiesAndCollectivesTouchDeviceMemory) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");

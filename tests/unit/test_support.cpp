@@ -19,4 +19,11 @@ std::uint64_t fresh_seed(const char* what) {
   return seed;
 }
 
+std::vector<char> host_bytes(const Tensor& t) {
+  if (t.raw() == nullptr) return {};
+  std::vector<char> out(t.bytes());
+  copy_bytes(out.data(), Device::kCpu, t.raw(), t.device(), t.bytes());
+  return out;
+}
+
 }  // namespace carnot::test

@@ -1,9 +1,11 @@
-// Helpers for tests: fresh seeds that are logged, and relative errors.
+// Helpers for tests: fresh seeds that are logged, relative errors, host copies.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
+
+#include "framework/core/tensor.h"
 
 namespace carnot::test {
 
@@ -28,5 +30,8 @@ template <class A, class B> double rel_error(const A& a, const B& b, std::size_t
   }
   return std::sqrt(num) / std::sqrt(den);
 }
+
+// A tensor's bytes copied to the host, wherever it lives (empty for a tensor without memory).
+std::vector<char> host_bytes(const Tensor& t);
 
 }  // namespace carnot::test
