@@ -3,7 +3,7 @@
 # Here, on the build machine:
 #   ./launch/test.sh                                  # builds with CUDA where nvcc exists
 #   CARNOT_GPU_EXTRA_DEBS="libxxhash0 libpng16-16" ../shared/gpu/prepare.sh
-#   mkdir -p .gpu/bin && cp build/carnot build/tests/carnot_{unit,mpi,cuda}_tests .gpu/bin/
+#   mkdir -p .gpu/bin && cp build/carnot build/carnot_kernel_bench build/tests/carnot_{unit,mpi,cuda}_tests .gpu/bin/
 # Then on the host (device tool, carry [".gpu"]), one stage per call (each under 10 minutes):
 #   bash launch/gpu_host_checks.sh tests COMMIT       # CUDA tests, then training on the GPU against the CPU
 #   bash launch/gpu_host_checks.sh bench COMMIT S,B   # DiT step vs PyTorch (benchmarks/gpu/dit_step.py)
@@ -24,6 +24,8 @@ nvidia-smi -L && "$B/carnot" --version || exit 1
 if [ "$STAGE" = tests ]; then
   echo "== CUDA tests"
   "$B/carnot_cuda_tests" 2>&1 | tee "$OUT/cuda_tests.log" | grep -E "running on|OK|PASSED|FAILED|SKIPPED|Failure|actual|Which is|rror"
+  echo "== each op against the measured ceilings (benchmarks/gpu/kernel_bench.cpp)"
+  "$B/carnot_kernel_bench" | tee "$OUT/kernel_bench-$(date +%Y-%m-%d).jsonl"
   echo "== training on the GPU against the CPU (same job, same seed: close losses, not bitwise)"
   for d in cuda cpu; do
     OPENBLAS_NUM_THREADS=8 "$B/carnot" --device $d train configs/swissroll.yaml --set train.steps=300 \

@@ -58,4 +58,20 @@ void copy_device_to_device(void* dst, const void* src, std::size_t bytes) {
 void zero_device(void* p, std::size_t bytes) { CARNOT_CUDA_CHECK(cudaMemset(p, 0, bytes)); }
 void synchronize() { CARNOT_CUDA_CHECK(cudaDeviceSynchronize()); }
 
+double time_ms(const std::function<void()>& work, int reps) {
+  work();
+  cudaEvent_t start, stop;
+  CARNOT_CUDA_CHECK(cudaEventCreate(&start));
+  CARNOT_CUDA_CHECK(cudaEventCreate(&stop));
+  CARNOT_CUDA_CHECK(cudaEventRecord(start));
+  for (int i = 0; i < reps; ++i) work();
+  CARNOT_CUDA_CHECK(cudaEventRecord(stop));
+  CARNOT_CUDA_CHECK(cudaEventSynchronize(stop));
+  float ms = 0;
+  CARNOT_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return double(ms) / reps;
+}
+
 }  // namespace carnot::cuda

@@ -3,6 +3,7 @@
 // naming the call, the CUDA error and a hint.
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace carnot::cuda {
@@ -20,5 +21,9 @@ void copy_to_host(void* dst, const void* src, std::size_t bytes);
 void copy_device_to_device(void* dst, const void* src, std::size_t bytes);
 void zero_device(void* p, std::size_t bytes);
 void synchronize();
+
+// Milliseconds per call of `work` (kernels queued on the default stream), by CUDA events around
+// `reps` calls after one untimed call; the mean.
+double time_ms(const std::function<void()>& work, int reps);
 
 }  // namespace carnot::cuda
