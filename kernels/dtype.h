@@ -6,14 +6,20 @@
 
 namespace carnot {
 
-enum class DType : std::uint8_t { F32, F64 };
+// BF16 is bfloat16 (kernels/bf16.h): the mixed-precision compute type. Its ops compute in float32
+// from bf16 inputs and round each output once (kernels/ops.h).
+enum class DType : std::uint8_t { F32, F64, BF16 };
 
-constexpr std::size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 8; }
+constexpr std::size_t dtype_size(DType t) { return t == DType::F32 ? 4 : t == DType::F64 ? 8 : 2; }
 
-constexpr std::string_view dtype_name(DType t) { return t == DType::F32 ? "float32" : "float64"; }
+constexpr std::string_view dtype_name(DType t) {
+  return t == DType::F32 ? "float32" : t == DType::F64 ? "float64" : "bfloat16";
+}
 
 // safetensors' spelling of the type.
-constexpr std::string_view dtype_safetensors_name(DType t) { return t == DType::F32 ? "F32" : "F64"; }
+constexpr std::string_view dtype_safetensors_name(DType t) {
+  return t == DType::F32 ? "F32" : t == DType::F64 ? "F64" : "BF16";
+}
 
 template <class T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::F32; }

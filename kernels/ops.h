@@ -117,11 +117,12 @@ class Ops {
   virtual void upsample2x_backward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* dy,
                                    void* dx) = 0;
 
-  // out[r] = table[ids[r]] (rows of dim); backward adds dout[r] into dtable[ids[r]].
+  // out[r] = table[ids[r]] (rows of dim; the table has table_rows rows); backward adds dout[r]
+  // into dtable[ids[r]].
   virtual void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table,
-                                 const std::int64_t* ids, void* out) = 0;
+                                 std::int64_t table_rows, const std::int64_t* ids, void* out) = 0;
   virtual void embedding_backward(DType dt, std::int64_t rows, std::int64_t dim, const std::int64_t* ids,
-                                  const void* dout, void* dtable) = 0;
+                                  const void* dout, void* dtable, std::int64_t table_rows) = 0;
   // y[b] = x[b]ᵀ for batch rows×cols matrices (NCHW planes ↔ tokens; its own inverse with rows and
   // cols swapped).
   virtual void transpose_batched(DType dt, std::int64_t batch, std::int64_t rows, std::int64_t cols, const void* x,
@@ -144,6 +145,10 @@ class Ops {
   // column is zero).
   virtual void timestep_embedding(DType dt, std::int64_t rows, std::int64_t dim, const float* t,
                                   const SinusoidStyle& style, void* out) = 0;
+
+  // y = x converted from `from` to `to` (n elements; to bf16 rounding to nearest even), or with
+  // accumulate y += x (in float32 when either is bf16, rounded once). Mixed precision's casts.
+  virtual void convert(std::int64_t n, DType from, const void* x, DType to, void* y, bool accumulate) = 0;
 
   // Sum of squares, accumulated in float64.
   virtual double sum_squares(DType dt, std::int64_t n, const void* x) = 0;

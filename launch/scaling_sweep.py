@@ -40,7 +40,7 @@ def bench_step(ranks, job, batch, sets, steps, warmup, carnot):
     if run.returncode != 0:
         sys.exit(f"scaling_sweep: {' '.join(cmd)} failed (exit {run.returncode}):\n{run.stderr.strip()}")
     rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
-    overlapped = [r for r in rows if r["overlap"]]
+    overlapped = [r for r in rows if r["overlap"] or r["ranks"] == 1]  # one rank: one row, nothing to overlap
     if not overlapped:
         sys.exit(f"scaling_sweep: no result from {' '.join(cmd)}:\n{run.stdout}")
     return overlapped[0]

@@ -218,15 +218,16 @@ class GuardedOps final : public Ops {
     const Access open(memory_);
     cpu_.upsample2x_backward(dt, planes, h, w, dy, dx);
   }
-  void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table, const std::int64_t* ids,
+  void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table,
+                         std::int64_t table_rows, const std::int64_t* ids,
                          void* out) override {
     const Access open(memory_);
-    cpu_.embedding_forward(dt, rows, dim, table, ids, out);
+    cpu_.embedding_forward(dt, rows, dim, table, table_rows, ids, out);
   }
   void embedding_backward(DType dt, std::int64_t rows, std::int64_t dim, const std::int64_t* ids, const void* dout,
-                          void* dtable) override {
+                          void* dtable, std::int64_t table_rows) override {
     const Access open(memory_);
-    cpu_.embedding_backward(dt, rows, dim, ids, dout, dtable);
+    cpu_.embedding_backward(dt, rows, dim, ids, dout, dtable, table_rows);
   }
   void transpose_batched(DType dt, std::int64_t batch, std::int64_t rows, std::int64_t cols, const void* x,
                          void* y) override {
@@ -263,6 +264,10 @@ class GuardedOps final : public Ops {
                           void* out) override {
     const Access open(memory_);
     cpu_.timestep_embedding(dt, rows, dim, t, style, out);
+  }
+  void convert(std::int64_t n, DType from, const void* x, DType to, void* y, bool accumulate) override {
+    const Access open(memory_);
+    cpu_.convert(n, from, x, to, y, accumulate);
   }
   double sum_squares(DType dt, std::int64_t n, const void* x) override {
     const Access open(memory_);

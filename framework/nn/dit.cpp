@@ -184,7 +184,7 @@ void Dit::forward(const Tensor& x_in, const float* t, const std::int64_t* y, con
   t_embedder_->forward(t, n, temb);
   if (c.num_classes > 0) {
     check_class_labels(y, n, c.table_rows(), store_.device(), "DiT");
-    ops_.embedding_forward(dt, n, C, store_.value(table_).raw(), y, cond.raw());
+    ops_.embedding_forward(dt, n, C, store_.value(table_).raw(), store_.value(table_).dim(0), y, cond.raw());
     ops_.accumulate(dt, n * C, temb.raw(), cond.raw());
   } else {
     ops_.fill_zero(dt, n * C, cond.raw());
@@ -290,7 +290,7 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
   const Tensor dcond = rows(dcond_, n);
   ops_.silu_backward(dt, n * C, rows(cond_, n).raw(), dcond_act.raw(), dcond.raw());
   t_embedder_->backward(dcond);
-  if (c.num_classes > 0) ops_.embedding_backward(dt, n, C, y_, dcond.raw(), store_.grad(table_).raw());
+  if (c.num_classes > 0) ops_.embedding_backward(dt, n, C, y_, dcond.raw(), store_.grad(table_).raw(), store_.grad(table_).dim(0));
   // Tokens back to the patch grid; pos_embed is fixed.
   ops_.transpose_batched(dt, n, N, C, dh.raw(), dpatches_.tensor().raw());
   const Conv2dShape g{n, c.in_channels, c.input_size, c.input_size, C, c.patch, c.patch, 0};

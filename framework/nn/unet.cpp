@@ -302,7 +302,7 @@ void UNet::forward(const Tensor& x_in, const float* t, const std::int64_t* y, co
   if (c.num_classes > 0) {
     check_class_labels(y, n, c.table_rows(), store_.device(), "U-Net");
     const Tensor cls = m.demb.tensor().rows(0, n);  // free until backward
-    ops.embedding_forward(dt, n, T, store_.value(m.table).raw(), y, cls.raw());
+    ops.embedding_forward(dt, n, T, store_.value(m.table).raw(), store_.value(m.table).dim(0), y, cls.raw());
     ops.accumulate(dt, n * T, cls.raw(), emb.raw());
   }
   ops.silu_forward(dt, n * T, emb.raw(), emb_act.raw());
@@ -435,7 +435,7 @@ void UNet::backward(const Tensor& dout_in, const Tensor& dx) {
   const Tensor demb = m.demb.tensor().rows(0, n);
   ops.silu_backward(dt, n * T, m.emb.tensor().raw(), m.sh.demb_act.raw(), demb.raw());
   m.time_embedding.backward(demb);
-  if (c.num_classes > 0) ops.embedding_backward(dt, n, T, m.y, demb.raw(), store_.grad(m.table).raw());
+  if (c.num_classes > 0) ops.embedding_backward(dt, n, T, m.y, demb.raw(), store_.grad(m.table).raw(), store_.grad(m.table).dim(0));
   if (grads_ready_) grads_ready_(store_.values().numel(), "embeddings");
 }
 

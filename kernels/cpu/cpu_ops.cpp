@@ -1,6 +1,10 @@
 // The CPU op table: dispatches on dtype to the templated kernels.
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 
+#include "kernels/bf16_widening.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
@@ -189,12 +193,12 @@ class CpuOps final : public Ops {
                            void* dx) override {
     dispatch(dt, [&](auto z) { cpu::upsample2x_backward(planes, h, w, in<decltype(z)>(dy), out<decltype(z)>(dx)); });
   }
-  void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table, const std::int64_t* ids,
+  void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table, std::int64_t, const std::int64_t* ids,
                          void* o) override {
     dispatch(dt, [&](auto z) { cpu::embedding_forward(rows, dim, in<decltype(z)>(table), ids, out<decltype(z)>(o)); });
   }
   void embedding_backward(DType dt, std::int64_t rows, std::int64_t dim, const std::int64_t* ids, const void* dout,
-                          void* dtable) override {
+                          void* dtable, std::int64_t) override {
     dispatch(dt, [&](auto z) {
       cpu::embedding_backward(rows, dim, ids, in<decltype(z)>(dout), out<decltype(z)>(dtable));
     });
@@ -241,6 +245,9 @@ class CpuOps final : public Ops {
       cpu::copy_blocks(count, block, in<T>(src), src_stride, out<T>(dst), dst_stride, accumulate);
     });
   }
+  void convert(std::int64_t n, DType from, const void* x, DType to, void* y, bool accumulate) override {
+    cpu::convert(n, from, x, to, y, accumulate);
+  }
   double sum_squares(DType dt, std::int64_t n, const void* x) override {
     return dispatch(dt, [&](auto z) {
       using T = decltype(z);
@@ -275,11 +282,18 @@ class CpuOps final : public Ops {
   }
 };
 
+void* host_alloc(std::size_t bytes) {
+  void* p = std::malloc(bytes);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
 }  // namespace
 
 Ops& cpu_ops() {
-  static CpuOps ops;
-  return ops;
+  static CpuOps float_ops;  // float32 and float64; bf16 by widening to float32
+  static const std::unique_ptr<Ops> ops = make_bf16_widening(float_ops, ScratchMemory{host_alloc, std::free});
+  return *ops;
 }
 
 }  // namespace carnot

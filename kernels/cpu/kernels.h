@@ -104,6 +104,8 @@ void sgd_step(std::int64_t n, float* param, const float* grad, float* buf, float
 
 void ema_update(std::int64_t n, float decay, const float* param, float* ema);
 
+void convert(std::int64_t n, DType from, const void* x, DType to, void* y, bool accumulate);
+
 void q_sample_eps(const double* alphas_cumprod, int steps, std::uint64_t seed, std::uint32_t step,
                   std::uint32_t first, std::int64_t n, std::int64_t dim, const float* x0, float* t, float* eps,
                   float* x_t);

@@ -1,5 +1,9 @@
 // The op table on the GPU: each op dispatches on its dtype to the kernels of kernels.cuh.
+#include <memory>
+
+#include "kernels/bf16_widening.h"
 #include "kernels/cuda/cuda_check.cuh"
+#include "kernels/cuda/cuda_runtime.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/kernels.cuh"
@@ -168,12 +172,13 @@ class CudaOps final : public Ops {
                            void* dx) override {
     dispatch(dt, [&](auto z) { using T = decltype(z); k::upsample2x_backward<T>(planes, h, w, in<T>(dy), out<T>(dx)); });
   }
-  void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table, const std::int64_t* ids,
+  void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table, std::int64_t,
+                         const std::int64_t* ids,
                          void* o) override {
     dispatch(dt, [&](auto z) { using T = decltype(z); k::embedding_forward<T>(rows, dim, in<T>(table), ids, out<T>(o)); });
   }
   void embedding_backward(DType dt, std::int64_t rows, std::int64_t dim, const std::int64_t* ids, const void* dout,
-                          void* dtable) override {
+                          void* dtable, std::int64_t) override {
     dispatch(dt, [&](auto z) {
       using T = decltype(z);
       k::embedding_backward<T>(rows, dim, ids, in<T>(dout), out<T>(dtable));
@@ -213,6 +218,9 @@ class CudaOps final : public Ops {
                           void* o) override {
     dispatch(dt, [&](auto z) { using T = decltype(z); k::timestep_embedding<T>(rows, dim, t, style, out<T>(o)); });
   }
+  void convert(std::int64_t n, DType from, const void* x, DType to, void* y, bool accumulate) override {
+    k::convert(n, from, x, to, y, accumulate);
+  }
   double sum_squares(DType dt, std::int64_t n, const void* x) override {
     return dispatch(dt, [&](auto z) { using T = decltype(z); return k::sum_squares<T>(n, in<T>(x)); });
   }
@@ -240,11 +248,17 @@ class CudaOps final : public Ops {
   }
 };
 
+
+void* device_alloc(std::size_t bytes) { return cuda::malloc_device(bytes); }
+void device_free(void* p) { cuda::free_device(p); }
+
 }  // namespace
 
+// bf16 by widening to float32 around the float32 kernels until bf16 kernels of their own exist.
 Ops& cuda_ops() {
-  static CudaOps ops;
-  return ops;
+  static CudaOps float_ops;
+  static const std::unique_ptr<Ops> ops = make_bf16_widening(float_ops, ScratchMemory{device_alloc, device_free});
+  return *ops;
 }
 
 }  // namespace carnot

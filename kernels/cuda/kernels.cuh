@@ -8,6 +8,7 @@
 namespace carnot::cuda_kernels {
 
 // elementwise.cu
+void convert(std::int64_t n, DType from, const void* x, DType to, void* y, bool accumulate);
 template <class T> void silu_forward(std::int64_t n, const T* x, T* y);
 template <class T> void silu_backward(std::int64_t n, const T* x, const T* dy, T* dx);
 template <class T> void relu_forward(std::int64_t n, const T* x, T* y);

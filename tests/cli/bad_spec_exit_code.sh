@@ -24,7 +24,7 @@ expect_usage_error "cannot read job spec" "$CARNOT" train missing.yaml
 expect_usage_error "is not a run folder" "$CARNOT" sample --ckpt nowhere --out x.npy
 expect_usage_error "--bogus" "$CARNOT" train "$SRC/configs/swissroll.yaml" --bogus
 # NCCL reduces device buffers; the trainer's are on the host: refused on every rank, not a fallback.
-expect_usage_error "distributed.backend nccl reduces device buffers" mpi 2 "$CARNOT" train "$SRC/configs/swissroll.yaml" \
+expect_usage_error "distributed.backend nccl reduces GPU buffers" mpi 2 "$CARNOT" train "$SRC/configs/swissroll.yaml" \
   --set distributed.backend=nccl
 expect_usage_error "distributed.backend: 'gloo' is not one of: auto, mpi, nccl" "$CARNOT" train "$SRC/configs/swissroll.yaml" --set distributed.backend=gloo
 echo "PASS"

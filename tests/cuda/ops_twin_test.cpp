@@ -210,11 +210,12 @@ template <class T> void layout_ops(std::mt19937_64& rng) {
   for (auto& v : id_values) v = std::int64_t(rng() % vocab);  // repeats: backward adds several rows into one
   Twin<std::int64_t> ids(id_values);
   Twin<T> table(randn<T>(rng, std::size_t(vocab * dim))), emb(zeros<T>(rows * dim)), demb(randn<T>(rng, std::size_t(rows * dim)));
-  cpu.embedding_forward(dt, rows, dim, table.h(), ids.h(), emb.h());
-  gpu.embedding_forward(dt, rows, dim, table.d(), ids.d(), emb.d());
+  const std::int64_t table_rows = std::int64_t(table.host.size()) / dim;
+  cpu.embedding_forward(dt, rows, dim, table.h(), table_rows, ids.h(), emb.h());
+  gpu.embedding_forward(dt, rows, dim, table.d(), table_rows, ids.d(), emb.d());
   expect_close(emb, "embedding_forward", 0);
-  cpu.embedding_backward(dt, rows, dim, ids.h(), demb.h(), table.h());
-  gpu.embedding_backward(dt, rows, dim, ids.d(), demb.d(), table.d());
+  cpu.embedding_backward(dt, rows, dim, ids.h(), demb.h(), table.h(), table_rows);
+  gpu.embedding_backward(dt, rows, dim, ids.d(), demb.d(), table.d(), table_rows);
   expect_close(table, "embedding_backward", 0);
 
   const std::int64_t batch = 3, h = 4, w = 5, p = 2, C = 3, n = batch * h * w * p * p * C;
