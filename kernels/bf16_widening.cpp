@@ -102,6 +102,7 @@ class Bf16Widening final : public Ops {
   Bf16Widening(Ops& inner, ScratchMemory memory) : f_(inner), pool_(memory) {}
   bool on_gpu() const override { return f_.on_gpu(); }
   void synchronize() override { f_.synchronize(); }
+  bool native_bf16_gemm() const override { return f_.native_bf16_gemm(); }
 
 #define CARNOT_WIDEN_OR_PASS(call) \
   if (dt != kBf16) return f_.call; \
@@ -110,6 +111,7 @@ class Bf16Widening final : public Ops {
 
   void gemm(DType dt, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const void* a,
             std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* cc, std::int64_t ldc) override {
+    if (f_.native_bf16_gemm()) return f_.gemm(dt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, cc, ldc);
     CARNOT_WIDEN_OR_PASS(gemm(dt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, cc, ldc));
     const float* wa = c.in(a, ta ? span(k, m, lda) : span(m, k, lda));
     const float* wb = c.in(b, tb ? span(n, k, ldb) : span(k, n, ldb));

@@ -21,6 +21,9 @@ constexpr std::string_view dtype_safetensors_name(DType t) {
   return t == DType::F32 ? "F32" : t == DType::F64 ? "F64" : "BF16";
 }
 
+// The type of LayerNorm's and GroupNorm's saved statistics: float32 under bf16, else the dtype.
+constexpr DType stats_dtype(DType t) { return t == DType::BF16 ? DType::F32 : t; }
+
 template <class T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::F32; }
 template <> constexpr DType dtype_of<double>() { return DType::F64; }

@@ -35,6 +35,8 @@ class Ops {
   virtual bool on_gpu() const { return false; }
   // Waits until the work queued so far has finished (the CPU's is done when an op returns).
   virtual void synchronize() {}
+  // Whether gemm takes bf16 itself (else kernels/bf16_widening.h widens around the float32 one).
+  virtual bool native_bf16_gemm() const { return false; }
 
   // C[m,n] = alpha * op(A) op(B) + beta * C, op(A) is m×k, op(B) is k×n; lda/ldb/ldc are row strides.
   virtual void gemm(DType dt, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
@@ -62,7 +64,8 @@ class Ops {
   virtual void gelu_forward(DType dt, std::int64_t n, const void* x, void* y) = 0;
   virtual void gelu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) = 0;
 
-  // ---- image models (issue 6). Activations are dt; statistics (mean, 1/std) are dt too.
+  // ---- image models (issue 6). Activations are dt; statistics (mean, 1/std) are stats_dtype(dt):
+  // dt, or float32 under bf16.
   // Parameter gradients (dweight, dbias, dgamma, dbeta) accumulate; all others are written.
   // LayerNorm over each row of cols, no affine (DiT's norm before adaLN).
   virtual void layer_norm_forward(DType dt, std::int64_t rows, std::int64_t cols, double eps, const void* x,

@@ -133,13 +133,13 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
     // Every rank continues from rank 0's restored state.
     std::int64_t step = trainer.step();
     comm.broadcast(&step, sizeof step, 0);
-    for (const Tensor& t : {trainer.params().values(), trainer.ema_weights()})
+    for (const Tensor& t : {trainer.weights(), trainer.ema_weights()})
       on.comm->broadcast(t.raw(), std::int64_t(t.bytes()), 0);
     trainer.scatter_optimizer_state();  // under ZeRO each rank takes its shard
     trainer.set_step(step);
     if (folder) folder->log(str_cat("carnot: resuming from ", resume_from, " at step ", step));
   } else {  // a fresh start: every rank begins from rank 0's initial weights
-    for (const Tensor& t : {trainer.params().values(), trainer.ema_weights()})
+    for (const Tensor& t : {trainer.weights(), trainer.ema_weights()})
       on.comm->broadcast(t.raw(), std::int64_t(t.bytes()), 0);
   }
   if (trainer.step() >= spec.train.steps) {
@@ -165,7 +165,7 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
   trainer.run(folder.get(), [&](std::int64_t step) {
     trainer.heartbeat("writing a checkpoint");
     TraceSpan span(trace.get(), "checkpoint", step - 1);
-    const Tensor weights = trainer.params().values();
+    const Tensor weights = trainer.weights();
     Buffer host_weights(weights.dtype(), weights.shape());  // the hash reads host memory
     copy_bytes(host_weights.tensor(), weights);
     check_replicas_identical(comm, host_weights.tensor().raw(), std::int64_t(weights.bytes()),

@@ -88,16 +88,25 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
     activation_elements = double(plan.activation_elements);
     model_line = "mlp";
   }
-  // fp32 everywhere: weights (which are also the optimizer's master copy), gradients, the
-  // optimizer's state (AdamW's two moments, SGD's momentum buffer or nothing), the EMA copy. ZeRO-1
-  // keeps the state of one shard per rank, plus that shard's reduce-scattered gradient.
+  // fp32: weights (which are also the optimizer's master copy), gradients, the optimizer's state
+  // (AdamW's two moments, SGD's momentum buffer or nothing), the EMA copy. bf16 (train.precision):
+  // the network's weights, gradients and activations in bf16 beside fp32 master weights and an fp32
+  // gradient (micro-batches add up there; reduced, clipped and stepped in fp32). ZeRO-1 keeps the
+  // state of one shard per rank, plus that shard's reduce-scattered gradient.
+  const bool bf16 = spec.train.precision == "bf16";
   const bool zero = spec.distributed.zero == 1;
   const double shard = zero ? 1.0 / ranks : 1.0;
   const bool adamw = spec.optimizer.kind == "adamw";
   const int state_bytes = adamw ? 8 : spec.optimizer.momentum > 0 ? 4 : 0;
   const std::string state_name = adamw ? "AdamW" : "SGD";
-  const double weights = 4 * P, grads = 4 * P + (zero ? 4 * P * shard : 0), optimizer = state_bytes * P * shard, ema = 4 * P;
-  const double acts = 4.0 * activation_elements;
+  const double weights = (bf16 ? 2 + 4 : 4) * P, grads = (bf16 ? 2 + 4 : 4) * P + (zero ? 4 * P * shard : 0),
+               optimizer = state_bytes * P * shard, ema = 4 * P;
+  const double acts = (bf16 ? 2.0 : 4.0) * activation_elements;  // (bf16: the norms' few statistics are fp32)
+  std::string parts = bf16 ? "bf16 weights 2 + bf16 gradients 2 + fp32 master weights 4 + fp32 gradients 4"
+                           : "fp32 weights 4 + gradients 4";
+  if (zero) parts += str_cat(" + gradient shard 4/", ranks);
+  if (state_bytes > 0) parts += str_cat(" + ", state_name, " ", state_bytes, zero ? str_cat("/", ranks) : "");
+  parts += " + EMA 4";
   const double train_flops_per_sample = 3.0 * forward_flops;
 
   std::printf("plan for %d rank(s), %lld samples on rank 0 of a global batch of %lld", ranks, (long long)rows,
@@ -111,18 +120,11 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
   std::printf("  per rank         weights %s, gradients %s, %s state %s, EMA %s, activations %s\n",
               human_bytes(weights).c_str(), human_bytes(grads).c_str(), state_name.c_str(), human_bytes(optimizer).c_str(),
               human_bytes(ema).c_str(), human_bytes(acts).c_str());
-  if (zero)
-    std::printf("  per parameter    %.4g bytes (fp32 weights 4 + gradients 4 + gradient shard 4/%d + %s %d/%d + EMA 4;\n"
-                "                   ZeRO stage 1 over %d ranks. The ZeRO paper's 2 + 2 + 12/N counts fp16 weights and\n"
-                "                   gradients beside fp32 master weights; here the fp32 weights are the master copy)\n",
-                (weights + grads + optimizer + ema) / P, ranks, state_name.c_str(), state_bytes, ranks, ranks);
-  else if (state_bytes > 0)
-    std::printf("  per parameter    %.0f bytes (fp32 weights 4 + gradients 4 + %s %d + EMA 4; not sharded:\n"
-                "                   distributed.zero 1 makes the optimizer's %d bytes %d/N)\n",
-                (weights + grads + optimizer + ema) / P, state_name.c_str(), state_bytes, state_bytes, state_bytes);
-  else
-    std::printf("  per parameter    %.0f bytes (fp32 weights 4 + gradients 4 + EMA 4; plain SGD keeps no state)\n",
-                (weights + grads + optimizer + ema) / P);
+  const char* note = zero ? "ZeRO stage 1: the optimizer's state and the gradient's shard are 1/N per rank"
+                     : state_bytes > 0 ? "not sharded: distributed.zero 1 makes the optimizer's state 1/N"
+                                       : "plain SGD keeps no state";
+  std::printf("  per parameter    %.4g bytes (%s;\n                   %s)\n", (weights + grads + optimizer + ema) / P,
+              parts.c_str(), note);
   std::printf("  total per rank   %s\n", human_bytes(weights + grads + optimizer + ema + acts).c_str());
   std::printf("  FLOPs            %s per sample forward (2 per multiply-add), %s per sample trained (3x), %s per step\n",
               human_count(forward_flops).c_str(),

@@ -344,11 +344,12 @@ void read_optimizer(const SpecReader& r, const YAML::Node& n, OptimizerSpec& o) 
 }
 
 void read_train(const SpecReader& r, const YAML::Node& n, TrainSpec& t) {
-  const Section s(r, n, "train", {"global_batch", "steps", "ema", "grad_accum", "trace", "trace_steps"});
+  const Section s(r, n, "train", {"global_batch", "steps", "ema", "grad_accum", "precision", "trace", "trace_steps"});
   s.integer("global_batch", t.global_batch, closed(1, 1 << 24));
   s.integer("steps", t.steps, closed(1, 2e9));
   s.number("ema", t.ema, half_open(0, 1));
   s.integer("grad_accum", t.grad_accum, closed(1, 1 << 20));
+  s.choice("precision", t.precision, {"fp32", "bf16"});
   std::string trace = t.trace ? "true" : "false";
   s.choice("trace", trace, {"false", "true"});
   t.trace = trace == "true";

@@ -111,6 +111,9 @@ struct TrainSpec {
   // Micro-batches per step per rank: each rank's share of the global batch runs in this many
   // pieces whose gradients add up before the one all-reduce (activations for one piece only).
   std::int64_t grad_accum = 1;
+  // fp32, or bf16: the network computes in bf16 (weights, activations, its gradients) beside fp32
+  // master weights, gradient sum, optimizer state and EMA; checkpoints hold the fp32 master weights.
+  std::string precision = "fp32";
   // Chrome-trace timeline per rank (run folder trace/rank<R>.json) of the first trace_steps steps.
   bool trace = false;
   std::int64_t trace_steps = 200;

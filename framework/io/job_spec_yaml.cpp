@@ -136,6 +136,7 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "steps" << YAML::Value << s.train.steps;
   out << YAML::Key << "ema" << YAML::Value << num(s.train.ema);
   out << YAML::Key << "grad_accum" << YAML::Value << s.train.grad_accum;
+  out << YAML::Key << "precision" << YAML::Value << s.train.precision;
   if (s.train.trace) {
     out << YAML::Key << "trace" << YAML::Value << true;
     out << YAML::Key << "trace_steps" << YAML::Value << s.train.trace_steps;

@@ -105,7 +105,7 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
     table_ = store_.add("y_embedder.embedding_table.weight", Shape{c.table_rows(), C}, ParamInit::normal(0.02));
   auto act = [&](std::int64_t cols) { return Buffer(dtype, Shape{R, cols}, device); };
   auto per_sample = [&](std::int64_t cols) { return Buffer(dtype, Shape{max_batch, cols}, device); };
-  auto stats = [&] { return Buffer(dtype, Shape{R}, device); };
+  auto stats = [&] { return Buffer(stats_dtype(dtype), Shape{R}, device); };
   for (std::int64_t k = 0; k < c.depth; ++k) {
     const std::string b = "blocks." + std::to_string(k);
     block_names_.push_back(b);
@@ -128,11 +128,7 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
 
   const std::vector<double> pos = sincos_pos_embed_2d(C, c.grid());
   Buffer pos_host(dtype, Shape{1, N, C});
-  for (std::size_t i = 0; i < pos.size(); ++i)
-    if (dtype == DType::F64)
-      pos_host.data<double>()[i] = pos[i];
-    else
-      pos_host.data<float>()[i] = float(pos[i]);
+  cpu_ops().convert(std::int64_t(pos.size()), DType::F64, pos.data(), dtype, pos_host.tensor().raw(), false);
   pos_embed_ = Buffer(dtype, Shape{1, N, C}, device);
   copy_bytes(pos_embed_.tensor(), pos_host.tensor());
 

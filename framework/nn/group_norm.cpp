@@ -11,8 +11,8 @@ GroupNorm::GroupNorm(Ops& ops, ParameterStore& store, const std::string& name, s
                " channels");
   weight_ = store.add(name + ".weight", Shape{channels}, ParamInit::constant(1));
   bias_ = store.add(name + ".bias", Shape{channels}, ParamInit::zero());
-  mean_ = Buffer(store.dtype(), Shape{max_batch * groups}, store.device());
-  rstd_ = Buffer(store.dtype(), Shape{max_batch * groups}, store.device());
+  mean_ = Buffer(stats_dtype(store.dtype()), Shape{max_batch * groups}, store.device());
+  rstd_ = Buffer(stats_dtype(store.dtype()), Shape{max_batch * groups}, store.device());
 }
 
 void GroupNorm::forward(const Tensor& x, const Tensor& y) {

@@ -47,8 +47,8 @@ MlpScoreNet::MlpScoreNet(const MlpConfig& config, DType dtype, Ops& ops, std::in
     if (config.layer_norm) {
       Block& b = *blocks_.back();
       b.lin = Buffer(dtype, hidden, store_.device());
-      b.mean = Buffer(dtype, Shape{max_batch}, store_.device());
-      b.rstd = Buffer(dtype, Shape{max_batch}, store_.device());
+      b.mean = Buffer(stats_dtype(dtype), Shape{max_batch}, store_.device());
+      b.rstd = Buffer(stats_dtype(dtype), Shape{max_batch}, store_.device());
     }
   }
   output_ = std::make_unique<Linear>(ops, store_, "final_layer", config.hidden, config.outputs());

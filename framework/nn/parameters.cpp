@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "framework/core/random.h"
+#include "kernels/ops.h"
 
 namespace carnot {
 
@@ -16,52 +17,50 @@ ParamHandle ParameterStore::add(std::string name, Shape shape, ParamInit init) {
 
 void ParameterStore::finalize(std::uint64_t seed) {
   CARNOT_CHECK(!finalized_, "parameter store finalized twice");
+  seed_ = seed;
   // Reverse registration order: the last layer's gradient comes first in the flat buffer.
   std::int64_t offset = 0;
   for (auto it = params_.rbegin(); it != params_.rend(); ++it) {
     it->offset = offset;
     offset += (it->shape.numel() + ParameterStore::kAlign - 1) / ParameterStore::kAlign * ParameterStore::kAlign;
   }
-  Buffer host(dtype_, Shape{offset});  // initialised here, then moved or copied to the device
-  grads_ = Buffer(dtype_, Shape{offset}, device_);
+  flat_size_ = offset;
   finalized_ = true;
-
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    const ParamInfo& p = params_[i];
-    if (p.init.kind == ParamInit::Kind::kZero) continue;
-    const Tensor v(static_cast<char*>(host.tensor().raw()) + p.offset * std::int64_t(dtype_size(dtype_)), dtype_, p.shape);
-    if (p.init.kind == ParamInit::Kind::kConstant) {
-      for (std::int64_t j = 0; j < p.shape.numel(); ++j)
-        if (dtype_ == DType::F64)
-          v.data<double>()[j] = p.init.bound;
-        else
-          v.data<float>()[j] = float(p.init.bound);
-      continue;
-    }
-    for (std::int64_t j = 0; j < p.shape.numel(); j += 4) {
-      const Philox4x32 r = philox_draw(seed, 0, std::uint32_t(i), RngStream::kInit,
-                                       std::uint32_t(j / 4));
-      double z[4];
-      if (p.init.kind == ParamInit::Kind::kNormal) {
-        box_muller(r.v[0], r.v[1], &z[0], &z[1]);
-        box_muller(r.v[2], r.v[3], &z[2], &z[3]);
-      }
-      for (int q = 0; q < 4 && j + q < p.shape.numel(); ++q) {
-        const double x = p.init.kind == ParamInit::Kind::kNormal ? z[q] * p.init.bound
-                                                                : (2.0 * uniform_open01(r.v[q]) - 1.0) * p.init.bound;
-        if (dtype_ == DType::F64)
-          v.data<double>()[j + q] = x;
-        else
-          v.data<float>()[j + q] = float(x);
-      }
-    }
-  }
+  Buffer host = initial_values(dtype_);  // initialised here, then moved or copied to the device
+  grads_ = Buffer(dtype_, Shape{offset}, device_);
   if (device_ == Device::kCpu) {
     values_ = std::move(host);
   } else {
     values_ = Buffer(dtype_, Shape{offset}, device_);
     copy_bytes(values_.tensor(), host.tensor());
   }
+}
+
+Buffer ParameterStore::initial_values(DType dtype) const {
+  CARNOT_CHECK(finalized_, "initial values asked before finalize()");
+  Buffer host(dtype, Shape{flat_size_});
+  std::vector<double> v;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const ParamInfo& p = params_[i];
+    if (p.init.kind == ParamInit::Kind::kZero) continue;
+    const std::int64_t n = p.shape.numel();
+    v.assign(std::size_t(n), p.init.bound);  // kConstant
+    if (p.init.kind != ParamInit::Kind::kConstant)
+      for (std::int64_t j = 0; j < n; j += 4) {
+        const Philox4x32 r = philox_draw(seed_, 0, std::uint32_t(i), RngStream::kInit, std::uint32_t(j / 4));
+        double z[4];
+        if (p.init.kind == ParamInit::Kind::kNormal) {
+          box_muller(r.v[0], r.v[1], &z[0], &z[1]);
+          box_muller(r.v[2], r.v[3], &z[2], &z[3]);
+        }
+        for (int q = 0; q < 4 && j + q < n; ++q)
+          v[std::size_t(j + q)] = p.init.kind == ParamInit::Kind::kNormal ? z[q] * p.init.bound
+                                                                         : (2.0 * uniform_open01(r.v[q]) - 1.0) * p.init.bound;
+      }
+    cpu_ops().convert(n, DType::F64, v.data(), dtype,
+                      static_cast<char*>(host.tensor().raw()) + p.offset * std::int64_t(dtype_size(dtype)), false);
+  }
+  return host;
 }
 
 ParamInit ParamInit::xavier(std::int64_t fan_in, std::int64_t fan_out) {

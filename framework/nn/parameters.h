@@ -47,6 +47,9 @@ class ParameterStore {
   ParamHandle add(std::string name, Shape shape, ParamInit init);
   // Allocates the flat buffers and draws every initial value from Philox keyed by seed.
   void finalize(std::uint64_t seed);
+  // The initial values again, in `dtype`, on the host, laid out as values(): drawn in float64 and
+  // rounded once (bf16 training's float32 master weights start from the same draws as its bf16 ones).
+  Buffer initial_values(DType dtype) const;
 
   DType dtype() const { return dtype_; }
   Device device() const { return device_; }
@@ -70,6 +73,8 @@ class ParameterStore {
   std::vector<ParamInfo> params_;
   Buffer values_, grads_;
   bool finalized_ = false;
+  std::uint64_t seed_ = 0;
+  std::int64_t flat_size_ = 0;
 };
 
 }  // namespace carnot

@@ -108,7 +108,7 @@ std::string Checkpointer::save(Trainer& trainer, int world_size) {
     files[file] = {{"xxh64", xxh64_hex(bytes)}, {"bytes", bytes.size()}};
     if (after_file_written) after_file_written(file);
   };
-  save_weights(tmp + "/model.safetensors", store, store.values(), spec.model);
+  save_weights(tmp + "/model.safetensors", store, trainer.weights(), spec.model);
   written("model.safetensors");
   save_weights(tmp + "/ema.safetensors", store, trainer.ema_weights(), spec.model);
   written("ema.safetensors");
@@ -208,7 +208,7 @@ void load_checkpoint(const std::string& dir, Trainer& trainer) {
   const std::string problem = verify_checkpoint(dir);
   if (!problem.empty()) throw Error("checkpoint '" + dir + "' does not verify: " + problem);
   ParameterStore& store = trainer.params();
-  load_weights(dir + "/model.safetensors", store, store.values());
+  load_weights(dir + "/model.safetensors", store, trainer.weights());
   load_weights(dir + "/ema.safetensors", store, trainer.ema_weights());
   const std::string opt_path = dir + "/optimizer.safetensors";
   const SafetensorsFile opt = read_safetensors(opt_path);

@@ -12,10 +12,10 @@ void save_weights(const std::string& path, const ParameterStore& store, const Te
   for (const ParamInfo& p : store.params()) {
     SafetensorsTensor t;
     t.name = p.name;
-    t.dtype = store.dtype();
+    t.dtype = flat.dtype();  // the float32 weights (a bf16 network's master copy), not the store's dtype
     for (int i = 0; i < p.shape.rank(); ++i) t.shape.push_back(p.shape[i]);
-    const char* src = static_cast<const char*>(flat.raw()) + p.offset * dtype_size(store.dtype());
-    t.bytes.resize(std::size_t(p.shape.numel()) * dtype_size(store.dtype()));
+    const char* src = static_cast<const char*>(flat.raw()) + p.offset * dtype_size(flat.dtype());
+    t.bytes.resize(std::size_t(p.shape.numel()) * dtype_size(flat.dtype()));
     copy_bytes(t.bytes.data(), Device::kCpu, src, flat.device(), t.bytes.size());
     tensors.push_back(std::move(t));
   }
@@ -38,15 +38,15 @@ void load_weights(const SafetensorsFile& file, const std::string& path, const Pa
     for (const SafetensorsTensor& c : file.tensors)
       if (c.name == p.name) t = &c;
     if (!t) throw Error("'" + path + "' has no tensor '" + p.name + "' (does the job spec match?)");
-    const Tensor dst(static_cast<char*>(flat.raw()) + p.offset * dtype_size(store.dtype()),
-                     store.dtype(), p.shape, flat.device());
+    const Tensor dst(static_cast<char*>(flat.raw()) + p.offset * dtype_size(flat.dtype()),
+                     flat.dtype(), p.shape, flat.device());
     std::string shape = "[";
     for (std::int64_t d : t->shape) shape += (shape.size() > 1 ? ", " : "") + std::to_string(d);
     shape += "]";
-    if (t->dtype != store.dtype() || t->bytes.size() != dst.bytes() || shape != p.shape.str())
+    if (t->dtype != flat.dtype() || t->bytes.size() != dst.bytes() || shape != p.shape.str())
       throw Error("'" + path + "': tensor '" + p.name + "' is " +
                   std::string(dtype_name(t->dtype)) + shape + ", the model expects " +
-                  std::string(dtype_name(store.dtype())) + p.shape.str());
+                  std::string(dtype_name(flat.dtype())) + p.shape.str());
     copy_bytes(dst.raw(), dst.device(), t->bytes.data(), Device::kCpu, t->bytes.size());
   }
 }

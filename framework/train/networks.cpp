@@ -47,24 +47,24 @@ UNetConfig unet_config(const JobSpec& spec) {
 }
 
 std::unique_ptr<ScoreNetwork> make_score_network(const JobSpec& spec, Ops& ops, std::int64_t max_rows,
-                                                 std::uint64_t seed) {
+                                                 std::uint64_t seed, DType dtype) {
   const std::int64_t dim = spec.data.dim();
   if (spec.model.kind == "dit") {
     const DitConfig c = dit_config(spec);
     CARNOT_CHECK(c.input_size * c.input_size * c.in_channels == dim, "DiT input ", c.in_channels, "×", c.input_size,
                  "×", c.input_size, " but the dataset has ", dim, " values per sample");
-    return std::make_unique<Dit>(c, DType::F32, ops, max_rows, seed);
+    return std::make_unique<Dit>(c, dtype, ops, max_rows, seed);
   }
   if (spec.model.kind == "unet") {
     const UNetConfig c = unet_config(spec);
     CARNOT_CHECK(c.sample_size * c.sample_size * c.in_channels == dim, "U-Net input ", c.in_channels, "×",
                  c.sample_size, "×", c.sample_size, " but the dataset has ", dim, " values per sample");
-    return std::make_unique<UNet>(c, DType::F32, ops, max_rows, seed);
+    return std::make_unique<UNet>(c, dtype, ops, max_rows, seed);
   }
   CARNOT_CHECK(spec.model.kind == "mlp", "model.kind ", spec.model.kind, " has no network");
   const MlpConfig c = mlp_config(spec);
   CARNOT_CHECK(c.data_dim == dim, "data.dim() ", c.data_dim, " but the dataset has ", dim);
-  return std::make_unique<MlpScoreNet>(c, DType::F32, ops, max_rows, seed);
+  return std::make_unique<MlpScoreNet>(c, dtype, ops, max_rows, seed);
 }
 
 }  // namespace carnot

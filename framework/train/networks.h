@@ -20,7 +20,8 @@ UNetConfig unet_config(const JobSpec& spec);
 
 // A network for up to max_rows samples per call, parameters initialised from seed; throws when the
 // data's shape disagrees with the model's. model.kind exact has none.
+// dtype: what the network computes in (float32; bfloat16 for train.precision bf16).
 std::unique_ptr<ScoreNetwork> make_score_network(const JobSpec& spec, Ops& ops, std::int64_t max_rows,
-                                                 std::uint64_t seed);
+                                                 std::uint64_t seed, DType dtype = DType::F32);
 
 }  // namespace carnot

@@ -89,12 +89,25 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops)
   const std::int64_t dim = data_->dim();
   // Buffers for one micro-batch: the first of the grad_accum pieces is the largest.
   const std::int64_t rows = std::max<std::int64_t>(1, batch_slice(slice_.count, 0, int(spec.train.grad_accum)).count);
-  model_ = make_score_network(spec, ops, rows, spec.seed);
+  bf16_ = spec.train.precision == "bf16";
+  model_ = make_score_network(spec, ops, rows, spec.seed, bf16_ ? DType::BF16 : DType::F32);
   const std::int64_t outputs = model_->outputs();
   learned_betas_ = model_->beta_logits().raw() != nullptr;
   if (learned_betas_ && device_ != Device::kCpu)
     throw UsageError("diffusion.betas learned trains on the CPU only (its gradient runs through host code); "
                      "run with --device cpu");
+  if (learned_betas_ && bf16_)
+    throw UsageError("diffusion.betas learned trains in train.precision fp32 only (its gradient is float32 host "
+                     "code)");
+  if (bf16_) {  // the master weights start from the same draws as the network's bf16 ones
+    const ParameterStore& store = model_->params();
+    master_ = Buffer(DType::F32, Shape{store.values().numel()}, device_);
+    copy_bytes(master_.tensor(), store.initial_values(DType::F32).tensor());
+    grad_sum32_ = Buffer(DType::F32, Shape{store.values().numel()}, device_);
+    x_t16_ = Buffer(DType::BF16, Shape{rows, dim}, device_);
+    pred16_ = Buffer(DType::BF16, Shape{rows, outputs}, device_);
+    dpred16_ = Buffer(DType::BF16, Shape{rows, outputs}, device_);
+  }
   if (data_->num_classes() > 0) labels_ = std::vector<std::int64_t>(std::size_t(rows));
   if (data_->num_classes() > 0 && device_ != Device::kCpu) labels_on_device_ = Buffer(DType::F64, Shape{rows}, device_);
   prefetch_ = std::make_unique<DataPrefetch>(*data_, spec.seed, rows, spec.data.image());
@@ -103,7 +116,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops)
     copy_bytes(alphas_cumprod_.tensor().raw(), device_, schedule_.alphas_cumprod.data(), Device::kCpu,
                schedule_.alphas_cumprod.size() * sizeof(double));
   }
-  const Tensor params = model_->params().values();
+  const Tensor params = weights();
   if (spec.model.pair_init_scale != 1) scale_pairs(model_->symmetries(), spec.model.pair_init_scale, params);
   zero_ = spec.distributed.zero == 1;
   shard_counts_ = zero_ ? carnot::shard_counts(params.numel(), comm.size()) : std::vector<std::int64_t>{params.numel()};
@@ -135,7 +148,7 @@ Trainer::Trainer(const JobSpec& spec, Comm& comm, Ops& ops)
     const double mib = 1024.0 * 1024.0;
     const auto bytes = std::int64_t(spec.distributed.bucket_mb * mib);
     buckets_ = std::make_unique<GradBuckets>(
-        comm, model_->params().grads().data<float>(),
+        comm, grad_sum().data<float>(),
         plan_buckets(starts, params.numel(), std::max<std::int64_t>(bytes, 4),
                      std::max<std::int64_t>(std::min<std::int64_t>(bytes, 1 << 20), 4)));
     if (zero_) buckets_->reduce_scatter_into(shard_grads_.data<float>(), shard_counts_, comm.rank());
@@ -156,7 +169,7 @@ static void inject_fault(const DebugSpec& debug, int rank, std::uint32_t s) {
 double Trainer::step(std::uint32_t s, double* grad_norm) {
   heartbeat("computing");
   inject_fault(spec_.debug, comm_.rank(), s);
-  const Tensor grads = model_->params().grads();
+  const Tensor grads = grad_sum();  // float32: the network's own, or under bf16 the sum of its pieces
   ops_.fill_zero(DType::F32, grads.numel(), grads.raw());
   // Every rank holds the same (all-reduced, then updated) logits, so the same schedule.
   if (learned_betas_) schedule_ = learned_schedule(base_schedule_, model_->beta_logits().data<float>());
@@ -195,7 +208,10 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
           trace_->span(module, module_start_, s);
           module_start_ = std::chrono::steady_clock::now();
         }
-        if (start_buckets) buckets_->ready_up_to(mark);
+        if (start_buckets) {
+          add_network_gradient(mark);  // bf16: the final part into the float32 sum first
+          buckets_->ready_up_to(mark);
+        }
       });
     else
       model_->set_grads_ready(nullptr);
@@ -208,9 +224,15 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
       Stopwatch watch(diag_s_);
       copy_bytes(diag_prev_.tensor(), grads);
     }
+    if (bf16_) {  // each piece's bf16 gradient adds into the float32 sum
+      const Tensor g16 = model_->params().grads();
+      ops_.fill_zero(DType::BF16, g16.numel(), g16.raw());
+      converted_ = 0;
+    }
     loss_sum += micro_step(s, std::uint32_t(slice_.begin + piece.begin), piece.count, next_step,
                            std::int64_t(next_step) < spec_.train.steps ? next.count : 0,
                            std::uint32_t(slice_.begin + next.begin));
+    add_network_gradient(grads.numel());
     if (measure && piece_groups && piece.count > 0) {  // the piece's gradient: what it added
       Stopwatch watch(diag_s_);
       float* change = diag_prev_.data<float>();  // −before + after: exactly after − before
@@ -258,7 +280,7 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   }
   TraceSpan optimizer_span(trace_, "optimizer", s);
   optimizer_->set_lr(scheduled_lr(spec_.optimizer, s, spec_.train.steps));
-  const Tensor params = model_->params().values();
+  const Tensor params = weights();
   if (zero_) {
     const Tensor shard_grads = shard_grads_.tensor();
     clip_to_norm(ops_, shard_grads, *grad_norm, spec_.optimizer.grad_clip);
@@ -293,23 +315,38 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     }
   }
   ema_->update(params);
+  refresh_network_weights();
   return loss_sum / double(spec_.train.global_batch);
+}
+
+void Trainer::add_network_gradient(std::int64_t end) {
+  if (!bf16_ || end <= converted_) return;
+  const Tensor g16 = model_->params().grads();
+  const std::size_t at = std::size_t(converted_);
+  ops_.convert(end - converted_, DType::BF16, static_cast<const std::uint16_t*>(g16.raw()) + at, DType::F32,
+               grad_sum32_.data<float>() + at, true);
+  converted_ = end;
+}
+
+void Trainer::refresh_network_weights() {
+  if (!bf16_) return;
+  const Tensor w16 = model_->params().values();
+  ops_.convert(w16.numel(), DType::F32, master_.tensor().raw(), DType::BF16, w16.raw(), false);
 }
 
 // Per diagnostic group: the weights' and the reduced gradient's squared norms (before clipping).
 // Under ZeRO each rank holds a shard of the gradient: partial sums, then one all-reduce.
 void Trainer::measure_groups() {
-  const ParameterStore& store = model_->params();
   diag_.weight_sq.assign(diag_groups_.size(), 0.0);
   diag_.grad_sq.assign(diag_groups_.size(), 0.0);
-  const std::int64_t n = store.values().numel();
-  diag_groups_.add_squares(ops_, store.values().data<float>(), 0, 0, n, 1.0, diag_.weight_sq);
+  const std::int64_t n = weights().numel();
+  diag_groups_.add_squares(ops_, weights().data<float>(), 0, 0, n, 1.0, diag_.weight_sq);
   if (zero_) {
     const std::int64_t end = shard_begin_ + shard_grads_.numel();
     diag_groups_.add_squares(ops_, shard_grads_.data<float>(), shard_begin_, shard_begin_, end, 1.0, diag_.grad_sq);
     comm_.allreduce_sum(diag_.grad_sq.data(), std::int64_t(diag_.grad_sq.size()));
   } else {
-    diag_groups_.add_squares(ops_, store.grads().data<float>(), 0, 0, n, 1.0, diag_.grad_sq);
+    diag_groups_.add_squares(ops_, grad_sum().data<float>(), 0, 0, n, 1.0, diag_.grad_sq);
   }
 }
 
@@ -367,7 +404,14 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n,
   }
   const DropoutKey dropout{spec_.seed, s, first, 0};  // masks keyed by global sample index
   model_->set_dropout(&dropout);
-  model_->forward(x_t, t_.dev(), labels, pred);
+  if (bf16_) {  // the network computes in bf16: its input and output convert at its edge
+    const Tensor x16 = x_t16_.tensor().rows(0, n), pred16 = pred16_.tensor().rows(0, n);
+    ops_.convert(x_t.numel(), DType::F32, x_t.raw(), DType::BF16, x16.raw(), false);
+    model_->forward(x16, t_.dev(), labels, pred16);
+    ops_.convert(pred.numel(), DType::BF16, pred16.raw(), DType::F32, pred.raw(), false);
+  } else {
+    model_->forward(x_t, t_.dev(), labels, pred);
+  }
   span.emplace(trace_, "loss", s);
   // Normalised by the global batch, so the all-reduced sum is the global mean's gradient.
   const double scale = 1.0 / double(spec_.train.global_batch);
@@ -389,7 +433,13 @@ double Trainer::micro_step(std::uint32_t s, std::uint32_t first, std::int64_t n,
     add_beta_logit_gradient(schedule_, loss_.variance, n, dim, t_.host(), x0_.host(), eps_.host(), pred_.host(),
                             dx.data<float>(), scale, model_->beta_logit_grads().data<float>());
   } else {
-    model_->backward(dpred, Tensor());
+    if (bf16_) {
+      const Tensor dpred16 = dpred16_.tensor().rows(0, n);
+      ops_.convert(dpred.numel(), DType::F32, dpred.raw(), DType::BF16, dpred16.raw(), false);
+      model_->backward(dpred16, Tensor());
+    } else {
+      model_->backward(dpred, Tensor());
+    }
   }
   return loss_sum;
 }
@@ -463,6 +513,7 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
                   (long long)spec_.train.global_batch, comm_.size(), comm_.backend().c_str());
     folder->log(line);
   }
+  refresh_network_weights();  // weights() may have been restored or broadcast since
   const auto start = Clock::now();
   auto interval_start = start;
   double interval_loss = 0;

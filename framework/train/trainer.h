@@ -87,7 +87,11 @@ class Trainer {
   std::int64_t step() const { return step_; }
   void set_step(std::int64_t step);
   // The state a checkpoint holds, as views into the trainer's buffers (writable, for restore).
+  // params(): the network's store (names and layout); weights(): the float32 weights that train —
+  // the store's own values, or under train.precision bf16 the master copy, from which the
+  // network's bf16 copy is refreshed after every step and at the start of run().
   ParameterStore& params() { return model_->params(); }
+  Tensor weights() const { return bf16_ ? master_.tensor() : model_->params().values(); }
   Tensor ema_weights() const { return ema_->weights(); }
   // The optimizer over this rank's parameters: all of them, or under ZeRO its shard.
   const Optimizer& optimizer() const { return *optimizer_; }
@@ -159,6 +163,14 @@ class Trainer {
   Staged x0_, t_, eps_, x_t_, pred_, dpred_, target_, weights_;
   Buffer labels_on_device_;        // 8-byte slots for the labels when the model is on a device
   Buffer dx_;                      // learned β: the network's input gradient (CPU only)
+  // train.precision bf16: the float32 master weights and gradient sum beside the network's bf16
+  // ones, and the network's bf16 input, output and output gradient.
+  bool bf16_ = false;
+  Buffer master_, grad_sum32_, x_t16_, pred16_, dpred16_;
+  std::int64_t converted_ = 0;  // bf16: the gradient converted into the sum so far this piece
+  Tensor grad_sum() const { return bf16_ ? grad_sum32_.tensor() : model_->params().grads(); }
+  void add_network_gradient(std::int64_t end);  // bf16: [converted_, end) into the sum
+  void refresh_network_weights();               // bf16: master → the network's copy
   std::vector<double> losses_;
   std::int64_t step_ = 0;
   std::function<bool()> wants_stop_;

@@ -21,10 +21,13 @@ using namespace ops_dispatch;
 class CudaOps final : public Ops {
  public:
   bool on_gpu() const override { return true; }
+  bool native_bf16_gemm() const override { return true; }
   void synchronize() override { CARNOT_CUDA_CHECK(cudaDeviceSynchronize()); }
   void gemm(DType dt, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t kk, double alpha,
             const void* a, std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* c,
             std::int64_t ldc) override {
+    if (dt == DType::BF16)
+      return k::gemm_bf16(trans_a, trans_b, m, n, kk, float(alpha), a, lda, b, ldb, float(beta), c, ldc);
     dispatch(dt, [&](auto z) {
       using T = decltype(z);
       k::gemm<T>(trans_a, trans_b, m, n, kk, T(alpha), in<T>(a), lda, in<T>(b), ldb, T(beta), out<T>(c), ldc);

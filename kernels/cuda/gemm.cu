@@ -1,4 +1,6 @@
-// Row-major GEMMs through cuBLAS (fp32 and fp64; bf16 through cuBLASLt is issue 7's next step).
+// Row-major GEMMs through cuBLAS: fp32 and fp64 in pedantic math (no TF32: the twins hold to
+// 1e-5), and bf16 on the tensor cores (bf16 operands and result, float32 accumulation; cuBLASLt
+// with fused epilogues is issue 7's next step).
 // cuBLAS is column-major: a row-major C = op(A) op(B) is the column-major Cᵀ = op(B)ᵀ op(A)ᵀ, so
 // the operands swap and the leading dimensions are the row strides.
 #include <cublas_v2.h>
@@ -30,6 +32,18 @@ cublasHandle_t handle() {
   return h;
 }
 
+// bf16's own handle in default math, so that nothing keeps it off the tensor cores. Deterministic
+// all the same: cuBLAS adds no atomics unless asked.
+cublasHandle_t bf16_handle() {
+  static cublasHandle_t h = [] {
+    cublasHandle_t made = nullptr;
+    check(cublasCreate(&made), "cublasCreate");
+    check(cublasSetMathMode(made, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    return made;
+  }();
+  return h;
+}
+
 cublasStatus_t gemm_call(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* alpha,
                          const float* a, int lda, long long sa, const float* b, int ldb, long long sb,
                          const float* beta, float* c, int ldc, long long sc, int count) {
@@ -52,6 +66,15 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
   check(gemm_call(ob, oa, int(n), int(m), int(k), &alpha, b, int(ldb), stride_b, a, int(lda), stride_a, &beta, c,
                   int(ldc), stride_c, int(count)),
         "gemm");
+}
+
+void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const void* a,
+               std::int64_t lda, const void* b, std::int64_t ldb, float beta, void* c, std::int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  const cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  check(cublasGemmEx(bf16_handle(), ob, oa, int(n), int(m), int(k), &alpha, b, CUDA_R_16BF, int(ldb), a, CUDA_R_16BF,
+                     int(lda), &beta, c, CUDA_R_16BF, int(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "gemm (bf16)");
 }
 
 template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*, std::int64_t,

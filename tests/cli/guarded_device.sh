@@ -18,6 +18,16 @@ for f in model.safetensors ema.safetensors optimizer.safetensors; do
 done
 echo "ok: the guarded device's checkpoints at step 120 equal the CPU's byte for byte"
 
+# train.precision bf16 on the guarded device, 2 ranks: its checkpoint holds float32 master weights
+# that sample as any other, and the CPU run writes the same bytes.
+bf=(--set train.steps=40 --set checkpoint.every=40 --set train.precision=bf16)
+mpi 2 "$CARNOT" --device guarded train "$job" "${bf[@]}" --run-dir bf16_guarded > bf16.log || { cat bf16.log; fail "bf16 training"; }
+mpi 2 "$CARNOT" --device cpu train "$job" "${bf[@]}" --run-dir bf16_cpu > bf16_cpu.log
+cmp bf16_cpu/checkpoints/step_000000040/model.safetensors bf16_guarded/checkpoints/step_000000040/model.safetensors ||
+  fail "bf16: the guarded device's weights differ from the CPU's"
+"$CARNOT" sample --ckpt bf16_guarded -n 64 --out bf16.npy > sample.log 2>&1 || { cat sample.log; fail "sampling a bf16 run"; }
+echo "ok: bf16 trains on the guarded device as on the CPU, and its checkpoint samples"
+
 if "$CARNOT" --device cpu train "$job" --set distributed.backend=nccl --run-dir nccl > nccl.log 2>&1; then
   fail "distributed.backend nccl on the CPU was accepted"
 fi

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "framework/core/device.h"
+#include "kernels/bf16.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/cuda_runtime.h"
 #include "tests/unit/test_support.h"
@@ -374,6 +375,58 @@ TEST(CudaOps, ConvolutionsMatchCpuTwin) {
   std::mt19937_64 rng(test::fresh_seed("CudaOps.Conv"));
   conv_ops<float>(rng);
   conv_ops<double>(rng);
+}
+
+// bf16: the tensor-core GEMM (bf16 operands, float32 accumulation) and the widened ops against
+// the CPU oracle's bf16 (kernels/bf16_widening.h) to ≤1e-2; conversions bitwise.
+std::vector<std::uint16_t> bf16_randn(std::mt19937_64& rng, std::size_t n) {
+  std::vector<std::uint16_t> v(n);
+  const std::vector<double> r = randn<double>(rng, n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = float_to_bf16(float(r[i]));
+  return v;
+}
+
+void expect_close_bf16(const Twin<std::uint16_t>& t, const char* what) {
+  const std::vector<std::uint16_t> gpu = t.from_device();
+  std::vector<double> g(gpu.size()), c(gpu.size());
+  for (std::size_t i = 0; i < gpu.size(); ++i) g[i] = bf16_to_float(gpu[i]), c[i] = bf16_to_float(t.host[i]);
+  EXPECT_LE(test::rel_error(g, c, c.size()), 1e-2) << what << " bfloat16";
+}
+
+TEST(CudaOps, Bf16MatchesCpuTwin) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::fresh_seed("CudaOps.Bf16"));
+  const DType dt = DType::BF16;
+  Ops& gpu = cuda_ops();
+  Ops& cpu = cpu_ops();
+  const std::int64_t m = 129, n = 77, k = 300;
+  for (const bool ta : {false, true})
+    for (const bool tb : {false, true}) {
+      Twin<std::uint16_t> a(bf16_randn(rng, std::size_t(m * k))), b(bf16_randn(rng, std::size_t(k * n))),
+          c(bf16_randn(rng, std::size_t(m * n)));
+      cpu.gemm(dt, ta, tb, m, n, k, 0.5, a.h(), ta ? m : k, b.h(), tb ? k : n, 1.0, c.h(), n);
+      gpu.gemm(dt, ta, tb, m, n, k, 0.5, a.d(), ta ? m : k, b.d(), tb ? k : n, 1.0, c.d(), n);
+      expect_close_bf16(c, ta ? (tb ? "gemm TT" : "gemm TN") : (tb ? "gemm NT" : "gemm NN"));
+    }
+  const std::int64_t B = 4, N = 64, H = 4, D = 72, C = H * D;
+  Twin<std::uint16_t> qkv(bf16_randn(rng, std::size_t(B * N * 3 * C))), probs(bf16_randn(rng, std::size_t(B * H * N * N))),
+      out(bf16_randn(rng, std::size_t(B * N * C))), y(bf16_randn(rng, std::size_t(B * N * C)));
+  Twin<float> mean(zeros<float>(B * N)), rstd(zeros<float>(B * N));
+  cpu.attention_forward(dt, B, N, H, D, qkv.h(), probs.h(), out.h());
+  gpu.attention_forward(dt, B, N, H, D, qkv.d(), probs.d(), out.d());
+  expect_close_bf16(out, "attention_forward out");
+  Twin<std::uint16_t> x(bf16_randn(rng, std::size_t(B * N * C)));  // the same input on both sides
+  cpu.layer_norm_forward(dt, B * N, C, 1e-6, x.h(), y.h(), mean.h(), rstd.h());
+  gpu.layer_norm_forward(dt, B * N, C, 1e-6, x.d(), y.d(), mean.d(), rstd.d());
+  expect_close_bf16(y, "layer_norm y");
+  expect_close(rstd, "layer_norm rstd (float32 under bf16)");
+  Twin<float> wide(zeros<float>(B * N * C));
+  cpu.convert(B * N * C, dt, y.h(), DType::F32, wide.h(), false);
+  gpu.convert(B * N * C, dt, y.d(), DType::F32, wide.d(), false);
+  Twin<std::uint16_t> back(std::vector<std::uint16_t>(std::size_t(B * N * C)));
+  cpu.convert(B * N * C, DType::F32, wide.h(), dt, back.h(), false);
+  gpu.convert(B * N * C, DType::F32, wide.d(), dt, back.d(), false);
+  EXPECT_EQ(back.from_device(), back.host) << "convert is exact both ways on bf16 values";
 }
 
 }  // namespace
