@@ -9,7 +9,8 @@ Models: DiT-S/2, DiT-B/2, DiT-XL/2 on 32×32×4 latents (random uint8 latents wi
 written to a scratch folder: data loading is not what is timed), ε-MSE on the cosine schedule,
 AdamW, clipping at 1, EMA (carnot) — the DiT paper's training step without learned σ.
 Batch: the largest power of two whose plan (`carnot validate`) fits the memory fraction of the
-GPU, the same for both. carnot: `carnot --device cuda bench step` (its precision, today fp32).
+GPU, the same for both. carnot: `carnot --device cuda bench step` with train.precision bf16 (bf16
+GEMMs on the tensor cores, float32 masters; --precision fp32 for the float32 path).
 PyTorch: benchmarks/peers/dit_torch.py with bf16 autocast, SDPA and torch.compile.
 MFU: FLOPs per image trained (carnot validate's count: 2 per multiply-add, 3 × forward) × images/s,
 over 989 TFLOP/s (H100 SXM dense bf16) and over the bf16 GEMM rate measured here.
@@ -38,6 +39,7 @@ MODELS = {  # the DiT paper's configurations, patch 2
     "tiny": dict(hidden=64, depth=2, heads=2),  # the script's own check on the CPU
 }
 H100_DENSE_BF16 = 989e12
+PRECISION = "bf16"  # carnot's train.precision; --precision fp32 measures the float32 path
 
 
 def ceilings(device):
@@ -75,7 +77,7 @@ def job_yaml(folder, size, batch, steps):
             f"model: {model}\n"
             "diffusion: {schedule: cosine, steps: 1000, objective: eps}\n"
             "optimizer: {kind: adamw, lr: 1e-4, grad_clip: 1}\n"
-            f"train: {{global_batch: {batch}, steps: {steps}, ema: 0.9999}}\n"
+            f"train: {{global_batch: {batch}, steps: {steps}, ema: 0.9999, precision: {PRECISION}}}\n"
             "diagnostics: {every: 0}\nsample: {every: 0}\n")
     path = os.path.join(folder, f"dit_{size.lower()}_{batch}.yaml")
     with open(path, "w") as f:
@@ -122,8 +124,11 @@ def main():
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--memory-fraction", type=float, default=0.85)
     p.add_argument("--max-batch", type=int, default=512)
+    p.add_argument("--precision", default="bf16", choices=["bf16", "fp32"])
     p.add_argument("--out", default="")
     a = p.parse_args()
+    global PRECISION
+    PRECISION = a.precision
     ceiling = ceilings(a.device)
     print("ceilings:", json.dumps(ceiling), flush=True)
     budget = a.memory_fraction * ceiling.get("gpu_memory_gib", 4.0)
@@ -154,7 +159,7 @@ def main():
                    "flops_per_image_trained": trained,
                    "mfu": round(trained * ours / H100_DENSE_BF16, 4) if ours else None,
                    "pytorch_mfu": round(trained * peer["images_per_s"] / H100_DENSE_BF16, 4) if peer else None,
-                   "device": ceiling.get("gpu", a.device), "commit": record.commit(), "carnot_precision": "fp32"}
+                   "device": ceiling.get("gpu", a.device), "commit": record.commit(), "carnot_precision": a.precision}
             if ours and "bf16_gemm_tflops" in ceiling:
                 row["mfu_vs_measured_gemm"] = round(trained * ours / (ceiling["bf16_gemm_tflops"] * 1e12), 4)
             if peer:

@@ -126,10 +126,11 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
   std::printf("  per parameter    %.4g bytes (%s;\n                   %s)\n", (weights + grads + optimizer + ema) / P,
               parts.c_str(), note);
   std::printf("  total per rank   %s\n", human_bytes(weights + grads + optimizer + ema + acts).c_str());
-  std::printf("  FLOPs            %s per sample forward (2 per multiply-add), %s per sample trained (3x), %s per step\n",
+  std::printf("  FLOPs            %s per sample forward (2 per multiply-add), %s per sample trained (3x), %s per step%s\n",
               human_count(forward_flops).c_str(),
               human_count(train_flops_per_sample).c_str(),
-              human_count(train_flops_per_sample * double(spec.train.global_batch)).c_str());
+              human_count(train_flops_per_sample * double(spec.train.global_batch)).c_str(),
+              spec.train.recompute ? "\n                   (train.recompute runs the blocks' forward once more: not counted)" : "");
   std::printf("  run              %lld steps, %s FLOPs; checkpoints every %lld steps, %lld kept\n",
               (long long)spec.train.steps,
               human_count(train_flops_per_sample * double(spec.train.global_batch) * double(spec.train.steps)).c_str(),

@@ -344,12 +344,16 @@ void read_optimizer(const SpecReader& r, const YAML::Node& n, OptimizerSpec& o) 
 }
 
 void read_train(const SpecReader& r, const YAML::Node& n, TrainSpec& t) {
-  const Section s(r, n, "train", {"global_batch", "steps", "ema", "grad_accum", "precision", "trace", "trace_steps"});
+  const Section s(r, n, "train",
+                  {"global_batch", "steps", "ema", "grad_accum", "precision", "recompute", "trace", "trace_steps"});
   s.integer("global_batch", t.global_batch, closed(1, 1 << 24));
   s.integer("steps", t.steps, closed(1, 2e9));
   s.number("ema", t.ema, half_open(0, 1));
   s.integer("grad_accum", t.grad_accum, closed(1, 1 << 20));
   s.choice("precision", t.precision, {"fp32", "bf16"});
+  std::string recompute = t.recompute ? "true" : "false";
+  s.choice("recompute", recompute, {"false", "true"});
+  t.recompute = recompute == "true";
   std::string trace = t.trace ? "true" : "false";
   s.choice("trace", trace, {"false", "true"});
   t.trace = trace == "true";
@@ -504,6 +508,11 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
               "model.kind", "exact has no learned β: set diffusion.betas fixed");
     r.require(spec.model.kind != "exact" || spec.diffusion.variance.rfind("learned", 0) != 0, kind.IsDefined() ? kind : v,
               "model.kind", "exact has no learned variance: set diffusion.variance fixed_small or fixed_large");
+  });
+  s.key("train", [&](const YAML::Node& v, const std::string&) {
+    const YAML::Node recompute = v["recompute"];
+    r.require(!spec.train.recompute || spec.model.kind == "dit", recompute.IsDefined() ? recompute : v,
+              "train.recompute", "only for model.kind dit (this is " + spec.model.kind + ")");
   });
   s.key("model", [&](const YAML::Node& v, const std::string&) {
     const YAML::Node kind = v["kind"];

@@ -114,6 +114,9 @@ struct TrainSpec {
   // fp32, or bf16: the network computes in bf16 (weights, activations, its gradients) beside fp32
   // master weights, gradient sum, optimizer state and EMA; checkpoints hold the fp32 master weights.
   std::string precision = "fp32";
+  // DiT: each block keeps only its output for backward and runs its forward again there (about a
+  // third more compute for a fraction of the activation memory; nn/dit.h).
+  bool recompute = false;
   // Chrome-trace timeline per rank (run folder trace/rank<R>.json) of the first trace_steps steps.
   bool trace = false;
   std::int64_t trace_steps = 200;

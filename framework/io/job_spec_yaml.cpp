@@ -137,6 +137,7 @@ std::string job_spec_to_yaml(const JobSpec& s) {
   out << YAML::Key << "ema" << YAML::Value << num(s.train.ema);
   out << YAML::Key << "grad_accum" << YAML::Value << s.train.grad_accum;
   out << YAML::Key << "precision" << YAML::Value << s.train.precision;
+  out << YAML::Key << "recompute" << YAML::Value << s.train.recompute;
   if (s.train.trace) {
     out << YAML::Key << "trace" << YAML::Value << true;
     out << YAML::Key << "trace_steps" << YAML::Value << s.train.trace_steps;

@@ -46,8 +46,9 @@ std::int64_t dit_activation_elements(const DitConfig& c) {
   const std::int64_t C = c.hidden, N = c.tokens(), M = c.mlp_ratio * C;
   // Per block: mod 6C; per token n1, m1, att, a, h_mid, n2, m2, f2, h_out (9C), qkv 3C, f1 and g1 (2M), LN stats 4;
   // attention probabilities H·N per token.
-  const std::int64_t block = 6 * C + N * (12 * C + 2 * M + 4 + c.heads * N);
-  return 2 * C * N + 3 * C + c.depth * block + N * (3 * C + c.patch * c.patch * c.out_channels() + 2);
+  const std::int64_t block = 6 * C + N * (11 * C + 2 * M + 4 + c.heads * N), output = N * C;
+  const std::int64_t blocks = c.recompute ? (c.depth > 0 ? block : 0) + c.depth * output : c.depth * (block + output);
+  return 2 * C * N + 3 * C + blocks + N * (3 * C + c.patch * c.patch * c.out_channels() + 2);
 }
 
 std::vector<double> sincos_pos_embed_2d(std::int64_t dim, std::int64_t grid) {
@@ -70,10 +71,15 @@ std::vector<double> sincos_pos_embed_2d(std::int64_t dim, std::int64_t grid) {
   return e;
 }
 
+// What a block's backward reads besides its input and output.
+struct Dit::Saved {
+  Buffer mod, dmod, ln1_mean, ln1_rstd, n1, m1, qkv_out, probs, att, a, h_mid, ln2_mean, ln2_rstd, n2, m2, f1, g1, f2;
+};
+
 struct Dit::Block {
   Linear ada, qkv, proj, fc1, fc2;  // registered in this order: ada's gradients lie last of the block's
-  Buffer mod, dmod, ln1_mean, ln1_rstd, n1, m1, qkv_out, probs, att, a, h_mid, ln2_mean, ln2_rstd, n2, m2, f1, g1, f2,
-      h_out;
+  Saved* saved;                     // its own, or the one all blocks share under recompute
+  Buffer h_out;
 };
 
 struct Dit::Final {
@@ -109,15 +115,17 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
   for (std::int64_t k = 0; k < c.depth; ++k) {
     const std::string b = "blocks." + std::to_string(k);
     block_names_.push_back(b);
+    if (!c.recompute || saved_.empty())
+      saved_.push_back(std::unique_ptr<Saved>(new Saved{
+          per_sample(6 * C), per_sample(6 * C), stats(), stats(), act(C), act(C), act(3 * C),
+          Buffer(dtype, Shape{max_batch * c.heads * N * N}, device), act(C), act(C), act(C), stats(), stats(), act(C),
+          act(C), act(M), act(M), act(C)}));
     blocks_.push_back(std::unique_ptr<Block>(new Block{
         Linear(ops, store_, b + ".adaLN_modulation.1", C, 6 * C, zero(), zero()),
         Linear(ops, store_, b + ".attn.qkv", C, 3 * C, ParamInit::xavier(C, 3 * C), zero()),
         Linear(ops, store_, b + ".attn.proj", C, C, ParamInit::xavier(C, C), zero()),
         Linear(ops, store_, b + ".mlp.fc1", C, M, ParamInit::xavier(C, M), zero()),
-        Linear(ops, store_, b + ".mlp.fc2", M, C, ParamInit::xavier(M, C), zero()),
-        per_sample(6 * C), per_sample(6 * C), stats(), stats(), act(C), act(C), act(3 * C),
-        Buffer(dtype, Shape{max_batch * c.heads * N * N}, device), act(C), act(C), act(C), stats(), stats(), act(C),
-        act(C), act(M), act(M), act(C), act(C)}));
+        Linear(ops, store_, b + ".mlp.fc2", M, C, ParamInit::xavier(M, C), zero()), saved_.back().get(), act(C)}));
   }
   final_ = std::unique_ptr<Final>(new Final{
       Linear(ops, store_, "final_layer.adaLN_modulation.1", C, 2 * C, zero(), zero()),
@@ -189,33 +197,9 @@ void Dit::forward(const Tensor& x_in, const float* t, const std::int64_t* y, con
   ops_.silu_forward(dt, n * C, cond.raw(), cond_act.raw());
 
   Tensor h = h0;
-  const std::int64_t D = C / c.heads, S6 = 6 * C;
   for (auto& blk : blocks_) {
-    Block& k = *blk;
-    const Tensor mod = rows(k.mod, n), n1 = rows(k.n1, R), m1 = rows(k.m1, R), qkv = rows(k.qkv_out, R),
-                 att = rows(k.att, R), a = rows(k.a, R), h_mid = rows(k.h_mid, R), n2 = rows(k.n2, R),
-                 m2 = rows(k.m2, R), f1 = rows(k.f1, R), g1 = rows(k.g1, R), f2 = rows(k.f2, R),
-                 h_out = rows(k.h_out, R);
-    auto at = [&](std::int64_t chunk) { return static_cast<char*>(mod.raw()) + chunk * C * dtype_size(dt); };
-    k.ada.forward(cond_act, mod);
-    ops_.layer_norm_forward(dt, R, C, 1e-6, h.raw(), n1.raw(), k.ln1_mean.tensor().raw(), k.ln1_rstd.tensor().raw());
-    ops_.modulate_forward(dt, n, N, C, n1.raw(), at(0), at(1), S6, m1.raw());
-    k.qkv.forward(m1, qkv);
-    ops_.attention_forward(dt, n, N, c.heads, D, qkv.raw(), k.probs.tensor().raw(), att.raw());
-    k.proj.forward(att, a);
-    ops_.fill_zero(dt, R * C, h_mid.raw());
-    ops_.accumulate(dt, R * C, h.raw(), h_mid.raw());
-    ops_.gated_residual_forward(dt, n, N, C, a.raw(), at(2), S6, h_mid.raw());
-    ops_.layer_norm_forward(dt, R, C, 1e-6, h_mid.raw(), n2.raw(), k.ln2_mean.tensor().raw(),
-                            k.ln2_rstd.tensor().raw());
-    ops_.modulate_forward(dt, n, N, C, n2.raw(), at(3), at(4), S6, m2.raw());
-    k.fc1.forward(m2, f1);
-    ops_.gelu_forward(dt, f1.numel(), f1.raw(), g1.raw());
-    k.fc2.forward(g1, f2);
-    ops_.fill_zero(dt, R * C, h_out.raw());
-    ops_.accumulate(dt, R * C, h_mid.raw(), h_out.raw());
-    ops_.gated_residual_forward(dt, n, N, C, f2.raw(), at(5), S6, h_out.raw());
-    h = h_out;
+    block_forward(*blk, h, cond_act, n);
+    h = rows(blk->h_out, R);
   }
   Final& f = *final_;
   const Tensor fmod = rows(f.mod, n), nf = rows(f.nf, R), mf = rows(f.mf, R), tokens = rows(f.out_tokens, R);
@@ -225,6 +209,37 @@ void Dit::forward(const Tensor& x_in, const float* t, const std::int64_t* y, con
                         mf.raw());
   f.linear.forward(mf, tokens);
   ops_.unpatchify(dt, n, c.grid(), c.grid(), c.patch, c.out_channels(), true, tokens.raw(), out.raw());
+}
+
+// h_out = h_mid + gate_mlp · MLP(modulate(LN(h_mid))), h_mid = h_in + gate_msa · Attn(modulate(LN(h_in))).
+void Dit::block_forward(Block& k, const Tensor& h, const Tensor& cond_act, std::int64_t n) {
+  const DitConfig& c = config_;
+  const std::int64_t C = c.hidden, N = c.tokens(), R = n * N, D = C / c.heads, S6 = 6 * C;
+  const DType dt = dtype_;
+  Saved& s = *k.saved;
+  auto rows = [&](const Buffer& b, std::int64_t r) { return b.tensor().rows(0, r); };
+  const Tensor mod = rows(s.mod, n), n1 = rows(s.n1, R), m1 = rows(s.m1, R), qkv = rows(s.qkv_out, R),
+               att = rows(s.att, R), a = rows(s.a, R), h_mid = rows(s.h_mid, R), n2 = rows(s.n2, R),
+               m2 = rows(s.m2, R), f1 = rows(s.f1, R), g1 = rows(s.g1, R), f2 = rows(s.f2, R),
+               h_out = rows(k.h_out, R);
+  auto at = [&](std::int64_t chunk) { return static_cast<char*>(mod.raw()) + chunk * C * dtype_size(dt); };
+  k.ada.forward(cond_act, mod);
+  ops_.layer_norm_forward(dt, R, C, 1e-6, h.raw(), n1.raw(), s.ln1_mean.tensor().raw(), s.ln1_rstd.tensor().raw());
+  ops_.modulate_forward(dt, n, N, C, n1.raw(), at(0), at(1), S6, m1.raw());
+  k.qkv.forward(m1, qkv);
+  ops_.attention_forward(dt, n, N, c.heads, D, qkv.raw(), s.probs.tensor().raw(), att.raw());
+  k.proj.forward(att, a);
+  ops_.fill_zero(dt, R * C, h_mid.raw());
+  ops_.accumulate(dt, R * C, h.raw(), h_mid.raw());
+  ops_.gated_residual_forward(dt, n, N, C, a.raw(), at(2), S6, h_mid.raw());
+  ops_.layer_norm_forward(dt, R, C, 1e-6, h_mid.raw(), n2.raw(), s.ln2_mean.tensor().raw(), s.ln2_rstd.tensor().raw());
+  ops_.modulate_forward(dt, n, N, C, n2.raw(), at(3), at(4), S6, m2.raw());
+  k.fc1.forward(m2, f1);
+  ops_.gelu_forward(dt, f1.numel(), f1.raw(), g1.raw());
+  k.fc2.forward(g1, f2);
+  ops_.fill_zero(dt, R * C, h_out.raw());
+  ops_.accumulate(dt, R * C, h_mid.raw(), h_out.raw());
+  ops_.gated_residual_forward(dt, n, N, C, f2.raw(), at(5), S6, h_out.raw());
 }
 
 void Dit::backward(const Tensor& dout, const Tensor& dx) {
@@ -252,30 +267,32 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
   for (std::size_t i = blocks_.size(); i-- > 0;) {
     Block& k = *blocks_[i];
     const Tensor h_in = i == 0 ? rows(h0_, R) : rows(blocks_[i - 1]->h_out, R);
-    const Tensor mod = rows(k.mod, n), dmod = rows(k.dmod, n);
+    if (c.recompute) block_forward(k, h_in, cond_act, n);  // the shared buffers hold this block again
+    Saved& sv = *k.saved;
+    const Tensor mod = rows(sv.mod, n), dmod = rows(sv.dmod, n);
     // The MLP half: h_out = h_mid + gate_mlp · fc2(GELU(fc1(modulate(LN(h_mid))))).
-    ops_.gated_residual_backward(dt, n, N, C, rows(k.f2, R).raw(), chunk(mod, 5), S6, dh.raw(), s1.raw(),
+    ops_.gated_residual_backward(dt, n, N, C, rows(sv.f2, R).raw(), chunk(mod, 5), S6, dh.raw(), s1.raw(),
                                  chunk(dmod, 5));
     const Tensor dg1 = big(c.mlp_ratio * C);
-    k.fc2.backward(rows(k.g1, R), s1, dg1);
-    ops_.gelu_backward(dt, dg1.numel(), rows(k.f1, R).raw(), dg1.raw(), dg1.raw());
-    k.fc1.backward(rows(k.m2, R), dg1, s1);
-    ops_.modulate_backward(dt, n, N, C, rows(k.n2, R).raw(), chunk(mod, 4), S6, s1.raw(), s2.raw(), chunk(dmod, 3),
+    k.fc2.backward(rows(sv.g1, R), s1, dg1);
+    ops_.gelu_backward(dt, dg1.numel(), rows(sv.f1, R).raw(), dg1.raw(), dg1.raw());
+    k.fc1.backward(rows(sv.m2, R), dg1, s1);
+    ops_.modulate_backward(dt, n, N, C, rows(sv.n2, R).raw(), chunk(mod, 4), S6, s1.raw(), s2.raw(), chunk(dmod, 3),
                            chunk(dmod, 4));
-    ops_.layer_norm_backward(dt, R, C, rows(k.h_mid, R).raw(), k.ln2_mean.tensor().raw(), k.ln2_rstd.tensor().raw(),
+    ops_.layer_norm_backward(dt, R, C, rows(sv.h_mid, R).raw(), sv.ln2_mean.tensor().raw(), sv.ln2_rstd.tensor().raw(),
                              s2.raw(), s1.raw());
     ops_.accumulate(dt, R * C, s1.raw(), dh.raw());  // dh: now d/dh_mid
     // The attention half: h_mid = h_in + gate_msa · proj(Attn(qkv(modulate(LN(h_in))))).
-    ops_.gated_residual_backward(dt, n, N, C, rows(k.a, R).raw(), chunk(mod, 2), S6, dh.raw(), s1.raw(),
+    ops_.gated_residual_backward(dt, n, N, C, rows(sv.a, R).raw(), chunk(mod, 2), S6, dh.raw(), s1.raw(),
                                  chunk(dmod, 2));
-    k.proj.backward(rows(k.att, R), s1, s2);
+    k.proj.backward(rows(sv.att, R), s1, s2);
     const Tensor dqkv = big(3 * C);
-    ops_.attention_backward(dt, n, N, c.heads, D, rows(k.qkv_out, R).raw(), k.probs.tensor().raw(), s2.raw(),
+    ops_.attention_backward(dt, n, N, c.heads, D, rows(sv.qkv_out, R).raw(), sv.probs.tensor().raw(), s2.raw(),
                             attn_work_.tensor().raw(), dqkv.raw());
-    k.qkv.backward(rows(k.m1, R), dqkv, s1);
-    ops_.modulate_backward(dt, n, N, C, rows(k.n1, R).raw(), chunk(mod, 1), S6, s1.raw(), s2.raw(), chunk(dmod, 0),
+    k.qkv.backward(rows(sv.m1, R), dqkv, s1);
+    ops_.modulate_backward(dt, n, N, C, rows(sv.n1, R).raw(), chunk(mod, 1), S6, s1.raw(), s2.raw(), chunk(dmod, 0),
                            chunk(dmod, 1));
-    ops_.layer_norm_backward(dt, R, C, h_in.raw(), k.ln1_mean.tensor().raw(), k.ln1_rstd.tensor().raw(), s2.raw(),
+    ops_.layer_norm_backward(dt, R, C, h_in.raw(), sv.ln1_mean.tensor().raw(), sv.ln1_rstd.tensor().raw(), s2.raw(),
                              s1.raw());
     ops_.accumulate(dt, R * C, s1.raw(), dh.raw());  // dh: now d/dh_in
     k.ada.backward(cond_act, dmod, dc);

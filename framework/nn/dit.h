@@ -30,6 +30,10 @@ struct DitConfig {
   double class_dropout = 0.1;       // > 0 adds the null class for classifier-free guidance
   bool learn_sigma = true;
   std::int64_t frequency_dim = 256;
+  // train.recompute: each block keeps only its output; backward runs the block's forward again
+  // (into one set of buffers all blocks share) just before its backward. Same gradients, bit for
+  // bit; activation memory of one block plus the blocks' outputs.
+  bool recompute = false;
 
   // DiT's named sizes: S (384 wide, 12 deep, 6 heads), B (768, 12, 12), L (1024, 24, 16),
   // XL (1152, 28, 16). Throws on another name.
@@ -47,7 +51,7 @@ struct DitConfig {
 std::int64_t dit_parameter_count(const DitConfig& c);
 // Forward FLOPs per sample (2 per multiply-add: GEMMs, attention and the patch embedding).
 double dit_forward_flops(const DitConfig& c);
-// Activation elements saved for backward per sample.
+// Activation elements saved for backward per sample (fewer with recompute).
 std::int64_t dit_activation_elements(const DitConfig& c);
 
 // MAE's fixed 2-D sin-cos position embedding [grid², dim], as DiT's get_2d_sincos_pos_embed.
@@ -80,8 +84,10 @@ class Dit final : public ScoreNetwork {
   Tensor pos_embed() const { return pos_embed_.tensor(); }
 
  private:
+  struct Saved;
   struct Block;
   struct Final;
+  void block_forward(Block& k, const Tensor& h_in, const Tensor& cond_act, std::int64_t n);
   void ready(std::int64_t mark, const char* module) const {
     if (grads_ready_) grads_ready_(mark, module);
   }
@@ -92,6 +98,7 @@ class Dit final : public ScoreNetwork {
   ParameterStore store_;
   ParamHandle patch_weight_, patch_bias_, table_;
   std::unique_ptr<TimeEmbedding> t_embedder_;
+  std::vector<std::unique_ptr<Saved>> saved_;  // one per block, or one for all (recompute)
   std::vector<std::unique_ptr<Block>> blocks_;
   std::vector<std::string> block_names_;  // "blocks.K", for the grads-ready hook
   std::unique_ptr<Final> final_;

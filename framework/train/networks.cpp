@@ -25,6 +25,7 @@ DitConfig dit_config(const JobSpec& spec) {
   c.num_classes = spec.data.num_classes;
   c.class_dropout = m.class_dropout;
   c.learn_sigma = spec.diffusion.variance == "learned";
+  c.recompute = spec.train.recompute;
   return c;
 }
 

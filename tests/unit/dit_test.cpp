@@ -107,5 +107,48 @@ TEST(Dit, BackwardMatchesCentralDifferences) {
   }
 }
 
+// train.recompute: the blocks' forward runs again inside backward, into buffers all blocks share;
+// the output, every gradient and the features are the same bits as without, in float32 and bf16.
+TEST(Dit, RecomputeGivesTheSameBits) {
+  const std::uint64_t seed = test::fresh_seed("Dit.RecomputeGivesTheSameBits");
+  std::mt19937_64 rng(seed);
+  for (const DType dt : {DType::F32, DType::BF16}) {
+    DitConfig plain = tiny();
+    plain.depth = 3;
+    DitConfig again = plain;
+    again.recompute = true;
+    const std::int64_t B = 3, H = plain.input_size;
+    Dit a(plain, dt, cpu_ops(), B, seed), b(again, dt, cpu_ops(), B, seed);
+    const std::int64_t nx = B * plain.in_channels * H * H, ny = B * plain.out_channels() * H * H;
+    const std::vector<double> xr = test::randn(rng, std::size_t(nx)), gr = test::randn(rng, std::size_t(ny)),
+                              wr = test::randn(rng, std::size_t(a.params().values().numel()), 0.3);
+    const std::size_t z = dtype_size(dt);
+    std::vector<char> x(std::size_t(nx) * z), g(std::size_t(ny) * z), oa(g.size()), ob(g.size());
+    cpu_ops().convert(nx, DType::F64, xr.data(), dt, x.data(), false);
+    cpu_ops().convert(ny, DType::F64, gr.data(), dt, g.data(), false);
+    for (Dit* m : {&a, &b})  // random weights everywhere (adaLN-Zero's zeros would hide most paths)
+      cpu_ops().convert(m->params().values().numel(), DType::F64, wr.data(), dt, m->params().values().raw(), false);
+    const float t[3] = {3.0f, 700.0f, 12.0f};
+    const std::int64_t y[3] = {1, 3, 0};
+    for (auto [m, o] : {std::pair{&a, &oa}, std::pair{&b, &ob}}) {
+      m->forward(Tensor(x.data(), dt, Shape{B, plain.in_channels, H, H}), t, y,
+                 Tensor(o->data(), dt, Shape{B, plain.out_channels(), H, H}));
+      m->backward(Tensor(g.data(), dt, Shape{B, plain.out_channels(), H, H}));
+    }
+    EXPECT_EQ(oa, ob) << dtype_name(dt);
+    EXPECT_TRUE(test::host_bytes(a.params().grads()) == test::host_bytes(b.params().grads())) << dtype_name(dt);
+    EXPECT_TRUE(test::host_bytes(a.features("blocks.1")) == test::host_bytes(b.features("blocks.1"))) << dtype_name(dt);
+    const std::vector<char> zeros(a.params().grads().bytes(), 0);
+    EXPECT_FALSE(test::host_bytes(a.params().grads()) == zeros) << "the gradients are not all zero";
+  }
+  // Activation memory: one block's buffers plus every block's output.
+  DitConfig xl = DitConfig::preset("XL", 2);
+  const std::int64_t plain = dit_activation_elements(xl);
+  xl.recompute = true;
+  std::printf("DiT-XL/2 activations per sample: %.1f M elements, %.1f M with recompute\n", double(plain) / 1e6,
+              double(dit_activation_elements(xl)) / 1e6);
+  EXPECT_LT(dit_activation_elements(xl) * 10, plain);
+}
+
 }  // namespace
 }  // namespace carnot
