@@ -308,8 +308,7 @@ class Bf16Widening final : public Ops {
     f_.scale(kF32, n, s, c.inout(y, n));
   }
   void fill_zero(DType dt, std::int64_t n, void* y) override {
-    CARNOT_WIDEN_OR_PASS(fill_zero(dt, n, y));
-    f_.fill_zero(kF32, n, c.out(y, n));
+    f_.fill_zero(dt, n, y);  // clears n · dtype_size(dt) bytes in any table (kernels/ops.h): no widening
   }
   void timestep_embedding(DType dt, std::int64_t rows, std::int64_t dim, const float* t, const SinusoidStyle& style,
                           void* out) override {

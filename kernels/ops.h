@@ -138,7 +138,8 @@ class Ops {
   // apart), or adds them when accumulate: channel concatenation and its split, q/k/v into fused qkv.
   virtual void copy_blocks(DType dt, std::int64_t count, std::int64_t block, const void* src, std::int64_t src_stride,
                            void* dst, std::int64_t dst_stride, bool accumulate) = 0;
-  // y = a + b (y may alias a or b); y += x; y *= s; y = 0.
+  // y = a + b (y may alias a or b); y += x; y *= s; y = 0 (fill_zero clears n · dtype_size(dt)
+  // bytes, in every dtype: zero is all bits clear).
   virtual void add(DType dt, std::int64_t n, const void* a, const void* b, void* y) = 0;
   virtual void accumulate(DType dt, std::int64_t n, const void* x, void* y) = 0;
   virtual void scale(DType dt, std::int64_t n, double s, void* y) = 0;

@@ -33,6 +33,7 @@ class GuardedMemory final : public DeviceMemory {
       throw Error(str_cat("guarded device: out of its ", kReserve >> 30, " GiB of address space"));
     char* p = base_ + used_;
     used_ += size;
+    ++allocations_;
     if (open_ > 0) protect(p, size, PROT_READ | PROT_WRITE);
     return p;  // fresh anonymous pages read as zero
   }
@@ -44,6 +45,11 @@ class GuardedMemory final : public DeviceMemory {
     open();
     std::memmove(dst, src, bytes);
     close();
+  }
+
+  std::int64_t allocations() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return allocations_;
   }
 
   void open() {
@@ -69,6 +75,7 @@ class GuardedMemory final : public DeviceMemory {
   char* base_ = nullptr;
   std::size_t page_ = 4096, used_ = 0;
   int open_ = 0;
+  std::int64_t allocations_ = 0;
 };
 
 namespace {
@@ -401,6 +408,8 @@ GuardedDevice::~GuardedDevice() {
 }
 
 Ops& GuardedDevice::ops() { return *ops_; }
+
+std::int64_t GuardedDevice::allocations() const { return memory_->allocations(); }
 
 std::unique_ptr<Comm> GuardedDevice::wrap(Comm& comm) { return std::make_unique<GuardedComm>(comm, *memory_); }
 

@@ -11,6 +11,7 @@
 // touch during overlapped backward goes unseen; freed memory is returned to the system but its
 // addresses are not reused, so a use after free reads zeros instead of faulting.
 #pragma once
+#include <cstdint>
 #include <memory>
 
 #include "framework/dist/comm.h"
@@ -32,6 +33,9 @@ class GuardedDevice {
   Ops& ops();
   // `comm` (which must outlive the result) with the device memory open around each collective.
   std::unique_ptr<Comm> wrap(Comm& comm);
+  // Device allocations made so far (Buffers on the device, the bf16 scratch pool...): a step loop
+  // that allocates nothing leaves it unchanged.
+  std::int64_t allocations() const;
 
   // While one is alive the host may touch device memory (tests that look inside).
   class Open {

@@ -504,13 +504,14 @@ void Trainer::run(RunFolder* folder, const CheckpointFn& checkpoint) {
   const std::int64_t total = spec_.train.steps, every = spec_.log.every;
   const std::int64_t first = step_;
   if (report) {
-    char line[256];
+    char line[384];
     std::snprintf(line, sizeof line,
                   "carnot: training '%s': %lld parameters, steps %lld to %lld of global batch %lld "
-                  "over %d rank(s) (%s)",
+                  "over %d rank(s) (%s)%s",
                   spec_.name.c_str(), (long long)model_->params().count(), (long long)first + 1,
                   (long long)total,
-                  (long long)spec_.train.global_batch, comm_.size(), comm_.backend().c_str());
+                  (long long)spec_.train.global_batch, comm_.size(), comm_.backend().c_str(),
+                  bf16_ ? "; bf16 network, float32 master weights and gradients (reduced in float32)" : "");
     folder->log(line);
   }
   refresh_network_weights();  // weights() may have been restored or broadcast since
