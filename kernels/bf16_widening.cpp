@@ -102,17 +102,17 @@ class Bf16Widening final : public Ops {
   Bf16Widening(Ops& inner, ScratchMemory memory) : f_(inner), pool_(memory) {}
   bool on_gpu() const override { return f_.on_gpu(); }
   void synchronize() override { f_.synchronize(); }
-  bool native_bf16_gemm() const override { return f_.native_bf16_gemm(); }
+  bool native_bf16(const char* op) const override { return f_.native_bf16(op); }
 
-#define CARNOT_WIDEN_OR_PASS(call) \
-  if (dt != kBf16) return f_.call; \
+// Other dtypes, and bf16 where the inner table has a kernel of its own, pass straight through.
+#define CARNOT_WIDEN_OR_PASS(op, args) \
+  if (dt != kBf16 || f_.native_bf16(#op)) return f_.op args; \
   const std::lock_guard<std::mutex> lock(mutex_); \
   Call c(f_, pool_)
 
   void gemm(DType dt, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const void* a,
             std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* cc, std::int64_t ldc) override {
-    if (f_.native_bf16_gemm()) return f_.gemm(dt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, cc, ldc);
-    CARNOT_WIDEN_OR_PASS(gemm(dt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, cc, ldc));
+    CARNOT_WIDEN_OR_PASS(gemm, (dt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, cc, ldc));
     const float* wa = c.in(a, ta ? span(k, m, lda) : span(m, k, lda));
     const float* wb = c.in(b, tb ? span(n, k, ldb) : span(k, n, ldb));
     // Rows ldc apart: the gaps between them are read too, and written back as they were.
@@ -120,72 +120,72 @@ class Bf16Widening final : public Ops {
     f_.gemm(kF32, ta, tb, m, n, k, alpha, wa, lda, wb, ldb, beta, wc, ldc);
   }
   void add_bias(DType dt, std::int64_t rows, std::int64_t cols, const void* bias, void* y) override {
-    CARNOT_WIDEN_OR_PASS(add_bias(dt, rows, cols, bias, y));
+    CARNOT_WIDEN_OR_PASS(add_bias, (dt, rows, cols, bias, y));
     f_.add_bias(kF32, rows, cols, c.in(bias, cols), c.inout(y, rows * cols));
   }
   void bias_grad(DType dt, std::int64_t rows, std::int64_t cols, const void* dy, void* dbias) override {
-    CARNOT_WIDEN_OR_PASS(bias_grad(dt, rows, cols, dy, dbias));
+    CARNOT_WIDEN_OR_PASS(bias_grad, (dt, rows, cols, dy, dbias));
     f_.bias_grad(kF32, rows, cols, c.in(dy, rows * cols), c.inout(dbias, cols));
   }
   void silu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
-    CARNOT_WIDEN_OR_PASS(silu_forward(dt, n, x, y));
+    CARNOT_WIDEN_OR_PASS(silu_forward, (dt, n, x, y));
     f_.silu_forward(kF32, n, c.in(x, n), c.out(y, n));
   }
   void silu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) override {
-    CARNOT_WIDEN_OR_PASS(silu_backward(dt, n, x, dy, dx));
+    CARNOT_WIDEN_OR_PASS(silu_backward, (dt, n, x, dy, dx));
     f_.silu_backward(kF32, n, c.in(x, n), c.in(dy, n), c.out(dx, n));
   }
   void relu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
-    CARNOT_WIDEN_OR_PASS(relu_forward(dt, n, x, y));
+    CARNOT_WIDEN_OR_PASS(relu_forward, (dt, n, x, y));
     f_.relu_forward(kF32, n, c.in(x, n), c.out(y, n));
   }
   void relu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) override {
-    CARNOT_WIDEN_OR_PASS(relu_backward(dt, n, x, dy, dx));
+    CARNOT_WIDEN_OR_PASS(relu_backward, (dt, n, x, dy, dx));
     f_.relu_backward(kF32, n, c.in(x, n), c.in(dy, n), c.out(dx, n));
   }
   void gelu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
-    CARNOT_WIDEN_OR_PASS(gelu_forward(dt, n, x, y));
+    CARNOT_WIDEN_OR_PASS(gelu_forward, (dt, n, x, y));
     f_.gelu_forward(kF32, n, c.in(x, n), c.out(y, n));
   }
   void gelu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) override {
-    CARNOT_WIDEN_OR_PASS(gelu_backward(dt, n, x, dy, dx));
+    CARNOT_WIDEN_OR_PASS(gelu_backward, (dt, n, x, dy, dx));
     f_.gelu_backward(kF32, n, c.in(x, n), c.in(dy, n), c.out(dx, n));
   }
   void layer_norm_forward(DType dt, std::int64_t rows, std::int64_t cols, double eps, const void* x, void* y,
                           void* mean, void* rstd) override {
-    CARNOT_WIDEN_OR_PASS(layer_norm_forward(dt, rows, cols, eps, x, y, mean, rstd));
+    CARNOT_WIDEN_OR_PASS(layer_norm_forward, (dt, rows, cols, eps, x, y, mean, rstd));
     f_.layer_norm_forward(kF32, rows, cols, eps, c.in(x, rows * cols), c.out(y, rows * cols), mean, rstd);
   }
   void layer_norm_backward(DType dt, std::int64_t rows, std::int64_t cols, const void* x, const void* mean,
                            const void* rstd, const void* dy, void* dx) override {
-    CARNOT_WIDEN_OR_PASS(layer_norm_backward(dt, rows, cols, x, mean, rstd, dy, dx));
+    CARNOT_WIDEN_OR_PASS(layer_norm_backward, (dt, rows, cols, x, mean, rstd, dy, dx));
     f_.layer_norm_backward(kF32, rows, cols, c.in(x, rows * cols), mean, rstd, c.in(dy, rows * cols),
                            c.out(dx, rows * cols));
   }
   void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
                         const void* shift, const void* scale, std::int64_t stride, void* y) override {
-    CARNOT_WIDEN_OR_PASS(modulate_forward(dt, batch, tokens, cols, x, shift, scale, stride, y));
+    CARNOT_WIDEN_OR_PASS(modulate_forward, (dt, batch, tokens, cols, x, shift, scale, stride, y));
     const std::int64_t n = batch * tokens * cols, s = span(batch, cols, stride);
     f_.modulate_forward(kF32, batch, tokens, cols, c.in(x, n), c.in(shift, s), c.in(scale, s), stride, c.out(y, n));
   }
   void modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
                          const void* scale, std::int64_t stride, const void* dy, void* dx, void* dshift,
                          void* dscale) override {
-    CARNOT_WIDEN_OR_PASS(modulate_backward(dt, batch, tokens, cols, x, scale, stride, dy, dx, dshift, dscale));
+    CARNOT_WIDEN_OR_PASS(modulate_backward, (dt, batch, tokens, cols, x, scale, stride, dy, dx, dshift, dscale));
     const std::int64_t n = batch * tokens * cols, s = span(batch, cols, stride);
     f_.modulate_backward(kF32, batch, tokens, cols, c.in(x, n), c.in(scale, s), stride, c.in(dy, n), c.out(dx, n),
                          c.inout_rows(dshift, batch, cols, stride), c.inout_rows(dscale, batch, cols, stride));
   }
   void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
                               const void* gate, std::int64_t stride, void* y) override {
-    CARNOT_WIDEN_OR_PASS(gated_residual_forward(dt, batch, tokens, cols, h, gate, stride, y));
+    CARNOT_WIDEN_OR_PASS(gated_residual_forward, (dt, batch, tokens, cols, h, gate, stride, y));
     const std::int64_t n = batch * tokens * cols;
     f_.gated_residual_forward(kF32, batch, tokens, cols, c.in(h, n), c.in(gate, span(batch, cols, stride)), stride,
                               c.inout(y, n));
   }
   void gated_residual_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
                                const void* gate, std::int64_t stride, const void* dy, void* dh, void* dgate) override {
-    CARNOT_WIDEN_OR_PASS(gated_residual_backward(dt, batch, tokens, cols, h, gate, stride, dy, dh, dgate));
+    CARNOT_WIDEN_OR_PASS(gated_residual_backward, (dt, batch, tokens, cols, h, gate, stride, dy, dh, dgate));
     const std::int64_t n = batch * tokens * cols, s = span(batch, cols, stride);
     f_.gated_residual_backward(kF32, batch, tokens, cols, c.in(h, n), c.in(gate, s), stride, c.in(dy, n),
                                c.out(dh, n), c.inout_rows(dgate, batch, cols, stride));
@@ -193,7 +193,7 @@ class Bf16Widening final : public Ops {
   void group_norm_forward(DType dt, std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups,
                           double eps, const void* x, const void* gamma, const void* beta, void* y, void* mean,
                           void* rstd) override {
-    CARNOT_WIDEN_OR_PASS(group_norm_forward(dt, batch, channels, hw, groups, eps, x, gamma, beta, y, mean, rstd));
+    CARNOT_WIDEN_OR_PASS(group_norm_forward, (dt, batch, channels, hw, groups, eps, x, gamma, beta, y, mean, rstd));
     const std::int64_t n = batch * channels * hw;
     f_.group_norm_forward(kF32, batch, channels, hw, groups, eps, c.in(x, n), c.in(gamma, channels),
                           c.in(beta, channels), c.out(y, n), mean, rstd);
@@ -201,7 +201,7 @@ class Bf16Widening final : public Ops {
   void group_norm_backward(DType dt, std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups,
                            const void* x, const void* gamma, const void* mean, const void* rstd, const void* dy,
                            void* dx, void* dgamma, void* dbeta) override {
-    CARNOT_WIDEN_OR_PASS(group_norm_backward(dt, batch, channels, hw, groups, x, gamma, mean, rstd, dy, dx, dgamma,
+    CARNOT_WIDEN_OR_PASS(group_norm_backward, (dt, batch, channels, hw, groups, x, gamma, mean, rstd, dy, dx, dgamma,
                                              dbeta));
     const std::int64_t n = batch * channels * hw;
     f_.group_norm_backward(kF32, batch, channels, hw, groups, c.in(x, n), c.in(gamma, channels), mean, rstd,
@@ -209,7 +209,7 @@ class Bf16Widening final : public Ops {
   }
   void attention_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
                          std::int64_t head_dim, const void* qkv, void* probs, void* out) override {
-    CARNOT_WIDEN_OR_PASS(attention_forward(dt, batch, tokens, heads, head_dim, qkv, probs, out));
+    CARNOT_WIDEN_OR_PASS(attention_forward, (dt, batch, tokens, heads, head_dim, qkv, probs, out));
     const std::int64_t C = heads * head_dim, rows = batch * tokens;
     f_.attention_forward(kF32, batch, tokens, heads, head_dim, c.in(qkv, rows * 3 * C),
                          c.out(probs, batch * heads * tokens * tokens), c.out(out, rows * C));
@@ -217,7 +217,7 @@ class Bf16Widening final : public Ops {
   void attention_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
                           std::int64_t head_dim, const void* qkv, const void* probs, const void* dout,
                           void* workspace, void* dqkv) override {
-    CARNOT_WIDEN_OR_PASS(attention_backward(dt, batch, tokens, heads, head_dim, qkv, probs, dout, workspace, dqkv));
+    CARNOT_WIDEN_OR_PASS(attention_backward, (dt, batch, tokens, heads, head_dim, qkv, probs, dout, workspace, dqkv));
     const std::int64_t C = heads * head_dim, rows = batch * tokens;
     f_.attention_backward(kF32, batch, tokens, heads, head_dim, c.in(qkv, rows * 3 * C),
                           c.in(probs, batch * heads * tokens * tokens), c.in(dout, rows * C),
@@ -225,86 +225,86 @@ class Bf16Widening final : public Ops {
   }
   void conv2d_forward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* bias,
                       void* workspace, void* y) override {
-    CARNOT_WIDEN_OR_PASS(conv2d_forward(dt, g, x, weight, bias, workspace, y));
+    CARNOT_WIDEN_OR_PASS(conv2d_forward, (dt, g, x, weight, bias, workspace, y));
     f_.conv2d_forward(kF32, g, c.in(x, g.batch * g.cin * g.h * g.w), c.in(weight, g.cout * g.cin * g.k * g.k),
                       c.in(bias, g.cout), c.scratch(g.workspace_elements()),
                       c.out(y, g.batch * g.cout * g.out_h() * g.out_w()));
   }
   void conv2d_backward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* dy,
                        void* workspace, void* dx, void* dweight, void* dbias) override {
-    CARNOT_WIDEN_OR_PASS(conv2d_backward(dt, g, x, weight, dy, workspace, dx, dweight, dbias));
+    CARNOT_WIDEN_OR_PASS(conv2d_backward, (dt, g, x, weight, dy, workspace, dx, dweight, dbias));
     const std::int64_t nx = g.batch * g.cin * g.h * g.w, nw = g.cout * g.cin * g.k * g.k;
     f_.conv2d_backward(kF32, g, c.in(x, nx), c.in(weight, nw), c.in(dy, g.batch * g.cout * g.out_h() * g.out_w()),
                        c.scratch(g.workspace_elements()), c.out(dx, nx), c.inout(dweight, nw),
                        c.inout(dbias, g.cout));
   }
   void add_per_plane(DType dt, std::int64_t planes, std::int64_t hw, const void* v, void* y) override {
-    CARNOT_WIDEN_OR_PASS(add_per_plane(dt, planes, hw, v, y));
+    CARNOT_WIDEN_OR_PASS(add_per_plane, (dt, planes, hw, v, y));
     f_.add_per_plane(kF32, planes, hw, c.in(v, planes), c.inout(y, planes * hw));
   }
   void sum_per_plane(DType dt, std::int64_t planes, std::int64_t hw, const void* dy, void* dv) override {
-    CARNOT_WIDEN_OR_PASS(sum_per_plane(dt, planes, hw, dy, dv));
+    CARNOT_WIDEN_OR_PASS(sum_per_plane, (dt, planes, hw, dy, dv));
     f_.sum_per_plane(kF32, planes, hw, c.in(dy, planes * hw), c.out(dv, planes));
   }
   void dropout_forward(DType dt, std::int64_t rows, std::int64_t cols, double p, const DropoutKey& key,
                        const void* x, void* y, void* mask) override {
-    CARNOT_WIDEN_OR_PASS(dropout_forward(dt, rows, cols, p, key, x, y, mask));
+    CARNOT_WIDEN_OR_PASS(dropout_forward, (dt, rows, cols, p, key, x, y, mask));
     const std::int64_t n = rows * cols;
     f_.dropout_forward(kF32, rows, cols, p, key, c.in(x, n), c.out(y, n), c.out(mask, n));
   }
   void dropout_backward(DType dt, std::int64_t n, const void* mask, const void* dy, void* dx) override {
-    CARNOT_WIDEN_OR_PASS(dropout_backward(dt, n, mask, dy, dx));
+    CARNOT_WIDEN_OR_PASS(dropout_backward, (dt, n, mask, dy, dx));
     f_.dropout_backward(kF32, n, c.in(mask, n), c.in(dy, n), c.out(dx, n));
   }
   void upsample2x_forward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* x,
                           void* y) override {
-    CARNOT_WIDEN_OR_PASS(upsample2x_forward(dt, planes, h, w, x, y));
+    CARNOT_WIDEN_OR_PASS(upsample2x_forward, (dt, planes, h, w, x, y));
     f_.upsample2x_forward(kF32, planes, h, w, c.in(x, planes * h * w), c.out(y, planes * 4 * h * w));
   }
   void upsample2x_backward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* dy,
                            void* dx) override {
-    CARNOT_WIDEN_OR_PASS(upsample2x_backward(dt, planes, h, w, dy, dx));
+    CARNOT_WIDEN_OR_PASS(upsample2x_backward, (dt, planes, h, w, dy, dx));
     f_.upsample2x_backward(kF32, planes, h, w, c.in(dy, planes * 4 * h * w), c.out(dx, planes * h * w));
   }
   void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table, std::int64_t table_rows,
                          const std::int64_t* ids, void* out) override {
-    CARNOT_WIDEN_OR_PASS(embedding_forward(dt, rows, dim, table, table_rows, ids, out));
+    CARNOT_WIDEN_OR_PASS(embedding_forward, (dt, rows, dim, table, table_rows, ids, out));
     f_.embedding_forward(kF32, rows, dim, c.in(table, table_rows * dim), table_rows, ids, c.out(out, rows * dim));
   }
   void embedding_backward(DType dt, std::int64_t rows, std::int64_t dim, const std::int64_t* ids, const void* dout,
                           void* dtable, std::int64_t table_rows) override {
-    CARNOT_WIDEN_OR_PASS(embedding_backward(dt, rows, dim, ids, dout, dtable, table_rows));
+    CARNOT_WIDEN_OR_PASS(embedding_backward, (dt, rows, dim, ids, dout, dtable, table_rows));
     f_.embedding_backward(kF32, rows, dim, ids, c.in(dout, rows * dim), c.inout(dtable, table_rows * dim),
                           table_rows);
   }
   void transpose_batched(DType dt, std::int64_t batch, std::int64_t rows, std::int64_t cols, const void* x,
                          void* y) override {
-    CARNOT_WIDEN_OR_PASS(transpose_batched(dt, batch, rows, cols, x, y));
+    CARNOT_WIDEN_OR_PASS(transpose_batched, (dt, batch, rows, cols, x, y));
     const std::int64_t n = batch * rows * cols;
     f_.transpose_batched(kF32, batch, rows, cols, c.in(x, n), c.out(y, n));
   }
   void unpatchify(DType dt, std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t p, std::int64_t channels,
                   bool to_image, const void* in, void* out) override {
-    CARNOT_WIDEN_OR_PASS(unpatchify(dt, batch, h, w, p, channels, to_image, in, out));
+    CARNOT_WIDEN_OR_PASS(unpatchify, (dt, batch, h, w, p, channels, to_image, in, out));
     const std::int64_t n = batch * h * w * p * p * channels;
     f_.unpatchify(kF32, batch, h, w, p, channels, to_image, c.in(in, n), c.out(out, n));
   }
   void copy_blocks(DType dt, std::int64_t count, std::int64_t block, const void* src, std::int64_t src_stride,
                    void* dst, std::int64_t dst_stride, bool accumulate) override {
-    CARNOT_WIDEN_OR_PASS(copy_blocks(dt, count, block, src, src_stride, dst, dst_stride, accumulate));
+    CARNOT_WIDEN_OR_PASS(copy_blocks, (dt, count, block, src, src_stride, dst, dst_stride, accumulate));
     f_.copy_blocks(kF32, count, block, c.in(src, span(count, block, src_stride)), src_stride,
                    c.inout(dst, span(count, block, dst_stride)), dst_stride, accumulate);
   }
   void add(DType dt, std::int64_t n, const void* a, const void* b, void* y) override {
-    CARNOT_WIDEN_OR_PASS(add(dt, n, a, b, y));
+    CARNOT_WIDEN_OR_PASS(add, (dt, n, a, b, y));
     f_.add(kF32, n, c.in(a, n), c.in(b, n), c.out(y, n));
   }
   void accumulate(DType dt, std::int64_t n, const void* x, void* y) override {
-    CARNOT_WIDEN_OR_PASS(accumulate(dt, n, x, y));
+    CARNOT_WIDEN_OR_PASS(accumulate, (dt, n, x, y));
     f_.accumulate(kF32, n, c.in(x, n), c.inout(y, n));
   }
   void scale(DType dt, std::int64_t n, double s, void* y) override {
-    CARNOT_WIDEN_OR_PASS(scale(dt, n, s, y));
+    CARNOT_WIDEN_OR_PASS(scale, (dt, n, s, y));
     f_.scale(kF32, n, s, c.inout(y, n));
   }
   void fill_zero(DType dt, std::int64_t n, void* y) override {
@@ -312,19 +312,19 @@ class Bf16Widening final : public Ops {
   }
   void timestep_embedding(DType dt, std::int64_t rows, std::int64_t dim, const float* t, const SinusoidStyle& style,
                           void* out) override {
-    CARNOT_WIDEN_OR_PASS(timestep_embedding(dt, rows, dim, t, style, out));
+    CARNOT_WIDEN_OR_PASS(timestep_embedding, (dt, rows, dim, t, style, out));
     f_.timestep_embedding(kF32, rows, dim, t, style, c.out(out, rows * dim));
   }
   void convert(std::int64_t n, DType from, const void* x, DType to, void* y, bool accumulate) override {
     f_.convert(n, from, x, to, y, accumulate);
   }
   double sum_squares(DType dt, std::int64_t n, const void* x) override {
-    CARNOT_WIDEN_OR_PASS(sum_squares(dt, n, x));
+    CARNOT_WIDEN_OR_PASS(sum_squares, (dt, n, x));
     return f_.sum_squares(kF32, n, c.in(x, n));
   }
   double mse_loss(DType dt, std::int64_t rows, std::int64_t cols, const void* pred, const void* target,
                   const float* row_weights, double grad_scale, void* dpred) override {
-    CARNOT_WIDEN_OR_PASS(mse_loss(dt, rows, cols, pred, target, row_weights, grad_scale, dpred));
+    CARNOT_WIDEN_OR_PASS(mse_loss, (dt, rows, cols, pred, target, row_weights, grad_scale, dpred));
     const std::int64_t n = rows * cols;
     return f_.mse_loss(kF32, rows, cols, c.in(pred, n), c.in(target, n), row_weights, grad_scale, c.out(dpred, n));
   }

@@ -35,8 +35,12 @@ class Ops {
   virtual bool on_gpu() const { return false; }
   // Waits until the work queued so far has finished (the CPU's is done when an op returns).
   virtual void synchronize() {}
-  // Whether gemm takes bf16 itself (else kernels/bf16_widening.h widens around the float32 one).
-  virtual bool native_bf16_gemm() const { return false; }
+  // Whether op (its method's name) takes bf16 itself; else kernels/bf16_widening.h widens around
+  // its float32 version.
+  virtual bool native_bf16(const char* op) const {
+    (void)op;
+    return false;
+  }
 
   // C[m,n] = alpha * op(A) op(B) + beta * C, op(A) is m×k, op(B) is k×n; lda/ldb/ldc are row strides.
   virtual void gemm(DType dt, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,

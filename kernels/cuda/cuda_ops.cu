@@ -1,5 +1,7 @@
 // The op table on the GPU: each op dispatches on its dtype to the kernels of kernels.cuh.
 #include <memory>
+#include <string_view>
+#include <utility>
 
 #include "kernels/bf16_widening.h"
 #include "kernels/cuda/cuda_check.cuh"
@@ -18,10 +20,23 @@ namespace k = cuda_kernels;
 using namespace ops_dispatch;
 
 
+// dispatch, with bf16 (__nv_bfloat16, computing in float) for the ops that have bf16 kernels.
+template <class Fn> auto dispatch_bf16(DType dt, Fn&& fn) {
+  if (dt == DType::BF16) return fn(__nv_bfloat16{});
+  return dispatch(dt, std::forward<Fn>(fn));
+}
+
+bool has_bf16_kernel(std::string_view op) {
+  static constexpr std::string_view kOps[] = {"gemm", "add_bias", "bias_grad", "silu_forward", "silu_backward", "relu_forward", "relu_backward", "gelu_forward", "gelu_backward", "layer_norm_forward", "layer_norm_backward", "modulate_forward", "modulate_backward", "gated_residual_forward", "gated_residual_backward", "add", "accumulate", "scale"};
+  for (std::string_view o : kOps)
+    if (o == op) return true;
+  return false;
+}
+
 class CudaOps final : public Ops {
  public:
   bool on_gpu() const override { return true; }
-  bool native_bf16_gemm() const override { return true; }
+  bool native_bf16(const char* op) const override { return has_bf16_kernel(op); }
   void synchronize() override { CARNOT_CUDA_CHECK(cudaDeviceSynchronize()); }
   void gemm(DType dt, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t kk, double alpha,
             const void* a, std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* c,
@@ -34,46 +49,46 @@ class CudaOps final : public Ops {
     });
   }
   void add_bias(DType dt, std::int64_t rows, std::int64_t cols, const void* bias, void* y) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::add_bias<T>(rows, cols, in<T>(bias), out<T>(y)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::add_bias<T>(rows, cols, in<T>(bias), out<T>(y)); });
   }
   void bias_grad(DType dt, std::int64_t rows, std::int64_t cols, const void* dy, void* dbias) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::bias_grad<T>(rows, cols, in<T>(dy), out<T>(dbias)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::bias_grad<T>(rows, cols, in<T>(dy), out<T>(dbias)); });
   }
   void silu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::silu_forward<T>(n, in<T>(x), out<T>(y)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::silu_forward<T>(n, in<T>(x), out<T>(y)); });
   }
   void silu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::silu_backward<T>(n, in<T>(x), in<T>(dy), out<T>(dx)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::silu_backward<T>(n, in<T>(x), in<T>(dy), out<T>(dx)); });
   }
   void relu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::relu_forward<T>(n, in<T>(x), out<T>(y)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::relu_forward<T>(n, in<T>(x), out<T>(y)); });
   }
   void relu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::relu_backward<T>(n, in<T>(x), in<T>(dy), out<T>(dx)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::relu_backward<T>(n, in<T>(x), in<T>(dy), out<T>(dx)); });
   }
   void gelu_forward(DType dt, std::int64_t n, const void* x, void* y) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::gelu_forward<T>(n, in<T>(x), out<T>(y)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::gelu_forward<T>(n, in<T>(x), out<T>(y)); });
   }
   void gelu_backward(DType dt, std::int64_t n, const void* x, const void* dy, void* dx) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::gelu_backward<T>(n, in<T>(x), in<T>(dy), out<T>(dx)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::gelu_backward<T>(n, in<T>(x), in<T>(dy), out<T>(dx)); });
   }
   void layer_norm_forward(DType dt, std::int64_t rows, std::int64_t cols, double eps, const void* x, void* y,
                           void* mean, void* rstd) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
-      k::layer_norm_forward<T>(rows, cols, eps, in<T>(x), out<T>(y), out<T>(mean), out<T>(rstd));
+      k::layer_norm_forward<T>(rows, cols, eps, in<T>(x), out<T>(y), out<k::compute_t<T>>(mean), out<k::compute_t<T>>(rstd));
     });
   }
   void layer_norm_backward(DType dt, std::int64_t rows, std::int64_t cols, const void* x, const void* mean,
                            const void* rstd, const void* dy, void* dx) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
-      k::layer_norm_backward<T>(rows, cols, in<T>(x), in<T>(mean), in<T>(rstd), in<T>(dy), out<T>(dx));
+      k::layer_norm_backward<T>(rows, cols, in<T>(x), in<k::compute_t<T>>(mean), in<k::compute_t<T>>(rstd), in<T>(dy), out<T>(dx));
     });
   }
   void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
                         const void* shift, const void* scale, std::int64_t mod_stride, void* y) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
       k::modulate_forward<T>(batch, tokens, cols, in<T>(x), in<T>(shift), in<T>(scale), mod_stride, out<T>(y));
     });
@@ -81,7 +96,7 @@ class CudaOps final : public Ops {
   void modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
                          const void* scale, std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
                          void* dscale) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
       k::modulate_backward<T>(batch, tokens, cols, in<T>(x), in<T>(scale), mod_stride, in<T>(dy), out<T>(dx),
                               out<T>(dshift), out<T>(dscale));
@@ -89,7 +104,7 @@ class CudaOps final : public Ops {
   }
   void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
                               const void* gate, std::int64_t mod_stride, void* y) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
       k::gated_residual_forward<T>(batch, tokens, cols, in<T>(h), in<T>(gate), mod_stride, out<T>(y));
     });
@@ -97,7 +112,7 @@ class CudaOps final : public Ops {
   void gated_residual_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
                                const void* gate, std::int64_t mod_stride, const void* dy, void* dh,
                                void* dgate) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
       k::gated_residual_backward<T>(batch, tokens, cols, in<T>(h), in<T>(gate), mod_stride, in<T>(dy), out<T>(dh),
                                     out<T>(dgate));
@@ -206,13 +221,13 @@ class CudaOps final : public Ops {
     });
   }
   void add(DType dt, std::int64_t n, const void* a, const void* b, void* y) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::add<T>(n, in<T>(a), in<T>(b), out<T>(y)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::add<T>(n, in<T>(a), in<T>(b), out<T>(y)); });
   }
   void accumulate(DType dt, std::int64_t n, const void* x, void* y) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::accumulate<T>(n, in<T>(x), out<T>(y)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::accumulate<T>(n, in<T>(x), out<T>(y)); });
   }
   void scale(DType dt, std::int64_t n, double s, void* y) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::scale<T>(n, T(s), out<T>(y)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::scale<T>(n, s, out<T>(y)); });
   }
   void fill_zero(DType dt, std::int64_t n, void* y) override {
     if (n > 0) CARNOT_CUDA_CHECK(cudaMemset(y, 0, std::size_t(n) * dtype_size(dt)));

@@ -3,6 +3,7 @@
 // (kernels/cpu/elementwise.cpp, optimizer_steps.cpp); grid-stride loops.
 #include <cmath>
 
+#include "kernels/cuda/element.cuh"
 #include "kernels/cuda/kernels.cuh"
 #include "kernels/cuda/launch.cuh"
 
@@ -10,53 +11,68 @@ namespace carnot::cuda_kernels {
 
 namespace {
 
-template <class T> __device__ T sigmoid_d(T x) { return T(1) / (T(1) + exp(-x)); }
+template <class C> __device__ C sigmoid_d(C x) { return C(1) / (C(1) + exp(-x)); }
 
+// Each kernel loads into C = compute_t<T> and stores once (element.cuh): float and double as before,
+// bf16 computed in float.
 template <class T> __global__ void silu_fwd_k(std::int64_t n, const T* x, T* y) {
-  CARNOT_GRID_STRIDE(i, n) y[i] = x[i] * sigmoid_d(x[i]);
+  using C = compute_t<T>;
+  CARNOT_GRID_STRIDE(i, n) {
+    const C v = ld(x[i]);
+    y[i] = st<T>(v * sigmoid_d(v));
+  }
 }
 template <class T> __global__ void silu_bwd_k(std::int64_t n, const T* x, const T* dy, T* dx) {
+  using C = compute_t<T>;
   CARNOT_GRID_STRIDE(i, n) {
-    const T s = sigmoid_d(x[i]);
-    dx[i] = dy[i] * s * (T(1) + x[i] * (T(1) - s));
+    const C v = ld(x[i]), s = sigmoid_d(v);
+    dx[i] = st<T>(ld(dy[i]) * s * (C(1) + v * (C(1) - s)));
   }
 }
 template <class T> __global__ void relu_fwd_k(std::int64_t n, const T* x, T* y) {
-  CARNOT_GRID_STRIDE(i, n) y[i] = x[i] > T(0) ? x[i] : T(0);
+  using C = compute_t<T>;
+  CARNOT_GRID_STRIDE(i, n) y[i] = ld(x[i]) > C(0) ? x[i] : st<T>(C(0));
 }
 template <class T> __global__ void relu_bwd_k(std::int64_t n, const T* x, const T* dy, T* dx) {
-  CARNOT_GRID_STRIDE(i, n) dx[i] = x[i] > T(0) ? dy[i] : T(0);
+  using C = compute_t<T>;
+  CARNOT_GRID_STRIDE(i, n) dx[i] = ld(x[i]) > C(0) ? dy[i] : st<T>(C(0));
 }
 // GELU, tanh form (DiT's approximate="tanh").
 template <class T> __global__ void gelu_fwd_k(std::int64_t n, const T* x, T* y) {
-  const T k = T(0.7978845608028654), a = T(0.044715);
-  CARNOT_GRID_STRIDE(i, n) y[i] = T(0.5) * x[i] * (T(1) + tanh(k * (x[i] + a * x[i] * x[i] * x[i])));
+  using C = compute_t<T>;
+  const C k = C(0.7978845608028654), a = C(0.044715);
+  CARNOT_GRID_STRIDE(i, n) {
+    const C v = ld(x[i]);
+    y[i] = st<T>(C(0.5) * v * (C(1) + tanh(k * (v + a * v * v * v))));
+  }
 }
 template <class T> __global__ void gelu_bwd_k(std::int64_t n, const T* x, const T* dy, T* dx) {
-  const T k = T(0.7978845608028654), a = T(0.044715);
+  using C = compute_t<T>;
+  const C k = C(0.7978845608028654), a = C(0.044715);
   CARNOT_GRID_STRIDE(i, n) {
-    const T th = tanh(k * (x[i] + a * x[i] * x[i] * x[i]));
-    dx[i] = dy[i] * (T(0.5) * (T(1) + th) + T(0.5) * x[i] * (T(1) - th * th) * k * (T(1) + T(3) * a * x[i] * x[i]));
+    const C v = ld(x[i]);
+    const C th = tanh(k * (v + a * v * v * v));
+    dx[i] = st<T>(ld(dy[i]) * (C(0.5) * (C(1) + th) + C(0.5) * v * (C(1) - th * th) * k * (C(1) + C(3) * a * v * v)));
   }
 }
 template <class T> __global__ void add_k(std::int64_t n, const T* a, const T* b, T* y) {
-  CARNOT_GRID_STRIDE(i, n) y[i] = a[i] + b[i];
+  CARNOT_GRID_STRIDE(i, n) y[i] = st<T>(ld(a[i]) + ld(b[i]));
 }
 template <class T> __global__ void accumulate_k(std::int64_t n, const T* x, T* y) {
-  CARNOT_GRID_STRIDE(i, n) y[i] += x[i];
+  CARNOT_GRID_STRIDE(i, n) y[i] = st<T>(ld(y[i]) + ld(x[i]));
 }
-template <class T> __global__ void scale_k(std::int64_t n, T s, T* y) {
-  CARNOT_GRID_STRIDE(i, n) y[i] *= s;
+template <class T> __global__ void scale_k(std::int64_t n, compute_t<T> s, T* y) {
+  CARNOT_GRID_STRIDE(i, n) y[i] = st<T>(ld(y[i]) * s);
 }
 template <class T> __global__ void add_bias_k(std::int64_t rows, std::int64_t cols, const T* bias, T* y) {
-  CARNOT_GRID_STRIDE(i, rows * cols) y[i] += bias[i % cols];
+  CARNOT_GRID_STRIDE(i, rows * cols) y[i] = st<T>(ld(y[i]) + ld(bias[i % cols]));
 }
 // One thread per column sums its rows in order, as the CPU twin: deterministic, no atomics.
 template <class T> __global__ void bias_grad_k(std::int64_t rows, std::int64_t cols, const T* dy, T* dbias) {
   CARNOT_GRID_STRIDE(c, cols) {
-    T s = dbias[c];
-    for (std::int64_t r = 0; r < rows; ++r) s += dy[r * cols + c];
-    dbias[c] = s;
+    compute_t<T> s = ld(dbias[c]);
+    for (std::int64_t r = 0; r < rows; ++r) s += ld(dy[r * cols + c]);
+    dbias[c] = st<T>(s);
   }
 }
 
@@ -101,7 +117,7 @@ template <class T> void gelu_backward(std::int64_t n, const T* x, const T* dy, T
 }
 template <class T> void add(std::int64_t n, const T* a, const T* b, T* y) { launch(n, add_k<T>, n, a, b, y); }
 template <class T> void accumulate(std::int64_t n, const T* x, T* y) { launch(n, accumulate_k<T>, n, x, y); }
-template <class T> void scale(std::int64_t n, T s, T* y) { launch(n, scale_k<T>, n, s, y); }
+template <class T> void scale(std::int64_t n, double s, T* y) { launch(n, scale_k<T>, n, compute_t<T>(s), y); }
 template <class T> void add_bias(std::int64_t rows, std::int64_t cols, const T* bias, T* y) {
   launch(rows * cols, add_bias_k<T>, rows, cols, bias, y);
 }
@@ -131,11 +147,12 @@ void ema_update(std::int64_t n, float decay, const float* param, float* ema) { l
   template void gelu_backward<T>(std::int64_t, const T*, const T*, T*);                 \
   template void add<T>(std::int64_t, const T*, const T*, T*);                           \
   template void accumulate<T>(std::int64_t, const T*, T*);                              \
-  template void scale<T>(std::int64_t, T, T*);                                          \
+  template void scale<T>(std::int64_t, double, T*);                                     \
   template void add_bias<T>(std::int64_t, std::int64_t, const T*, T*);                  \
   template void bias_grad<T>(std::int64_t, std::int64_t, const T*, T*);
 CARNOT_ELEMENTWISE(float)
 CARNOT_ELEMENTWISE(double)
+CARNOT_ELEMENTWISE(__nv_bfloat16)
 #undef CARNOT_ELEMENTWISE
 
 }  // namespace carnot::cuda_kernels

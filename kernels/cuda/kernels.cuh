@@ -1,8 +1,10 @@
 // The CUDA kernels' launchers (device pointers), one per op of kernels/ops.h, mirroring
-// kernels/cpu/kernels.h; T is float or double. cuda_ops.cu wires them into the op table.
+// kernels/cpu/kernels.h; T is float or double, and __nv_bfloat16 for the elementwise ops, LayerNorm
+// and adaLN's (element.cuh). cuda_ops.cu wires them into the op table.
 #pragma once
 #include <cstdint>
 
+#include "kernels/cuda/element.cuh"
 #include "kernels/ops.h"
 
 namespace carnot::cuda_kernels {
@@ -17,7 +19,7 @@ template <class T> void gelu_forward(std::int64_t n, const T* x, T* y);
 template <class T> void gelu_backward(std::int64_t n, const T* x, const T* dy, T* dx);
 template <class T> void add(std::int64_t n, const T* a, const T* b, T* y);
 template <class T> void accumulate(std::int64_t n, const T* x, T* y);
-template <class T> void scale(std::int64_t n, T s, T* y);
+template <class T> void scale(std::int64_t n, double s, T* y);
 template <class T> void add_bias(std::int64_t rows, std::int64_t cols, const T* bias, T* y);
 template <class T> void bias_grad(std::int64_t rows, std::int64_t cols, const T* dy, T* dbias);
 void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v, float lr, float beta1,
@@ -33,11 +35,13 @@ double mse_loss(std::int64_t rows, std::int64_t cols, const T* pred, const T* ta
                 double grad_scale, T* dpred);
 
 // norms.cu
+// Statistics are compute_t<T> (element.cuh): float under bf16.
 template <class T>
-void layer_norm_forward(std::int64_t rows, std::int64_t cols, double eps, const T* x, T* y, T* mean, T* rstd);
+void layer_norm_forward(std::int64_t rows, std::int64_t cols, double eps, const T* x, T* y, compute_t<T>* mean,
+                        compute_t<T>* rstd);
 template <class T>
-void layer_norm_backward(std::int64_t rows, std::int64_t cols, const T* x, const T* mean, const T* rstd, const T* dy,
-                         T* dx);
+void layer_norm_backward(std::int64_t rows, std::int64_t cols, const T* x, const compute_t<T>* mean,
+                         const compute_t<T>* rstd, const T* dy, T* dx);
 template <class T>
 void modulate_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* shift,
                       const T* scale, std::int64_t mod_stride, T* y);

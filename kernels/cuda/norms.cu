@@ -4,6 +4,7 @@
 // gradients of shift, scale and gate are summed over tokens in order by one thread each.
 #include <cmath>
 
+#include "kernels/cuda/element.cuh"
 #include "kernels/cuda/kernels.cuh"
 #include "kernels/cuda/launch.cuh"
 
@@ -15,41 +16,47 @@ namespace {
 // CPU twin's); every thread gets both.
 template <class T> __device__ void block_moments(const T* x, std::int64_t n, double eps, double* mu, double* inv) {
   double s = 0;
-  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) s += double(x[i]);
+  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) s += double(ld(x[i]));
   *mu = block_sum(s) / double(n);
   double ss = 0;
-  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += (double(x[i]) - *mu) * (double(x[i]) - *mu);
+  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += (double(ld(x[i])) - *mu) * (double(ld(x[i])) - *mu);
   *inv = 1.0 / sqrt(block_sum(ss) / double(n) + eps);
 }
 
+// Statistics are compute_t<T>: float under bf16 (stats_dtype).
 template <class T>
-__global__ void layer_norm_fwd_k(std::int64_t cols, double eps, const T* x, T* y, T* mean, T* rstd) {
+__global__ void layer_norm_fwd_k(std::int64_t cols, double eps, const T* x, T* y, compute_t<T>* mean,
+                                 compute_t<T>* rstd) {
+  using C = compute_t<T>;
   const std::int64_t r = blockIdx.x;
   const T* xr = x + r * cols;
   double mu, inv;
   block_moments(xr, cols, eps, &mu, &inv);
-  for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) y[r * cols + c] = T((double(xr[c]) - mu) * inv);
-  if (threadIdx.x == 0) mean[r] = T(mu), rstd[r] = T(inv);
+  for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x)
+    y[r * cols + c] = st<T>(C((double(ld(xr[c])) - mu) * inv));
+  if (threadIdx.x == 0) mean[r] = C(mu), rstd[r] = C(inv);
 }
 
 // dx = r (dy − mean(dy) − x̂ mean(dy x̂)), x̂ = (x − μ) r.
 template <class T>
-__global__ void layer_norm_bwd_k(std::int64_t cols, const T* x, const T* mean, const T* rstd, const T* dy, T* dx) {
+__global__ void layer_norm_bwd_k(std::int64_t cols, const T* x, const compute_t<T>* mean, const compute_t<T>* rstd,
+                                 const T* dy, T* dx) {
+  using C = compute_t<T>;
   const std::int64_t r = blockIdx.x;
   const T* xr = x + r * cols;
   const T* g = dy + r * cols;
   const double mu = mean[r], inv = rstd[r];
   double sg = 0, sgx = 0;
   for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-    const double xh = (double(xr[c]) - mu) * inv;
-    sg += double(g[c]);
-    sgx += double(g[c]) * xh;
+    const double xh = (double(ld(xr[c])) - mu) * inv;
+    sg += double(ld(g[c]));
+    sgx += double(ld(g[c])) * xh;
   }
   sg = block_sum(sg) / double(cols);
   sgx = block_sum(sgx) / double(cols);
   for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-    const double xh = (double(xr[c]) - mu) * inv;
-    dx[r * cols + c] = T(inv * (double(g[c]) - sg - xh * sgx));
+    const double xh = (double(ld(xr[c])) - mu) * inv;
+    dx[r * cols + c] = st<T>(C(inv * (double(ld(g[c])) - sg - xh * sgx)));
   }
 }
 
@@ -58,7 +65,8 @@ __global__ void modulate_fwd_k(std::int64_t batch, std::int64_t tokens, std::int
                                const T* scale, std::int64_t mod_stride, T* y) {
   CARNOT_GRID_STRIDE(i, batch * tokens * cols) {
     const std::int64_t b = i / (tokens * cols), c = i % cols;
-    y[i] = x[i] * (T(1) + scale[b * mod_stride + c]) + shift[b * mod_stride + c];
+    using C = compute_t<T>;
+    y[i] = st<T>(ld(x[i]) * (C(1) + ld(scale[b * mod_stride + c])) + ld(shift[b * mod_stride + c]));
   }
 }
 template <class T>
@@ -66,7 +74,7 @@ __global__ void modulate_dx_k(std::int64_t batch, std::int64_t tokens, std::int6
                               std::int64_t mod_stride, const T* dy, T* dx) {
   CARNOT_GRID_STRIDE(i, batch * tokens * cols) {
     const std::int64_t b = i / (tokens * cols), c = i % cols;
-    dx[i] = dy[i] * (T(1) + scale[b * mod_stride + c]);
+    dx[i] = st<T>(ld(dy[i]) * (compute_t<T>(1) + ld(scale[b * mod_stride + c])));
   }
 }
 template <class T>
@@ -74,14 +82,14 @@ __global__ void modulate_dparams_k(std::int64_t batch, std::int64_t tokens, std:
                                    std::int64_t mod_stride, const T* dy, T* dshift, T* dscale) {
   CARNOT_GRID_STRIDE(i, batch * cols) {
     const std::int64_t b = i / cols, c = i % cols;
-    T ds = T(0), dc = T(0);
+    compute_t<T> ds = 0, dc = 0;
     for (std::int64_t n = 0; n < tokens; ++n) {
       const std::int64_t at = (b * tokens + n) * cols + c;
-      ds += dy[at];
-      dc += dy[at] * x[at];
+      ds += ld(dy[at]);
+      dc += ld(dy[at]) * ld(x[at]);
     }
-    dshift[b * mod_stride + c] = ds;
-    dscale[b * mod_stride + c] = dc;
+    dshift[b * mod_stride + c] = st<T>(ds);
+    dscale[b * mod_stride + c] = st<T>(dc);
   }
 }
 template <class T>
@@ -89,7 +97,7 @@ __global__ void gated_fwd_k(std::int64_t batch, std::int64_t tokens, std::int64_
                             std::int64_t mod_stride, T* y) {
   CARNOT_GRID_STRIDE(i, batch * tokens * cols) {
     const std::int64_t b = i / (tokens * cols), c = i % cols;
-    y[i] += gate[b * mod_stride + c] * h[i];
+    y[i] = st<T>(ld(y[i]) + ld(gate[b * mod_stride + c]) * ld(h[i]));
   }
 }
 template <class T>
@@ -97,7 +105,7 @@ __global__ void gated_dh_k(std::int64_t batch, std::int64_t tokens, std::int64_t
                            std::int64_t mod_stride, const T* dy, T* dh) {
   CARNOT_GRID_STRIDE(i, batch * tokens * cols) {
     const std::int64_t b = i / (tokens * cols), c = i % cols;
-    dh[i] = dy[i] * gate[b * mod_stride + c];
+    dh[i] = st<T>(ld(dy[i]) * ld(gate[b * mod_stride + c]));
   }
 }
 template <class T>
@@ -105,9 +113,10 @@ __global__ void gated_dgate_k(std::int64_t batch, std::int64_t tokens, std::int6
                               std::int64_t mod_stride, const T* dy, T* dgate) {
   CARNOT_GRID_STRIDE(i, batch * cols) {
     const std::int64_t b = i / cols, c = i % cols;
-    T s = T(0);
-    for (std::int64_t n = 0; n < tokens; ++n) s += dy[(b * tokens + n) * cols + c] * h[(b * tokens + n) * cols + c];
-    dgate[b * mod_stride + c] = s;
+    compute_t<T> s = 0;
+    for (std::int64_t n = 0; n < tokens; ++n)
+      s += ld(dy[(b * tokens + n) * cols + c]) * ld(h[(b * tokens + n) * cols + c]);
+    dgate[b * mod_stride + c] = st<T>(s);
   }
 }
 
@@ -192,14 +201,15 @@ double* sums_scratch(std::size_t count) {
 }  // namespace
 
 template <class T>
-void layer_norm_forward(std::int64_t rows, std::int64_t cols, double eps, const T* x, T* y, T* mean, T* rstd) {
+void layer_norm_forward(std::int64_t rows, std::int64_t cols, double eps, const T* x, T* y, compute_t<T>* mean,
+                        compute_t<T>* rstd) {
   if (rows <= 0) return;
   layer_norm_fwd_k<T><<<unsigned(rows), kThreads>>>(cols, eps, x, y, mean, rstd);
   CARNOT_CUDA_CHECK(cudaGetLastError());
 }
 template <class T>
-void layer_norm_backward(std::int64_t rows, std::int64_t cols, const T* x, const T* mean, const T* rstd, const T* dy,
-                         T* dx) {
+void layer_norm_backward(std::int64_t rows, std::int64_t cols, const T* x, const compute_t<T>* mean,
+                         const compute_t<T>* rstd, const T* dy, T* dx) {
   if (rows <= 0) return;
   layer_norm_bwd_k<T><<<unsigned(rows), kThreads>>>(cols, x, mean, rstd, dy, dx);
   CARNOT_CUDA_CHECK(cudaGetLastError());
@@ -249,9 +259,11 @@ void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
   CARNOT_CUDA_CHECK(cudaGetLastError());
 }
 
-#define CARNOT_NORMS(T)                                                                                          \
-  template void layer_norm_forward<T>(std::int64_t, std::int64_t, double, const T*, T*, T*, T*);                \
-  template void layer_norm_backward<T>(std::int64_t, std::int64_t, const T*, const T*, const T*, const T*, T*); \
+#define CARNOT_DIT_NORMS(T)                                                                                      \
+  template void layer_norm_forward<T>(std::int64_t, std::int64_t, double, const T*, T*, compute_t<T>*,          \
+                                      compute_t<T>*);                                                            \
+  template void layer_norm_backward<T>(std::int64_t, std::int64_t, const T*, const compute_t<T>*,               \
+                                       const compute_t<T>*, const T*, T*);                                       \
   template void modulate_forward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*, const T*,     \
                                     std::int64_t, T*);                                                          \
   template void modulate_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*, std::int64_t, \
@@ -259,13 +271,18 @@ void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
   template void gated_residual_forward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,         \
                                           std::int64_t, T*);                                                    \
   template void gated_residual_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,        \
-                                           std::int64_t, const T*, T*, T*);                                   \
+                                           std::int64_t, const T*, T*, T*);
+#define CARNOT_GROUP_NORM(T)                                                                                     \
   template void group_norm_forward<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, double, const T*,  \
                                       const T*, const T*, T*, T*, T*);                                          \
   template void group_norm_backward<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, const T*, const T*, \
                                        const T*, const T*, const T*, T*, T*, T*);
-CARNOT_NORMS(float)
-CARNOT_NORMS(double)
-#undef CARNOT_NORMS
+CARNOT_DIT_NORMS(float)
+CARNOT_DIT_NORMS(double)
+CARNOT_DIT_NORMS(__nv_bfloat16)
+CARNOT_GROUP_NORM(float)
+CARNOT_GROUP_NORM(double)
+#undef CARNOT_DIT_NORMS
+#undef CARNOT_GROUP_NORM
 
 }  // namespace carnot::cuda_kernels

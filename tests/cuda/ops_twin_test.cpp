@@ -420,6 +420,24 @@ TEST(CudaOps, Bf16MatchesCpuTwin) {
   gpu.layer_norm_forward(dt, B * N, C, 1e-6, x.d(), y.d(), mean.d(), rstd.d());
   expect_close_bf16(y, "layer_norm y");
   expect_close(rstd, "layer_norm rstd (float32 under bf16)");
+  // The native bf16 kernels of the elementwise ops and adaLN (dshift and dscale interleaved in one [B, 6C]).
+  Twin<std::uint16_t> mod(bf16_randn(rng, std::size_t(B * 6 * C))), dmod(bf16_randn(rng, std::size_t(B * 6 * C))),
+      dy(bf16_randn(rng, std::size_t(B * N * C))), dx(bf16_randn(rng, std::size_t(B * N * C))),
+      bias(bf16_randn(rng, std::size_t(C)));
+  for (Ops* o : {&cpu, &gpu}) {
+    const bool on_gpu = o == &gpu;
+    auto p = [&](Twin<std::uint16_t>& t) { return on_gpu ? t.d() : t.h(); };
+    o->gelu_backward(dt, B * N * C, p(x), p(dy), p(dx));
+    o->add_bias(dt, B * N, C, p(bias), p(dx));
+    o->bias_grad(dt, B * N, C, p(dy), p(bias));
+    o->modulate_backward(dt, B, N, C, p(x), p(mod) + C, 6 * C, p(dy), p(y), p(dmod), p(dmod) + C);
+    o->gated_residual_backward(dt, B, N, C, p(x), p(mod) + 2 * C, 6 * C, p(dy), p(out), p(dmod) + 2 * C);
+  }
+  expect_close_bf16(dx, "gelu_backward + add_bias");
+  expect_close_bf16(bias, "bias_grad");
+  expect_close_bf16(y, "modulate_backward dx");
+  expect_close_bf16(dmod, "modulate_backward dshift, dscale; gated_residual_backward dgate");
+  expect_close_bf16(out, "gated_residual_backward dh");
   Twin<float> wide(zeros<float>(B * N * C));
   cpu.convert(B * N * C, dt, y.h(), DType::F32, wide.h(), false);
   gpu.convert(B * N * C, dt, y.d(), DType::F32, wide.d(), false);
