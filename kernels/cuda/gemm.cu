@@ -21,26 +21,23 @@ void check(cublasStatus_t s, const char* what) {
                              cublasGetStatusString(s) + ")");
 }
 
+cublasHandle_t make_handle(cublasMath_t math) {
+  cublasHandle_t made = nullptr;
+  check(cublasCreate(&made), "cublasCreate");
+  check(cublasSetMathMode(made, math), "cublasSetMathMode");
+  return made;
+}
+
+// fp32 stays fp32 (no TF32), so the twin tests hold to 1e-5 against the CPU.
 cublasHandle_t handle() {
-  static cublasHandle_t h = [] {
-    cublasHandle_t made = nullptr;
-    check(cublasCreate(&made), "cublasCreate");
-    // fp32 stays fp32 (no TF32), so the twin tests hold to 1e-5 against the CPU.
-    check(cublasSetMathMode(made, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
-    return made;
-  }();
+  static const cublasHandle_t h = make_handle(CUBLAS_PEDANTIC_MATH);
   return h;
 }
 
 // bf16's own handle in default math, so that nothing keeps it off the tensor cores. Deterministic
 // all the same: cuBLAS adds no atomics unless asked.
 cublasHandle_t bf16_handle() {
-  static cublasHandle_t h = [] {
-    cublasHandle_t made = nullptr;
-    check(cublasCreate(&made), "cublasCreate");
-    check(cublasSetMathMode(made, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
-    return made;
-  }();
+  static const cublasHandle_t h = make_handle(CUBLAS_DEFAULT_MATH);
   return h;
 }
 
