@@ -56,12 +56,18 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
   const std::int64_t micro_rows = batch_slice(rows, 0, int(spec.train.grad_accum)).count;  // activations per piece
   // The network's size, FLOPs and saved activations, per kind.
   double P = 0, forward_flops = 0, activation_elements = 0;
+  double recomputed_elements = 0;  // DiT without train.recompute: the activations with it
   std::string model_line;
   if (spec.model.kind == "dit") {
     const DitConfig dit = dit_config(spec);
     P = double(dit_parameter_count(dit));
     forward_flops = dit_forward_flops(dit);
     activation_elements = double(dit_activation_elements(dit)) * double(std::max<std::int64_t>(1, micro_rows));
+    if (!dit.recompute) {
+      DitConfig again = dit;
+      again.recompute = true;
+      recomputed_elements = double(dit_activation_elements(again)) * double(std::max<std::int64_t>(1, micro_rows));
+    }
     model_line = str_cat("DiT-", dit.hidden, "w/", dit.depth, "d/", dit.heads, "h, patch ", dit.patch, ", ",
                          dit.tokens(), " tokens of ", dit.in_channels, "×", dit.input_size, "×", dit.input_size,
                          dit.num_classes ? str_cat(", ", dit.num_classes, " classes") : std::string(", unconditional"),
@@ -126,6 +132,12 @@ int run_validate(Comm& comm, const ValidateArgs& args) {
   std::printf("  per parameter    %.4g bytes (%s;\n                   %s)\n", (weights + grads + optimizer + ema) / P,
               parts.c_str(), note);
   std::printf("  total per rank   %s\n", human_bytes(weights + grads + optimizer + ema + acts).c_str());
+  if (recomputed_elements > 0)
+    std::printf("                   (train.recompute true: activations %s, total %s, for one more forward per step)\n",
+                human_bytes(acts * recomputed_elements / activation_elements).c_str(),
+                human_bytes(weights + grads + optimizer + ema + acts * recomputed_elements / activation_elements).c_str());
+  else if (spec.train.recompute)
+    std::printf("                   (activations: each block's output, and one block's internals at a time)\n");
   std::printf("  FLOPs            %s per sample forward (2 per multiply-add), %s per sample trained (3x), %s per step%s\n",
               human_count(forward_flops).c_str(),
               human_count(train_flops_per_sample).c_str(),

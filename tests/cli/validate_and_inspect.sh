@@ -21,6 +21,8 @@ grep -q "35.7 M parameters (35,746,307)" ddpm.out && grep -q "12.4 G per sample 
   || { cat ddpm.out; fail "the DDPM U-Net's plan"; }
 # ZeRO-1's accounting: AdamW's 8 bytes per parameter become 8/N, plus the 4/N gradient shard.
 "$CARNOT" validate "$SRC/configs/swissroll.yaml" --set distributed.zero=1 --ranks 4 > zero.out
+"$CARNOT" validate "$SRC/configs/fashion_dit_s.yaml" > dit.out
+grep -q "(train.recompute true: activations" dit.out || { cat dit.out; fail "validate shows no recompute plan for a DiT"; }
 "$CARNOT" validate "$SRC/configs/swissroll.yaml" --set train.precision=bf16 > bf16.out
 grep -q "per parameter    24 bytes (bf16 weights 2 + bf16 gradients 2 + fp32 master weights 4" bf16.out ||
   { cat bf16.out; fail "validate's bf16 accounting"; }
