@@ -27,7 +27,7 @@ template <class Fn> auto dispatch_bf16(DType dt, Fn&& fn) {
 }
 
 bool has_bf16_kernel(std::string_view op) {
-  static constexpr std::string_view kOps[] = {"gemm", "add_bias", "bias_grad", "silu_forward", "silu_backward", "relu_forward", "relu_backward", "gelu_forward", "gelu_backward", "layer_norm_forward", "layer_norm_backward", "modulate_forward", "modulate_backward", "gated_residual_forward", "gated_residual_backward", "add", "accumulate", "scale"};
+  static constexpr std::string_view kOps[] = {"gemm", "attention_forward", "attention_backward", "add_bias", "bias_grad", "silu_forward", "silu_backward", "relu_forward", "relu_backward", "gelu_forward", "gelu_backward", "layer_norm_forward", "layer_norm_backward", "modulate_forward", "modulate_backward", "gated_residual_forward", "gated_residual_backward", "add", "accumulate", "scale"};
   for (std::string_view o : kOps)
     if (o == op) return true;
   return false;
@@ -138,6 +138,9 @@ class CudaOps final : public Ops {
   }
   void attention_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
                          const void* qkv, void* probs, void* o) override {
+    if (dt == DType::BF16)
+      return k::attention_forward_bf16(batch, tokens, heads, head_dim, in<__nv_bfloat16>(qkv),
+                                       out<__nv_bfloat16>(probs), out<__nv_bfloat16>(o));
     dispatch(dt, [&](auto z) {
       using T = decltype(z);
       k::attention_forward<T>(batch, tokens, heads, head_dim, in<T>(qkv), out<T>(probs), out<T>(o));
@@ -146,6 +149,9 @@ class CudaOps final : public Ops {
   void attention_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
                           const void* qkv, const void* probs, const void* dout, void* /*workspace*/,
                           void* dqkv) override {
+    if (dt == DType::BF16)
+      return k::attention_backward_bf16(batch, tokens, heads, head_dim, in<__nv_bfloat16>(qkv),
+                                        in<__nv_bfloat16>(probs), in<__nv_bfloat16>(dout), out<__nv_bfloat16>(dqkv));
     dispatch(dt, [&](auto z) {
       using T = decltype(z);
       k::attention_backward<T>(batch, tokens, heads, head_dim, in<T>(qkv), in<T>(probs), in<T>(dout), out<T>(dqkv));

@@ -66,11 +66,14 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
 }
 
 void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const void* a,
-               std::int64_t lda, const void* b, std::int64_t ldb, float beta, void* c, std::int64_t ldc) {
-  if (m <= 0 || n <= 0) return;
+               std::int64_t lda, const void* b, std::int64_t ldb, float beta, void* c, std::int64_t ldc, bool c_float,
+               std::int64_t count, std::int64_t stride_a, std::int64_t stride_b, std::int64_t stride_c) {
+  if (m <= 0 || n <= 0 || count <= 0) return;
   const cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  check(cublasGemmEx(bf16_handle(), ob, oa, int(n), int(m), int(k), &alpha, b, CUDA_R_16BF, int(ldb), a, CUDA_R_16BF,
-                     int(lda), &beta, c, CUDA_R_16BF, int(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+  check(cublasGemmStridedBatchedEx(bf16_handle(), ob, oa, int(n), int(m), int(k), &alpha, b, CUDA_R_16BF, int(ldb),
+                                   stride_b, a, CUDA_R_16BF, int(lda), stride_a, &beta, c,
+                                   c_float ? CUDA_R_32F : CUDA_R_16BF, int(ldc), stride_c, int(count),
+                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
         "gemm (bf16)");
 }
 

@@ -10,8 +10,11 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, std::int64_t count = 1,
           std::int64_t stride_a = 0, std::int64_t stride_b = 0, std::int64_t stride_c = 0);
 
-// The same on bf16 operands and result, accumulated in float32 on the tensor cores (count 1).
+// The same on bf16 operands, accumulated in float32 on the tensor cores; the result in bf16, or
+// in float32 with c_float (attention's logits and their gradient).
 void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const void* a,
-               std::int64_t lda, const void* b, std::int64_t ldb, float beta, void* c, std::int64_t ldc);
+               std::int64_t lda, const void* b, std::int64_t ldb, float beta, void* c, std::int64_t ldc,
+               bool c_float = false, std::int64_t count = 1, std::int64_t stride_a = 0, std::int64_t stride_b = 0,
+               std::int64_t stride_c = 0);
 
 }  // namespace carnot::cuda_kernels

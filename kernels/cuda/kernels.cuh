@@ -63,6 +63,11 @@ void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
                          const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx, T* dgamma, T* dbeta);
 
 // attention.cu (the workspace argument of the op table is not needed: scratch is kept inside)
+void attention_forward_bf16(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
+                            const __nv_bfloat16* qkv, __nv_bfloat16* probs, __nv_bfloat16* out);
+void attention_backward_bf16(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
+                             const __nv_bfloat16* qkv, const __nv_bfloat16* probs, const __nv_bfloat16* dout,
+                             __nv_bfloat16* dqkv);
 template <class T>
 void attention_forward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim, const T* qkv,
                        T* probs, T* out);

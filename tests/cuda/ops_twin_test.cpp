@@ -415,6 +415,14 @@ TEST(CudaOps, Bf16MatchesCpuTwin) {
   cpu.attention_forward(dt, B, N, H, D, qkv.h(), probs.h(), out.h());
   gpu.attention_forward(dt, B, N, H, D, qkv.d(), probs.d(), out.d());
   expect_close_bf16(out, "attention_forward out");
+  expect_close_bf16(probs, "attention_forward probabilities");
+  {  // bf16 attention: logits and dP in float32, P and dS rounded for the tensor-core GEMMs
+    Twin<std::uint16_t> dout(bf16_randn(rng, std::size_t(B * N * C))), dqkv(bf16_randn(rng, std::size_t(B * N * 3 * C))),
+        work(bf16_randn(rng, std::size_t(N * N)));
+    cpu.attention_backward(dt, B, N, H, D, qkv.h(), probs.h(), dout.h(), work.h(), dqkv.h());
+    gpu.attention_backward(dt, B, N, H, D, qkv.d(), probs.d(), dout.d(), work.d(), dqkv.d());
+    expect_close_bf16(dqkv, "attention_backward dqkv");
+  }
   Twin<std::uint16_t> x(bf16_randn(rng, std::size_t(B * N * C)));  // the same input on both sides
   cpu.layer_norm_forward(dt, B * N, C, 1e-6, x.h(), y.h(), mean.h(), rstd.h());
   gpu.layer_norm_forward(dt, B * N, C, 1e-6, x.d(), y.d(), mean.d(), rstd.d());
