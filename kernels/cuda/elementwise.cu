@@ -67,13 +67,39 @@ template <class T> __global__ void scale_k(std::int64_t n, compute_t<T> s, T* y)
 template <class T> __global__ void add_bias_k(std::int64_t rows, std::int64_t cols, const T* bias, T* y) {
   CARNOT_GRID_STRIDE(i, rows * cols) y[i] = st<T>(ld(y[i]) + ld(bias[i % cols]));
 }
-// One thread per column sums its rows in order, as the CPU twin: deterministic, no atomics.
-template <class T> __global__ void bias_grad_k(std::int64_t rows, std::int64_t cols, const T* dy, T* dbias) {
+// dbias += Σ_r dy[r, :] in two deterministic stages (no atomics): one thread per (chunk of
+// kBiasChunk rows, column) sums its rows in order into partial[chunk, column]; then one thread per
+// column adds the chunks in order. (One thread per column over all rows would leave a GPU nearly
+// idle for DiT's thousands of token rows and few columns.)
+constexpr std::int64_t kBiasChunk = 128;
+template <class T>
+__global__ void bias_grad_partial_k(std::int64_t rows, std::int64_t cols, const T* dy, compute_t<T>* partial) {
+  CARNOT_GRID_STRIDE(i, (rows + kBiasChunk - 1) / kBiasChunk * cols) {
+    const std::int64_t chunk = i / cols, c = i % cols, end = min(rows, (chunk + 1) * kBiasChunk);
+    compute_t<T> s = 0;
+    for (std::int64_t r = chunk * kBiasChunk; r < end; ++r) s += ld(dy[r * cols + c]);
+    partial[i] = s;
+  }
+}
+template <class T>
+__global__ void bias_grad_total_k(std::int64_t chunks, std::int64_t cols, const compute_t<T>* partial, T* dbias) {
   CARNOT_GRID_STRIDE(c, cols) {
     compute_t<T> s = ld(dbias[c]);
-    for (std::int64_t r = 0; r < rows; ++r) s += ld(dy[r * cols + c]);
+    for (std::int64_t k = 0; k < chunks; ++k) s += partial[k * cols + c];
     dbias[c] = st<T>(s);
   }
+}
+
+// Device scratch for bias_grad's partial sums, grown on demand and kept.
+void* partial_scratch(std::size_t bytes) {
+  static void* p = nullptr;
+  static std::size_t have = 0;
+  if (bytes > have) {
+    if (p) CARNOT_CUDA_CHECK(cudaFree(p));
+    CARNOT_CUDA_CHECK(cudaMalloc(&p, bytes));
+    have = bytes;
+  }
+  return p;
 }
 
 __global__ void adamw_k(std::int64_t n, float* p, const float* g, float* m, float* v, float beta1, float beta2,
@@ -122,7 +148,11 @@ template <class T> void add_bias(std::int64_t rows, std::int64_t cols, const T* 
   launch(rows * cols, add_bias_k<T>, rows, cols, bias, y);
 }
 template <class T> void bias_grad(std::int64_t rows, std::int64_t cols, const T* dy, T* dbias) {
-  launch(cols, bias_grad_k<T>, rows, cols, dy, dbias);
+  if (rows <= 0 || cols <= 0) return;
+  const std::int64_t chunks = (rows + kBiasChunk - 1) / kBiasChunk;
+  auto* partial = static_cast<compute_t<T>*>(partial_scratch(std::size_t(chunks * cols) * sizeof(compute_t<T>)));
+  launch(chunks * cols, bias_grad_partial_k<T>, rows, cols, dy, partial);
+  launch(cols, bias_grad_total_k<T>, chunks, cols, static_cast<const compute_t<T>*>(partial), dbias);
 }
 
 void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v, float lr, float beta1,

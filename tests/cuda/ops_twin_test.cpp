@@ -455,5 +455,18 @@ TEST(CudaOps, Bf16MatchesCpuTwin) {
   EXPECT_EQ(back.from_device(), back.host) << "convert is exact both ways on bf16 values";
 }
 
+// bias_grad over many rows (two stages on the GPU: chunks of rows, then the chunks in order).
+TEST(CudaOps, BiasGradOverManyRowsMatchesCpuTwin) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::fresh_seed("CudaOps.BiasGradOverManyRows"));
+  for (const std::int64_t rows : {1, 127, 128, 129, 5000}) {
+    const std::int64_t cols = 77;
+    Twin<float> dy(randn<float>(rng, std::size_t(rows * cols))), db(randn<float>(rng, std::size_t(cols)));
+    cpu_ops().bias_grad(DType::F32, rows, cols, dy.h(), db.h());
+    cuda_ops().bias_grad(DType::F32, rows, cols, dy.d(), db.d());
+    expect_close(db, ("bias_grad rows " + std::to_string(rows)).c_str());
+  }
+}
+
 }  // namespace
 }  // namespace carnot
