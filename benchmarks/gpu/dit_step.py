@@ -9,7 +9,7 @@ Models: DiT-S/2, DiT-B/2, DiT-XL/2 on 32×32×4 latents (random uint8 latents wi
 written to a scratch folder: data loading is not what is timed), ε-MSE on the cosine schedule,
 AdamW, clipping at 1, EMA (carnot) — the DiT paper's training step without learned σ.
 Batch: the largest power of two whose plan (`carnot validate`) fits the memory fraction of the
-GPU, the same for both. carnot: `carnot --device cuda bench step` with train.precision bf16 (bf16
+GPU, halved while PyTorch runs out of memory: the same for both. carnot: `carnot --device cuda bench step` with train.precision bf16 (bf16
 GEMMs on the tensor cores, float32 masters; --precision fp32 for the float32 path).
 PyTorch: benchmarks/peers/dit_torch.py with bf16 autocast, SDPA and torch.compile.
 MFU: FLOPs per image trained (carnot validate's count: 2 per multiply-add, 3 × forward) × images/s,
@@ -149,9 +149,16 @@ def main():
             if batch == 0:
                 rows.append({"model": f"DiT-{size}/2", "error": f"batch 8 does not fit {budget:.1f} GiB"})
                 continue
+            # The same batch for both: where PyTorch runs out of memory first, both take half.
+            while True:
+                peer, peer_error = pytorch_rate(size, batch, a.device, a.steps, a.warmup)
+                if peer or batch <= 8 or "out of memory" not in (peer_error or "").lower():
+                    break
+                print(f"DiT-{size}/2: PyTorch out of memory at batch {batch}; both at {batch // 2}", flush=True)
+                batch //= 2
+                _, flops = plan(a.carnot, job_yaml(tmp, size, batch, a.steps + a.warmup))
             job = job_yaml(tmp, size, batch, a.steps + a.warmup)
             ours, our_error = carnot_rate(a.carnot, job, a.device, a.steps, a.warmup)
-            peer, peer_error = pytorch_rate(size, batch, a.device, a.steps, a.warmup)
             trained = 3 * flops
             row = {"model": f"DiT-{size}/2", "batch": batch, "carnot_images_per_s": ours,
                    "pytorch_images_per_s": peer["images_per_s"] if peer else None,
