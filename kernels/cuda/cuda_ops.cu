@@ -27,7 +27,9 @@ template <class Fn> auto dispatch_bf16(DType dt, Fn&& fn) {
 }
 
 bool has_bf16_kernel(std::string_view op) {
-  static constexpr std::string_view kOps[] = {"gemm", "attention_forward", "attention_backward", "add_bias", "bias_grad", "silu_forward", "silu_backward", "relu_forward", "relu_backward", "gelu_forward", "gelu_backward", "layer_norm_forward", "layer_norm_backward", "modulate_forward", "modulate_backward", "gated_residual_forward", "gated_residual_backward", "add", "accumulate", "scale"};
+  static constexpr std::string_view kOps[] = {"gemm", "attention_forward", "attention_backward", "embedding_forward",
+                                              "embedding_backward", "transpose_batched", "unpatchify", "copy_blocks",
+                                              "timestep_embedding", "add_bias", "bias_grad", "silu_forward", "silu_backward", "relu_forward", "relu_backward", "gelu_forward", "gelu_backward", "layer_norm_forward", "layer_norm_backward", "modulate_forward", "modulate_backward", "gated_residual_forward", "gated_residual_backward", "add", "accumulate", "scale"};
   for (std::string_view o : kOps)
     if (o == op) return true;
   return false;
@@ -199,29 +201,29 @@ class CudaOps final : public Ops {
   void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table, std::int64_t,
                          const std::int64_t* ids,
                          void* o) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::embedding_forward<T>(rows, dim, in<T>(table), ids, out<T>(o)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::embedding_forward<T>(rows, dim, in<T>(table), ids, out<T>(o)); });
   }
   void embedding_backward(DType dt, std::int64_t rows, std::int64_t dim, const std::int64_t* ids, const void* dout,
                           void* dtable, std::int64_t) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
       k::embedding_backward<T>(rows, dim, ids, in<T>(dout), out<T>(dtable));
     });
   }
   void transpose_batched(DType dt, std::int64_t batch, std::int64_t rows, std::int64_t cols, const void* x,
                          void* y) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::transpose_batched<T>(batch, rows, cols, in<T>(x), out<T>(y)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::transpose_batched<T>(batch, rows, cols, in<T>(x), out<T>(y)); });
   }
   void unpatchify(DType dt, std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t p, std::int64_t channels,
                   bool to_image, const void* x, void* y) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
       k::unpatchify<T>(batch, h, w, p, channels, to_image, in<T>(x), out<T>(y));
     });
   }
   void copy_blocks(DType dt, std::int64_t count, std::int64_t block, const void* src, std::int64_t src_stride,
                    void* dst, std::int64_t dst_stride, bool accumulate) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
       k::copy_blocks<T>(count, block, in<T>(src), src_stride, out<T>(dst), dst_stride, accumulate);
     });
@@ -240,7 +242,7 @@ class CudaOps final : public Ops {
   }
   void timestep_embedding(DType dt, std::int64_t rows, std::int64_t dim, const float* t, const SinusoidStyle& style,
                           void* o) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::timestep_embedding<T>(rows, dim, t, style, out<T>(o)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::timestep_embedding<T>(rows, dim, t, style, out<T>(o)); });
   }
   void convert(std::int64_t n, DType from, const void* x, DType to, void* y, bool accumulate) override {
     k::convert(n, from, x, to, y, accumulate);

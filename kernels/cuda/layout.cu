@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "framework/core/random.h"
+#include "kernels/cuda/element.cuh"
 #include "kernels/cuda/kernels.cuh"
 #include "kernels/cuda/launch.cuh"
 
@@ -20,7 +21,8 @@ __global__ void embedding_fwd_k(std::int64_t rows, std::int64_t dim, const T* ta
 template <class T>
 __global__ void embedding_bwd_k(std::int64_t rows, std::int64_t dim, const std::int64_t* ids, const T* dout, T* dtable) {
   CARNOT_GRID_STRIDE(c, dim) {
-    for (std::int64_t r = 0; r < rows; ++r) dtable[ids[r] * dim + c] += dout[r * dim + c];
+    for (std::int64_t r = 0; r < rows; ++r)
+      dtable[ids[r] * dim + c] = st<T>(ld(dtable[ids[r] * dim + c]) + ld(dout[r * dim + c]));
   }
 }
 template <class T>
@@ -51,7 +53,7 @@ __global__ void copy_blocks_k(std::int64_t count, std::int64_t block, const T* s
   CARNOT_GRID_STRIDE(i, count * block) {
     const std::int64_t b = i / block, k = i % block;
     if (accumulate)
-      dst[b * dst_stride + k] += src[b * src_stride + k];
+      dst[b * dst_stride + k] = st<T>(ld(dst[b * dst_stride + k]) + ld(src[b * src_stride + k]));
     else
       dst[b * dst_stride + k] = src[b * src_stride + k];
   }
@@ -90,9 +92,10 @@ __global__ void timestep_k(std::int64_t rows, std::int64_t dim, const float* t, 
     const std::int64_t r = i / half, k = i % half;
     const double freq = exp(-log_max_period * double(k) / (double(half) - freq_shift));
     const double arg = double(t[r]) * freq;
-    out[r * dim + (sin_first ? half : 0) + k] = T(cos(arg));
-    out[r * dim + (sin_first ? 0 : half) + k] = T(sin(arg));
-    if (k == 0 && dim % 2) out[r * dim + dim - 1] = T(0);
+    using C = compute_t<T>;  // bf16: through float, as the CPU twin widened
+    out[r * dim + (sin_first ? half : 0) + k] = st<T>(C(cos(arg)));
+    out[r * dim + (sin_first ? 0 : half) + k] = st<T>(C(sin(arg)));
+    if (k == 0 && dim % 2) out[r * dim + dim - 1] = st<T>(C(0));
   }
 }
 // One thread per 4 columns of a row: one Philox draw, as the CPU twin.
@@ -165,22 +168,28 @@ template <class T> void dropout_backward(std::int64_t n, const T* mask, const T*
   launch(n, dropout_bwd_k<T>, n, mask, dy, dx);
 }
 
-#define CARNOT_LAYOUT(T)                                                                                         \
+// DiT's moves, embeddings and time features also in bf16 (element.cuh).
+#define CARNOT_DIT_LAYOUT(T)                                                                                     \
   template void embedding_forward<T>(std::int64_t, std::int64_t, const T*, const std::int64_t*, T*);             \
   template void embedding_backward<T>(std::int64_t, std::int64_t, const std::int64_t*, const T*, T*);            \
   template void transpose_batched<T>(std::int64_t, std::int64_t, std::int64_t, const T*, T*);                    \
   template void unpatchify<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool,        \
                               const T*, T*);                                                                     \
   template void copy_blocks<T>(std::int64_t, std::int64_t, const T*, std::int64_t, T*, std::int64_t, bool);      \
+  template void timestep_embedding<T>(std::int64_t, std::int64_t, const float*, const SinusoidStyle&, T*);
+#define CARNOT_LAYOUT(T)                                                                                         \
   template void add_per_plane<T>(std::int64_t, std::int64_t, const T*, T*);                                      \
   template void sum_per_plane<T>(std::int64_t, std::int64_t, const T*, T*);                                      \
   template void upsample2x_forward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, T*);                   \
   template void upsample2x_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, T*);                  \
-  template void timestep_embedding<T>(std::int64_t, std::int64_t, const float*, const SinusoidStyle&, T*);       \
   template void dropout_forward<T>(std::int64_t, std::int64_t, double, const DropoutKey&, const T*, T*, T*);     \
   template void dropout_backward<T>(std::int64_t, const T*, const T*, T*);
+CARNOT_DIT_LAYOUT(float)
+CARNOT_DIT_LAYOUT(double)
+CARNOT_DIT_LAYOUT(__nv_bfloat16)
 CARNOT_LAYOUT(float)
 CARNOT_LAYOUT(double)
+#undef CARNOT_DIT_LAYOUT
 #undef CARNOT_LAYOUT
 
 }  // namespace carnot::cuda_kernels

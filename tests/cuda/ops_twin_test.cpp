@@ -446,6 +446,27 @@ TEST(CudaOps, Bf16MatchesCpuTwin) {
   expect_close_bf16(y, "modulate_backward dx");
   expect_close_bf16(dmod, "modulate_backward dshift, dscale; gated_residual_backward dgate");
   expect_close_bf16(out, "gated_residual_backward dh");
+  // Moves, embeddings and time features in bf16 (exact moves; sums and sin/cos rounded once).
+  {
+    Twin<std::uint16_t> moved(std::vector<std::uint16_t>(std::size_t(B * N * C))),
+        table(bf16_randn(rng, std::size_t(5 * C))), emb(std::vector<std::uint16_t>(std::size_t(B * C))),
+        temb(std::vector<std::uint16_t>(std::size_t(B * C)));
+    Twin<std::int64_t> ids(std::vector<std::int64_t>{4, 0, 4, 2});
+    Twin<float> tt(std::vector<float>{3.0f, 999.0f, 0.0f, 517.0f});
+    for (Ops* o : {&cpu, &gpu}) {
+      const bool on_gpu = o == &gpu;
+      auto p = [&](auto& t) { return on_gpu ? t.d() : t.h(); };
+      o->transpose_batched(dt, B, N, C, p(x), p(moved));
+      o->copy_blocks(dt, B * N, C / 2, p(dy), C, p(moved), C, true);
+      o->embedding_forward(dt, B, C, p(table), 5, p(ids), p(emb));
+      o->embedding_backward(dt, B, C, p(ids), p(emb), p(table), 5);
+      o->timestep_embedding(dt, B, C, p(tt), SinusoidStyle{}, p(temb));
+    }
+    expect_close_bf16(moved, "transpose_batched + copy_blocks accumulating");
+    EXPECT_EQ(emb.from_device(), emb.host) << "embedding_forward moves bf16 exactly";
+    expect_close_bf16(table, "embedding_backward");
+    expect_close_bf16(temb, "timestep_embedding");
+  }
   Twin<float> wide(zeros<float>(B * N * C));
   cpu.convert(B * N * C, dt, y.h(), DType::F32, wide.h(), false);
   gpu.convert(B * N * C, dt, y.d(), DType::F32, wide.d(), false);
