@@ -80,16 +80,10 @@ __global__ void softmax_grad_rows_bf16_k(std::int64_t n, const __nv_bfloat16* p,
     ds[r * n + j] = __float2bfloat16_rn(float(double(__bfloat162float(pr[j])) * (double(dr[j]) - dot)));
 }
 
-// Device scratch, two slots (dS; bf16's float32 logits and its rounded dS), grown on demand and kept.
+// Device scratch, two slots (dS; bf16's float32 logits and its rounded dS).
 void* scratch(std::size_t bytes, int slot = 0) {
-  static void* p[2] = {nullptr, nullptr};
-  static std::size_t have[2] = {0, 0};
-  if (bytes > have[slot]) {
-    if (p[slot]) CARNOT_CUDA_CHECK(cudaFree(p[slot]));
-    CARNOT_CUDA_CHECK(cudaMalloc(&p[slot], bytes));
-    have[slot] = bytes;
-  }
-  return p[slot];
+  static GrowingScratch slots[2];
+  return slots[slot].get(bytes);
 }
 
 }  // namespace

@@ -90,16 +90,10 @@ __global__ void bias_grad_total_k(std::int64_t chunks, std::int64_t cols, const 
   }
 }
 
-// Device scratch for bias_grad's partial sums, grown on demand and kept.
+// Device scratch for bias_grad's partial sums.
 void* partial_scratch(std::size_t bytes) {
-  static void* p = nullptr;
-  static std::size_t have = 0;
-  if (bytes > have) {
-    if (p) CARNOT_CUDA_CHECK(cudaFree(p));
-    CARNOT_CUDA_CHECK(cudaMalloc(&p, bytes));
-    have = bytes;
-  }
-  return p;
+  static GrowingScratch scratch;
+  return scratch.get(bytes);
 }
 
 __global__ void adamw_k(std::int64_t n, float* p, const float* g, float* m, float* v, float beta1, float beta2,

@@ -1,5 +1,6 @@
 // Shared by the CUDA kernel files: launch shapes, the grid-stride loop, a deterministic block sum.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/cuda/cuda_check.cuh"
@@ -22,6 +23,24 @@ template <class Kernel, class... Args> void launch(std::int64_t n, Kernel kernel
   kernel<<<blocks_for(n), kThreads>>>(args...);
   CARNOT_CUDA_CHECK(cudaGetLastError());
 }
+
+// Device scratch grown on demand and kept (a function-local static per use): allocations happen
+// while sizes grow, not in a steady step loop.
+class GrowingScratch {
+ public:
+  void* get(std::size_t bytes) {
+    if (bytes > have_) {
+      if (p_) CARNOT_CUDA_CHECK(cudaFree(p_));
+      CARNOT_CUDA_CHECK(cudaMalloc(&p_, bytes));
+      have_ = bytes;
+    }
+    return p_;
+  }
+
+ private:
+  void* p_ = nullptr;
+  std::size_t have_ = 0;
+};
 
 // The sum of v over the block's kThreads threads, in a fixed tree order (deterministic); every
 // thread gets it. Call from all threads of a kThreads block.

@@ -186,16 +186,10 @@ __global__ void group_norm_dx_k(std::int64_t channels, std::int64_t groups, std:
   }
 }
 
-// Device scratch for GroupNorm's per-channel sums, grown on demand and kept.
+// Device scratch for GroupNorm's per-channel sums.
 double* sums_scratch(std::size_t count) {
-  static double* p = nullptr;
-  static std::size_t have = 0;
-  if (count > have) {
-    if (p) CARNOT_CUDA_CHECK(cudaFree(p));
-    CARNOT_CUDA_CHECK(cudaMalloc(&p, count * sizeof(double)));
-    have = count;
-  }
-  return p;
+  static GrowingScratch scratch;
+  return static_cast<double*>(scratch.get(count * sizeof(double)));
 }
 
 }  // namespace
