@@ -19,13 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 using test::host_bytes;
 
-std::vector<float> as_floats(const Tensor& t) {
-  const std::vector<char> b = host_bytes(t);
-  std::vector<float> f(b.size() / sizeof(float));
-  std::memcpy(f.data(), b.data(), b.size());
-  return f;
-}
-
 const char* kMlp = "name: m\ndata: {kind: swissroll}\nmodel: {kind: mlp, hidden: 64, depth: 3}\n"
                    "train: {global_batch: 128, steps: 1}\ndiagnostics: {every: 0}\n";
 const char* kDit = "name: d\ndata: {kind: dead_leaves, image_size: 8}\n"
@@ -40,11 +33,11 @@ TEST(MixedPrecision, FirstStepMatchesFloat32) {
     const JobSpec f32 = parse_job_spec(yaml, "job.yaml", {"optimizer.kind=sgd", "optimizer.lr=0.1"});
     const JobSpec b16 = parse_job_spec(yaml, "job.yaml", {"optimizer.kind=sgd", "optimizer.lr=0.1", "train.precision=bf16"});
     Trainer a(f32, *comm, cpu_ops()), b(b16, *comm, cpu_ops());
-    const std::vector<float> w0 = as_floats(a.weights());
-    EXPECT_EQ(w0, as_floats(b.weights())) << "the master weights start from the float32 draws";
+    const std::vector<float> w0 = test::host_floats(a.weights());
+    EXPECT_EQ(w0, test::host_floats(b.weights())) << "the master weights start from the float32 draws";
     a.run(nullptr);
     b.run(nullptr);
-    const std::vector<float> wa = as_floats(a.weights()), wb = as_floats(b.weights());
+    const std::vector<float> wa = test::host_floats(a.weights()), wb = test::host_floats(b.weights());
     std::vector<double> da(wa.size()), db(wa.size());
     for (std::size_t i = 0; i < wa.size(); ++i) da[i] = double(wa[i]) - w0[i], db[i] = double(wb[i]) - w0[i];
     const double update = test::rel_error(db, da, da.size());

@@ -26,4 +26,10 @@ std::vector<char> host_bytes(const Tensor& t) {
   return out;
 }
 
+std::vector<float> host_floats(const Tensor& t) {
+  std::vector<float> out(std::size_t(t.numel()));
+  copy_bytes(out.data(), Device::kCpu, t.data<float>(), t.device(), out.size() * sizeof(float));
+  return out;
+}
+
 }  // namespace carnot::test

@@ -33,5 +33,7 @@ template <class A, class B> double rel_error(const A& a, const B& b, std::size_t
 
 // A tensor's bytes copied to the host, wherever it lives (empty for a tensor without memory).
 std::vector<char> host_bytes(const Tensor& t);
+// A float32 tensor's values on the host, wherever it lives.
+std::vector<float> host_floats(const Tensor& t);
 
 }  // namespace carnot::test
