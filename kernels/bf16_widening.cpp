@@ -9,7 +9,15 @@ namespace {
 
 constexpr DType kBf16 = DType::BF16, kF32 = DType::F32;
 
-// Grow-only float32 scratch slots, handed out in order within one call.
+// An output's float32 copy and where it narrows back to.
+struct WriteBack {
+  const float* wide;
+  void* narrow;
+  std::int64_t n;
+};
+
+// Grow-only float32 scratch slots, handed out in order within one call, and the call's list of
+// write-backs (kept, so that a call allocates nothing once sizes have settled).
 class ScratchPool {
  public:
   explicit ScratchPool(ScratchMemory memory) : memory_(memory) {}
@@ -29,6 +37,7 @@ class ScratchPool {
     }
     return static_cast<float*>(s.p);
   }
+  std::vector<WriteBack>& write_backs() { return write_backs_; }
 
  private:
   struct Slot {
@@ -37,6 +46,7 @@ class ScratchPool {
   };
   ScratchMemory memory_;
   std::vector<Slot> slots_;
+  std::vector<WriteBack> write_backs_;
 };
 
 // Elements a strided [batch, cols] view spans (rows `stride` apart).
@@ -47,9 +57,9 @@ std::int64_t span(std::int64_t batch, std::int64_t cols, std::int64_t stride) {
 // One bf16 op's float32 copies: inputs widened, outputs narrowed back when the call ends.
 class Call {
  public:
-  Call(Ops& ops, ScratchPool& pool) : ops_(ops), pool_(pool) {}
+  Call(Ops& ops, ScratchPool& pool) : ops_(ops), pool_(pool), back_(pool.write_backs()) { back_.clear(); }
   ~Call() {
-    for (const Back& b : back_) ops_.convert(b.n, kF32, b.wide, kBf16, b.narrow, false);
+    for (const WriteBack& b : back_) ops_.convert(b.n, kF32, b.wide, kBf16, b.narrow, false);
   }
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
@@ -86,15 +96,10 @@ class Call {
   float* scratch(std::int64_t n) { return pool_.take(next_++, n); }
 
  private:
-  struct Back {
-    const float* wide;
-    void* narrow;
-    std::int64_t n;
-  };
   Ops& ops_;
   ScratchPool& pool_;
   std::size_t next_ = 0;
-  std::vector<Back> back_;
+  std::vector<WriteBack>& back_;
 };
 
 class Bf16Widening final : public Ops {
