@@ -124,6 +124,14 @@ class Bf16Widening final : public Ops {
     float* wc = beta != 0 || ldc != n ? c.inout(cc, span(m, n, ldc)) : c.out(cc, m * n);
     f_.gemm(kF32, ta, tb, m, n, k, alpha, wa, lda, wb, ldb, beta, wc, ldc);
   }
+  // A table with its own bf16 linear (the GPU's cuBLASLt epilogues) takes it whole; otherwise the
+  // composite runs through this adapter's ops.
+  void linear_forward(DType dt, std::int64_t rows, std::int64_t in, std::int64_t out, const void* x, const void* w,
+                      const void* bias, Epilogue epilogue, void* pre, void* y) override {
+    if (dt != kBf16 || f_.native_bf16("linear_forward"))
+      return f_.linear_forward(dt, rows, in, out, x, w, bias, epilogue, pre, y);
+    Ops::linear_forward(dt, rows, in, out, x, w, bias, epilogue, pre, y);
+  }
   void add_bias(DType dt, std::int64_t rows, std::int64_t cols, const void* bias, void* y) override {
     CARNOT_WIDEN_OR_PASS(add_bias, (dt, rows, cols, bias, y));
     f_.add_bias(kF32, rows, cols, c.in(bias, cols), c.inout(y, rows * cols));
@@ -166,6 +174,26 @@ class Bf16Widening final : public Ops {
     CARNOT_WIDEN_OR_PASS(layer_norm_backward, (dt, rows, cols, x, mean, rstd, dy, dx));
     f_.layer_norm_backward(kF32, rows, cols, c.in(x, rows * cols), mean, rstd, c.in(dy, rows * cols),
                            c.out(dx, rows * cols));
+  }
+  void layer_norm_modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, double eps,
+                                   const void* x, const void* shift, const void* scale, std::int64_t stride, void* y,
+                                   void* mean, void* rstd) override {
+    CARNOT_WIDEN_OR_PASS(layer_norm_modulate_forward,
+                         (dt, batch, tokens, cols, eps, x, shift, scale, stride, y, mean, rstd));
+    const std::int64_t n = batch * tokens * cols, s = span(batch, cols, stride);
+    f_.layer_norm_modulate_forward(kF32, batch, tokens, cols, eps, c.in(x, n), c.in(shift, s), c.in(scale, s), stride,
+                                   c.out(y, n), mean, rstd);
+  }
+  void layer_norm_modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
+                                    const void* x, const void* mean, const void* rstd, const void* scale,
+                                    std::int64_t stride, const void* dy, void* dx, void* dshift,
+                                    void* dscale) override {
+    CARNOT_WIDEN_OR_PASS(layer_norm_modulate_backward,
+                         (dt, batch, tokens, cols, x, mean, rstd, scale, stride, dy, dx, dshift, dscale));
+    const std::int64_t n = batch * tokens * cols, s = span(batch, cols, stride);
+    f_.layer_norm_modulate_backward(kF32, batch, tokens, cols, c.in(x, n), mean, rstd, c.in(scale, s), stride,
+                                    c.in(dy, n), c.out(dx, n), c.inout_rows(dshift, batch, cols, stride),
+                                    c.inout_rows(dscale, batch, cols, stride));
   }
   void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
                         const void* shift, const void* scale, std::int64_t stride, void* y) override {
@@ -213,20 +241,20 @@ class Bf16Widening final : public Ops {
                            c.in(dy, n), c.out(dx, n), c.inout(dgamma, channels), c.inout(dbeta, channels));
   }
   void attention_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
-                         std::int64_t head_dim, const void* qkv, void* probs, void* out) override {
-    CARNOT_WIDEN_OR_PASS(attention_forward, (dt, batch, tokens, heads, head_dim, qkv, probs, out));
+                         std::int64_t head_dim, const void* qkv, void* workspace, void* lse, void* out) override {
+    CARNOT_WIDEN_OR_PASS(attention_forward, (dt, batch, tokens, heads, head_dim, qkv, workspace, lse, out));
     const std::int64_t C = heads * head_dim, rows = batch * tokens;
     f_.attention_forward(kF32, batch, tokens, heads, head_dim, c.in(qkv, rows * 3 * C),
-                         c.out(probs, batch * heads * tokens * tokens), c.out(out, rows * C));
+                         c.scratch(attention_workspace_elements(tokens)), lse, c.out(out, rows * C));
   }
   void attention_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
-                          std::int64_t head_dim, const void* qkv, const void* probs, const void* dout,
+                          std::int64_t head_dim, const void* qkv, const void* lse, const void* out, const void* dout,
                           void* workspace, void* dqkv) override {
-    CARNOT_WIDEN_OR_PASS(attention_backward, (dt, batch, tokens, heads, head_dim, qkv, probs, dout, workspace, dqkv));
+    CARNOT_WIDEN_OR_PASS(attention_backward, (dt, batch, tokens, heads, head_dim, qkv, lse, out, dout, workspace, dqkv));
     const std::int64_t C = heads * head_dim, rows = batch * tokens;
-    f_.attention_backward(kF32, batch, tokens, heads, head_dim, c.in(qkv, rows * 3 * C),
-                          c.in(probs, batch * heads * tokens * tokens), c.in(dout, rows * C),
-                          c.scratch(tokens * tokens), c.out(dqkv, rows * 3 * C));
+    f_.attention_backward(kF32, batch, tokens, heads, head_dim, c.in(qkv, rows * 3 * C), lse, c.in(out, rows * C),
+                          c.in(dout, rows * C), c.scratch(attention_workspace_elements(tokens)),
+                          c.out(dqkv, rows * 3 * C));
   }
   void conv2d_forward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* bias,
                       void* workspace, void* y) override {

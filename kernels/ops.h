@@ -28,6 +28,9 @@ struct DropoutKey {
   std::uint32_t block = 0;
 };
 
+// What linear_forward applies after the product: the bias, or the bias then GELU (tanh form).
+enum class Epilogue { kBias, kBiasGelu };
+
 class Ops {
  public:
   virtual ~Ops() = default;
@@ -46,6 +49,17 @@ class Ops {
   virtual void gemm(DType dt, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
                     std::int64_t k, double alpha, const void* a, std::int64_t lda, const void* b,
                     std::int64_t ldb, double beta, void* c, std::int64_t ldc) = 0;
+
+  // nn.Linear: y[rows, out] = x[rows, in] Wᵀ + bias (W [out, in]); with kBiasGelu, pre receives that
+  // sum (what gelu_backward reads) and y = GELU(pre). A GPU fuses the epilogue into the GEMM
+  // (cuBLASLt); the default here is gemm, add_bias and gelu_forward.
+  virtual void linear_forward(DType dt, std::int64_t rows, std::int64_t in, std::int64_t out, const void* x,
+                              const void* w, const void* bias, Epilogue epilogue, void* pre, void* y) {
+    void* sum = epilogue == Epilogue::kBiasGelu ? pre : y;
+    gemm(dt, false, true, rows, out, in, 1.0, x, in, w, in, 0.0, sum, out);
+    add_bias(dt, rows, out, bias, sum);
+    if (epilogue == Epilogue::kBiasGelu) gelu_forward(dt, rows * out, pre, y);
+  }
 
   // y[r, c] += bias[c] for a rows×cols matrix.
   virtual void add_bias(DType dt, std::int64_t rows, std::int64_t cols, const void* bias,
@@ -83,6 +97,16 @@ class Ops {
   virtual void modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
                                  const void* scale, std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
                                  void* dscale) = 0;
+  // DiT's adaLN fused: y = LN(x)(1 + scale) + shift, LN without affine (mean and rstd saved, as
+  // layer_norm_forward's); x̂ is not kept: backward recomputes it from x and the statistics and writes
+  // dshift[b] = Σ_n dy, dscale[b] = Σ_n dy·x̂ and dx = LayerNorm's backward of dy·(1 + scale).
+  virtual void layer_norm_modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
+                                           double eps, const void* x, const void* shift, const void* scale,
+                                           std::int64_t mod_stride, void* y, void* mean, void* rstd) = 0;
+  virtual void layer_norm_modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
+                                            const void* x, const void* mean, const void* rstd, const void* scale,
+                                            std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
+                                            void* dscale) = 0;
   // adaLN-Zero's gated residual: y[b,n,c] += gate[b,c] h[b,n,c] (y's own gradient passes through).
   virtual void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
                                       const void* h, const void* gate, std::int64_t mod_stride, void* y) = 0;
@@ -96,13 +120,16 @@ class Ops {
   virtual void group_norm_backward(DType dt, std::int64_t batch, std::int64_t channels, std::int64_t hw,
                                    std::int64_t groups, const void* x, const void* gamma, const void* mean,
                                    const void* rstd, const void* dy, void* dx, void* dgamma, void* dbeta) = 0;
-  // Multi-head self-attention on DiT's fused qkv[b, n, 3C] (C = heads · head_dim) into out[b, n, C];
-  // probs[b, h, n, n] (softmax(QKᵀ/√D)) is saved for backward, which needs N·N workspace.
+  // Multi-head self-attention on DiT's fused qkv[b, n, 3C] (C = heads · head_dim) into out[b, n, C].
+  // Saves for backward each row's log-sum-exp of the scaled logits, lse[b, h, n] in stats_dtype(dt),
+  // not the probabilities: backward recomputes them (FlashAttention's trade: N, not N², per head).
+  // workspace: attention_workspace_elements(tokens) of dt (the CPU's one head at a time).
   virtual void attention_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
-                                 std::int64_t head_dim, const void* qkv, void* probs, void* out) = 0;
+                                 std::int64_t head_dim, const void* qkv, void* workspace, void* lse, void* out) = 0;
+  // Reads the forward's out (Δ = rowsum(dO ⊙ O) of the softmax gradient) besides qkv and lse.
   virtual void attention_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
-                                  std::int64_t head_dim, const void* qkv, const void* probs, const void* dout,
-                                  void* workspace, void* dqkv) = 0;
+                                  std::int64_t head_dim, const void* qkv, const void* lse, const void* out,
+                                  const void* dout, void* workspace, void* dqkv) = 0;
   // Convolution on NCHW, weight [Cout, Cin, k, k], bias [Cout] or null; workspace of
   // g.workspace_elements(). dx may be null (the input layer).
   virtual void conv2d_forward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* bias,
@@ -190,6 +217,9 @@ class Ops {
                             std::uint32_t first, std::int64_t n, std::int64_t dim, const float* x0, float* t,
                             float* eps, float* x_t) = 0;
 };
+
+// Attention's workspace: the probabilities and their gradient for one head.
+inline std::int64_t attention_workspace_elements(std::int64_t tokens) { return 2 * tokens * tokens; }
 
 // The CPU implementation (always present).
 Ops& cpu_ops();

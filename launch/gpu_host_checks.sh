@@ -26,6 +26,9 @@ if [ "$STAGE" = tests ]; then
   "$B/carnot_cuda_tests" 2>&1 | tee "$OUT/cuda_tests.log" | grep -E "running on|OK|PASSED|FAILED|SKIPPED|Failure|actual|Which is|rror"
   echo "== each op against the measured ceilings (benchmarks/gpu/kernel_bench.cpp)"
   "$B/carnot_kernel_bench" | tee "$OUT/kernel_bench-$(date +%Y-%m-%d).jsonl"
+  echo "== the same with the plain kernels only (no cuDNN, cuBLASLt epilogues or fused attention)"
+  CARNOT_CUDA_PLAIN=1 "$B/carnot_kernel_bench" | grep -E "attention|linear|conv2d" \
+    | tee "$OUT/kernel_bench-plain-$(date +%Y-%m-%d).jsonl"
   echo "== training on the GPU against the CPU (same job, same seed: close losses, not bitwise)"
   for d in cuda cpu; do
     OPENBLAS_NUM_THREADS=8 "$B/carnot" --device $d train configs/swissroll.yaml --set train.steps=300 \

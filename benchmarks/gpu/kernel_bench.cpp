@@ -1,8 +1,10 @@
 // carnot_kernel_bench: each op of the CUDA table on DiT-XL/2's shapes at batch 64 (and the U-Net's
 // convolution and GroupNorm), timed by CUDA events, against ceilings measured in the same run: a
-// 1 GiB device-to-device copy (bytes read + written per second) for the memory-bound ops and an
-// 8192³ fp32 GEMM through the table itself for the ones that multiply matrices. One JSON line per
-// op: milliseconds, achieved GB/s or TFLOP/s, and the fraction of its ceiling.
+// 1 GiB device-to-device copy (bytes read + written per second) for the memory-bound ops and
+// 8192³ GEMMs through the table itself (fp32, and bf16 for the bf16 rows: the tensor-core GEMM,
+// cuBLASLt's epilogues, the fused attention, cuDNN's convolutions, the fused adaLN) for the ones
+// that multiply matrices. One JSON line per op: milliseconds, achieved GB/s or TFLOP/s, and the
+// fraction of its ceiling. CARNOT_CUDA_PLAIN=1 times the plain kernels instead, for comparison.
 //
 // Bytes are what the op must move at the least (each input read once, each output written once);
 // FLOPs count 2 per multiply-add. Built with CUDA (benchmarks/gpu/CMakeLists.txt); run on the GPU
@@ -33,15 +35,26 @@ Buffer floats(std::int64_t n) {
   return b;
 }
 
+// floats(n)'s values in dtype dt (bf16 rounds them).
+Buffer values(std::int64_t n, DType dt) {
+  Buffer x = floats(n);
+  if (dt == DType::F32) return x;
+  Buffer y(dt, Shape{n}, Device::kCuda);
+  cuda_ops().convert(n, DType::F32, x.tensor().raw(), dt, y.tensor().raw(), false);
+  return y;
+}
+
 struct Ceilings {
-  double gb_per_s = 0, tflops = 0;
+  double gb_per_s = 0, tflops = 0, bf16_tflops = 0;
 };
 
-void report(const char* op, const std::string& shape, double ms, double bytes, double flops, const Ceilings& c) {
+// One row; FLOP rates against the fp32 GEMM ceiling, or the bf16 one for bf16 ops.
+void report(const char* op, const std::string& shape, double ms, double bytes, double flops, const Ceilings& c,
+            bool bf16 = false) {
   nlohmann::ordered_json row = {{"op", op}, {"shape", shape}, {"ms", ms}};
   if (flops > 0) {
     row["tflops"] = flops / ms / 1e9;
-    row["of_gemm_ceiling"] = flops / ms / 1e9 / c.tflops;
+    row["of_gemm_ceiling"] = flops / ms / 1e9 / (bf16 ? c.bf16_tflops : c.tflops);
   } else {
     row["gb_per_s"] = bytes / ms / 1e6;
     row["of_copy_ceiling"] = bytes / ms / 1e6 / c.gb_per_s;
@@ -66,9 +79,16 @@ int run() {
     const double gemm_ms = cuda::time_ms(
         [&] { ops.gemm(f, false, false, m, m, m, 1.0, x.tensor().raw(), m, y.tensor().raw(), m, 0.0, z.tensor().raw(), m); }, 5);
     c.tflops = 2.0 * double(m) * m * m / gemm_ms / 1e9;
+    const Buffer xb = values(m * m, DType::BF16), yb = values(m * m, DType::BF16), zb = values(m * m, DType::BF16);
+    const double bf16_ms = cuda::time_ms([&] {
+      ops.gemm(DType::BF16, false, false, m, m, m, 1.0, xb.tensor().raw(), m, yb.tensor().raw(), m, 0.0,
+               zb.tensor().raw(), m);
+    }, 5);
+    c.bf16_tflops = 2.0 * double(m) * m * m / bf16_ms / 1e9;
     std::printf("%s\n", nlohmann::ordered_json({{"device", gpu.description},
                                                 {"copy_gb_per_s", c.gb_per_s},
-                                                {"fp32_gemm_tflops", c.tflops}}).dump().c_str());
+                                                {"fp32_gemm_tflops", c.tflops},
+                                                {"bf16_gemm_tflops", c.bf16_tflops}}).dump().c_str());
   }
   // DiT-XL/2 at batch 64: 256 tokens of width 1152, 16 heads of 72, MLP 4608, 675 M parameters.
   const std::int64_t B = 64, N = 256, C = 1152, H = 16, D = 72, rows = B * N, P = 675111184;
@@ -79,6 +99,41 @@ int run() {
     const double ms = cuda::time_ms(
         [&] { ops.gemm(f, false, false, m, n, k, 1.0, a.tensor().raw(), k, w.tensor().raw(), n, 0.0, y.tensor().raw(), n); }, reps);
     report(name, str_cat("[", m, ", ", k, "] x [", k, ", ", n, "]"), ms, 0, 2.0 * double(m) * double(n) * double(k), c);
+    const Buffer ab = values(m * k, DType::BF16), wb = values(k * n, DType::BF16), yb = values(m * n, DType::BF16);
+    const double bf16_ms = cuda::time_ms([&] {
+      ops.gemm(DType::BF16, false, false, m, n, k, 1.0, ab.tensor().raw(), k, wb.tensor().raw(), n, 0.0,
+               yb.tensor().raw(), n);
+    }, reps);
+    report(name, str_cat("bf16 [", m, ", ", k, "] x [", k, ", ", n, "]"), bf16_ms, 0,
+           2.0 * double(m) * double(n) * double(k), c, true);
+  }
+  {  // nn.Linear in bf16 with its epilogue (cuBLASLt's, where it takes the shape): against the GEMM rows above.
+    const std::int64_t m = rows, k = C, n = 4 * C;
+    const Buffer x = values(m * k, DType::BF16), w = values(n * k, DType::BF16), b = values(n, DType::BF16),
+                 pre = values(m * n, DType::BF16), y = values(m * n, DType::BF16);
+    for (const Epilogue e : {Epilogue::kBias, Epilogue::kBiasGelu})
+      report(e == Epilogue::kBias ? "linear fc1 + bias" : "linear fc1 + bias + GELU",
+             str_cat("bf16 [", m, ", ", k, "] x [", n, ", ", k, "]ᵀ"), cuda::time_ms([&] {
+               ops.linear_forward(DType::BF16, m, k, n, x.tensor().raw(), w.tensor().raw(), b.tensor().raw(), e,
+                                  pre.tensor().raw(), y.tensor().raw());
+             }, reps), 0, 2.0 * double(m) * double(n) * double(k), c, true);
+  }
+  {  // DiT's adaLN in bf16: LayerNorm + modulate fused, against the two ops in float32 below.
+    const Buffer x = values(rows * C, DType::BF16), y = values(rows * C, DType::BF16), dy = values(rows * C, DType::BF16),
+                 dx = values(rows * C, DType::BF16), mean = floats(rows), rstd = floats(rows),
+                 mod = values(B * 6 * C, DType::BF16), dmod = values(B * 6 * C, DType::BF16);
+    const double act = 2.0 * double(rows * C);
+    const auto* shift = static_cast<const char*>(mod.tensor().raw());
+    auto* dshift = static_cast<char*>(dmod.tensor().raw());
+    const std::size_t z = 2 * std::size_t(C);
+    report("layer_norm_modulate_forward", "bf16 " + tok, cuda::time_ms([&] {
+      ops.layer_norm_modulate_forward(DType::BF16, B, N, C, 1e-6, x.tensor().raw(), shift, shift + z, 6 * C,
+                                      y.tensor().raw(), mean.tensor().raw(), rstd.tensor().raw());
+    }, reps), 2 * act, 0, c);
+    report("layer_norm_modulate_backward", "bf16 " + tok, cuda::time_ms([&] {
+      ops.layer_norm_modulate_backward(DType::BF16, B, N, C, x.tensor().raw(), mean.tensor().raw(), rstd.tensor().raw(),
+                                       shift + z, 6 * C, dy.tensor().raw(), dx.tensor().raw(), dshift, dshift + z);
+    }, reps), 3 * act, 0, c);
   }
   {
     const Buffer x = floats(rows * C), y = floats(rows * C), dy = floats(rows * C), dx = floats(rows * C),
@@ -115,19 +170,23 @@ int run() {
       ops.gelu_backward(f, n, x.tensor().raw(), dy.tensor().raw(), y.tensor().raw());
     }, reps), 12.0 * double(n), 0, c);
   }
-  {
-    const Buffer qkv = floats(rows * 3 * C), probs(DType::F32, Shape{B * H * N * N}, Device::kCuda),
-                 out = floats(rows * C), dout = floats(rows * C), work(DType::F32, Shape{B * H * N * N}, Device::kCuda),
-                 dqkv = floats(rows * 3 * C);
-    const double flops = 4.0 * double(B * H) * double(N * N) * double(D);  // QKᵀ and PV
-    const std::string shape = "B 64, N 256, H 16, D 72";
+  // Attention: float32 (materialised probabilities) and bf16 (the fused kernels). FLOPs as
+  // FlashAttention counts them: forward 4·N²·D per head (QKᵀ, PV), backward 2.5× that.
+  for (const DType adt : {f, DType::BF16}) {
+    const bool low = adt == DType::BF16;
+    const Buffer qkv = values(rows * 3 * C, adt), lse(stats_dtype(adt), Shape{B * H * N}, Device::kCuda),
+                 out = values(rows * C, adt), dout = values(rows * C, adt),
+                 work(adt, Shape{attention_workspace_elements(N)}, Device::kCuda), dqkv = values(rows * 3 * C, adt);
+    const double flops = 4.0 * double(B * H) * double(N * N) * double(D);
+    const std::string shape = low ? "bf16, B 64, N 256, H 16, D 72" : "B 64, N 256, H 16, D 72";
     report("attention_forward", shape, cuda::time_ms([&] {
-      ops.attention_forward(f, B, N, H, D, qkv.tensor().raw(), probs.tensor().raw(), out.tensor().raw());
-    }, reps), 0, flops, c);
+      ops.attention_forward(adt, B, N, H, D, qkv.tensor().raw(), work.tensor().raw(), lse.tensor().raw(),
+                            out.tensor().raw());
+    }, reps), 0, flops, c, low);
     report("attention_backward", shape, cuda::time_ms([&] {
-      ops.attention_backward(f, B, N, H, D, qkv.tensor().raw(), probs.tensor().raw(), dout.tensor().raw(),
-                             work.tensor().raw(), dqkv.tensor().raw());
-    }, reps), 0, 2 * flops, c);
+      ops.attention_backward(adt, B, N, H, D, qkv.tensor().raw(), lse.tensor().raw(), out.tensor().raw(),
+                             dout.tensor().raw(), work.tensor().raw(), dqkv.tensor().raw());
+    }, reps), 0, 2.5 * flops, c, low);
   }
   {
     const Buffer p = floats(P), g = floats(P), m = floats(P), v = floats(P), e = floats(P);
@@ -163,9 +222,23 @@ int run() {
     const Buffer x = floats(g.batch * g.cin * 1024), w = floats(g.cout * g.cin * 9), bias = floats(g.cout),
                  y = floats(g.batch * g.cout * 1024), ws(DType::F32, Shape{g.workspace_elements()}, Device::kCuda),
                  mean = floats(64 * 32), rstd = floats(64 * 32), gamma = floats(128), beta = floats(128);
-    report("conv2d_forward", "64×128×32×32, 3×3, 128 out", cuda::time_ms([&] {
-      ops.conv2d_forward(f, g, x.tensor().raw(), w.tensor().raw(), bias.tensor().raw(), ws.tensor().raw(), y.tensor().raw());
-    }, reps), 0, 2.0 * double(g.batch) * 1024 * double(g.cout) * double(g.cin) * 9, c);
+    const double conv_flops = 2.0 * double(g.batch) * 1024 * double(g.cout) * double(g.cin) * 9;
+    for (const DType cdt : {f, DType::BF16}) {  // cuDNN (float32 without TF32; bf16 on the tensor cores)
+      const bool low = cdt == DType::BF16;
+      const Buffer cx = values(g.batch * g.cin * 1024, cdt), cw = values(g.cout * g.cin * 9, cdt),
+                   cb = values(g.cout, cdt), cy = values(g.batch * g.cout * 1024, cdt),
+                   cdw = values(g.cout * g.cin * 9, cdt), cdb = values(g.cout, cdt),
+                   cws(cdt, Shape{g.workspace_elements()}, Device::kCuda);
+      const std::string shape = low ? "bf16 64×128×32×32, 3×3, 128 out" : "64×128×32×32, 3×3, 128 out";
+      report("conv2d_forward", shape, cuda::time_ms([&] {
+        ops.conv2d_forward(cdt, g, cx.tensor().raw(), cw.tensor().raw(), cb.tensor().raw(), cws.tensor().raw(),
+                           cy.tensor().raw());
+      }, reps), 0, conv_flops, c, low);
+      report("conv2d_backward", shape, cuda::time_ms([&] {
+        ops.conv2d_backward(cdt, g, cx.tensor().raw(), cw.tensor().raw(), cy.tensor().raw(), cws.tensor().raw(),
+                            cx.tensor().raw(), cdw.tensor().raw(), cdb.tensor().raw());
+      }, reps), 0, 2 * conv_flops, c, low);
+    }
     report("group_norm_forward", "64×128×32×32, 32 groups", cuda::time_ms([&] {
       ops.group_norm_forward(f, 64, 128, 1024, 32, 1e-5, x.tensor().raw(), gamma.tensor().raw(), beta.tensor().raw(),
                              y.tensor().raw(), mean.tensor().raw(), rstd.tensor().raw());

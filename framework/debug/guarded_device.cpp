@@ -144,6 +144,20 @@ class GuardedOps final : public Ops {
     const Access open(memory_);
     cpu_.layer_norm_backward(dt, rows, cols, x, mean, rstd, dy, dx);
   }
+  void layer_norm_modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, double eps,
+                                   const void* x, const void* shift, const void* scale, std::int64_t mod_stride,
+                                   void* y, void* mean, void* rstd) override {
+    const Access open(memory_);
+    cpu_.layer_norm_modulate_forward(dt, batch, tokens, cols, eps, x, shift, scale, mod_stride, y, mean, rstd);
+  }
+  void layer_norm_modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
+                                    const void* x, const void* mean, const void* rstd, const void* scale,
+                                    std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
+                                    void* dscale) override {
+    const Access open(memory_);
+    cpu_.layer_norm_modulate_backward(dt, batch, tokens, cols, x, mean, rstd, scale, mod_stride, dy, dx, dshift,
+                                      dscale);
+  }
   void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
                         const void* shift, const void* scale, std::int64_t mod_stride, void* y) override {
     const Access open(memory_);
@@ -179,14 +193,15 @@ class GuardedOps final : public Ops {
     cpu_.group_norm_backward(dt, batch, channels, hw, groups, x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
   }
   void attention_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                         const void* qkv, void* probs, void* out) override {
+                         const void* qkv, void* workspace, void* lse, void* out) override {
     const Access open(memory_);
-    cpu_.attention_forward(dt, batch, tokens, heads, head_dim, qkv, probs, out);
+    cpu_.attention_forward(dt, batch, tokens, heads, head_dim, qkv, workspace, lse, out);
   }
   void attention_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                          const void* qkv, const void* probs, const void* dout, void* workspace, void* dqkv) override {
+                          const void* qkv, const void* lse, const void* out, const void* dout, void* workspace,
+                          void* dqkv) override {
     const Access open(memory_);
-    cpu_.attention_backward(dt, batch, tokens, heads, head_dim, qkv, probs, dout, workspace, dqkv);
+    cpu_.attention_backward(dt, batch, tokens, heads, head_dim, qkv, lse, out, dout, workspace, dqkv);
   }
   void conv2d_forward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* bias,
                       void* workspace, void* y) override {

@@ -44,11 +44,11 @@ double dit_forward_flops(const DitConfig& c) {
 
 std::int64_t dit_activation_elements(const DitConfig& c) {
   const std::int64_t C = c.hidden, N = c.tokens(), M = c.mlp_ratio * C;
-  // Per block: mod 6C; per token n1, m1, att, a, h_mid, n2, m2, f2, h_out (9C), qkv 3C, f1 and g1 (2M), LN stats 4;
-  // attention probabilities H·N per token.
-  const std::int64_t block = 6 * C + N * (11 * C + 2 * M + 4 + c.heads * N), output = N * C;
+  // Per block: mod 6C; per token m1, att, a, h_mid, m2, f2, h_out (7C), qkv 3C, f1 and g1 (2M), LN stats 4,
+  // attention's log-sum-exp H (the fused adaLN keeps no normalised copies).
+  const std::int64_t block = 6 * C + N * (9 * C + 2 * M + 4 + c.heads), output = N * C;
   const std::int64_t blocks = c.recompute ? (c.depth > 0 ? block : 0) + c.depth * output : c.depth * (block + output);
-  return 2 * C * N + 3 * C + blocks + N * (3 * C + c.patch * c.patch * c.out_channels() + 2);
+  return 2 * C * N + 3 * C + blocks + N * (2 * C + c.patch * c.patch * c.out_channels() + 2);
 }
 
 std::vector<double> sincos_pos_embed_2d(std::int64_t dim, std::int64_t grid) {
@@ -73,7 +73,7 @@ std::vector<double> sincos_pos_embed_2d(std::int64_t dim, std::int64_t grid) {
 
 // What a block's backward reads besides its input and output.
 struct Dit::Saved {
-  Buffer mod, dmod, ln1_mean, ln1_rstd, n1, m1, qkv_out, probs, att, a, h_mid, ln2_mean, ln2_rstd, n2, m2, f1, g1, f2;
+  Buffer mod, dmod, ln1_mean, ln1_rstd, m1, qkv_out, lse, att, a, h_mid, ln2_mean, ln2_rstd, m2, f1, g1, f2;
 };
 
 struct Dit::Block {
@@ -84,7 +84,7 @@ struct Dit::Block {
 
 struct Dit::Final {
   Linear ada, linear;
-  Buffer mod, dmod, mean, rstd, nf, mf, out_tokens;
+  Buffer mod, dmod, mean, rstd, mf, out_tokens;
 };
 
 namespace {
@@ -117,8 +117,8 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
     block_names_.push_back(b);
     if (!c.recompute || saved_.empty())
       saved_.push_back(std::unique_ptr<Saved>(new Saved{
-          per_sample(6 * C), per_sample(6 * C), stats(), stats(), act(C), act(C), act(3 * C),
-          Buffer(dtype, Shape{max_batch * c.heads * N * N}, device), act(C), act(C), act(C), stats(), stats(), act(C),
+          per_sample(6 * C), per_sample(6 * C), stats(), stats(), act(C), act(3 * C),
+          Buffer(stats_dtype(dtype), Shape{max_batch * c.heads * N}, device), act(C), act(C), act(C), stats(), stats(),
           act(C), act(M), act(M), act(C)}));
     blocks_.push_back(std::unique_ptr<Block>(new Block{
         Linear(ops, store_, b + ".adaLN_modulation.1", C, 6 * C, zero(), zero()),
@@ -130,8 +130,7 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
   final_ = std::unique_ptr<Final>(new Final{
       Linear(ops, store_, "final_layer.adaLN_modulation.1", C, 2 * C, zero(), zero()),
       Linear(ops, store_, "final_layer.linear", C, P2 * c.out_channels(), zero(), zero()), per_sample(2 * C),
-      per_sample(2 * C), stats(), stats(), act(C), act(C),
-      act(P2 * c.out_channels())});
+      per_sample(2 * C), stats(), stats(), act(C), act(P2 * c.out_channels())});
   store_.finalize(seed);
 
   const std::vector<double> pos = sincos_pos_embed_2d(C, c.grid());
@@ -150,7 +149,7 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
   dcond_ = per_sample(C);
   scratch_c_ = per_sample(C);
   conv_work_ = Buffer(dtype, Shape{g.workspace_elements()}, device);
-  attn_work_ = Buffer(dtype, Shape{N * N}, device);
+  attn_work_ = Buffer(dtype, Shape{attention_workspace_elements(N)}, device);
   dh_ = act(C);
   dtmp_ = act(std::max<std::int64_t>(M, 3 * C));
   dtokens_out_ = act(P2 * c.out_channels());
@@ -202,11 +201,11 @@ void Dit::forward(const Tensor& x_in, const float* t, const std::int64_t* y, con
     h = rows(blk->h_out, R);
   }
   Final& f = *final_;
-  const Tensor fmod = rows(f.mod, n), nf = rows(f.nf, R), mf = rows(f.mf, R), tokens = rows(f.out_tokens, R);
+  const Tensor fmod = rows(f.mod, n), mf = rows(f.mf, R), tokens = rows(f.out_tokens, R);
   f.ada.forward(cond_act, fmod);
-  ops_.layer_norm_forward(dt, R, C, 1e-6, h.raw(), nf.raw(), f.mean.tensor().raw(), f.rstd.tensor().raw());
-  ops_.modulate_forward(dt, n, N, C, nf.raw(), fmod.raw(), static_cast<char*>(fmod.raw()) + C * dtype_size(dt), 2 * C,
-                        mf.raw());
+  ops_.layer_norm_modulate_forward(dt, n, N, C, 1e-6, h.raw(), fmod.raw(),
+                                   static_cast<char*>(fmod.raw()) + C * dtype_size(dt), 2 * C, mf.raw(),
+                                   f.mean.tensor().raw(), f.rstd.tensor().raw());
   f.linear.forward(mf, tokens);
   ops_.unpatchify(dt, n, c.grid(), c.grid(), c.patch, c.out_channels(), true, tokens.raw(), out.raw());
 }
@@ -218,27 +217,23 @@ void Dit::block_forward(Block& k, const Tensor& h, const Tensor& cond_act, std::
   const DType dt = dtype_;
   Saved& s = *k.saved;
   auto rows = [&](const Buffer& b, std::int64_t r) { return b.tensor().rows(0, r); };
-  const Tensor mod = rows(s.mod, n), n1 = rows(s.n1, R), m1 = rows(s.m1, R), qkv = rows(s.qkv_out, R),
-               att = rows(s.att, R), a = rows(s.a, R), h_mid = rows(s.h_mid, R), n2 = rows(s.n2, R),
-               m2 = rows(s.m2, R), f1 = rows(s.f1, R), g1 = rows(s.g1, R), f2 = rows(s.f2, R),
-               h_out = rows(k.h_out, R);
+  const Tensor mod = rows(s.mod, n), m1 = rows(s.m1, R), qkv = rows(s.qkv_out, R), att = rows(s.att, R),
+               a = rows(s.a, R), h_mid = rows(s.h_mid, R), m2 = rows(s.m2, R), f1 = rows(s.f1, R), g1 = rows(s.g1, R),
+               f2 = rows(s.f2, R), h_out = rows(k.h_out, R);
   auto at = [&](std::int64_t chunk) { return static_cast<char*>(mod.raw()) + chunk * C * dtype_size(dt); };
   k.ada.forward(cond_act, mod);
-  ops_.layer_norm_forward(dt, R, C, 1e-6, h.raw(), n1.raw(), s.ln1_mean.tensor().raw(), s.ln1_rstd.tensor().raw());
-  ops_.modulate_forward(dt, n, N, C, n1.raw(), at(0), at(1), S6, m1.raw());
+  ops_.layer_norm_modulate_forward(dt, n, N, C, 1e-6, h.raw(), at(0), at(1), S6, m1.raw(), s.ln1_mean.tensor().raw(),
+                                   s.ln1_rstd.tensor().raw());
   k.qkv.forward(m1, qkv);
-  ops_.attention_forward(dt, n, N, c.heads, D, qkv.raw(), s.probs.tensor().raw(), att.raw());
+  ops_.attention_forward(dt, n, N, c.heads, D, qkv.raw(), attn_work_.tensor().raw(), s.lse.tensor().raw(), att.raw());
   k.proj.forward(att, a);
-  ops_.fill_zero(dt, R * C, h_mid.raw());
-  ops_.accumulate(dt, R * C, h.raw(), h_mid.raw());
+  ops_.copy_blocks(dt, 1, R * C, h.raw(), 0, h_mid.raw(), 0, false);
   ops_.gated_residual_forward(dt, n, N, C, a.raw(), at(2), S6, h_mid.raw());
-  ops_.layer_norm_forward(dt, R, C, 1e-6, h_mid.raw(), n2.raw(), s.ln2_mean.tensor().raw(), s.ln2_rstd.tensor().raw());
-  ops_.modulate_forward(dt, n, N, C, n2.raw(), at(3), at(4), S6, m2.raw());
-  k.fc1.forward(m2, f1);
-  ops_.gelu_forward(dt, f1.numel(), f1.raw(), g1.raw());
+  ops_.layer_norm_modulate_forward(dt, n, N, C, 1e-6, h_mid.raw(), at(3), at(4), S6, m2.raw(),
+                                   s.ln2_mean.tensor().raw(), s.ln2_rstd.tensor().raw());
+  k.fc1.forward_gelu(m2, f1, g1);
   k.fc2.forward(g1, f2);
-  ops_.fill_zero(dt, R * C, h_out.raw());
-  ops_.accumulate(dt, R * C, h_mid.raw(), h_out.raw());
+  ops_.copy_blocks(dt, 1, R * C, h_mid.raw(), 0, h_out.raw(), 0, false);
   ops_.gated_residual_forward(dt, n, N, C, f2.raw(), at(5), S6, h_out.raw());
 }
 
@@ -258,9 +253,8 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
   const Tensor h_last = blocks_.empty() ? rows(h0_, R) : rows(blocks_.back()->h_out, R);
   ops_.unpatchify(dt, n, c.grid(), c.grid(), c.patch, c.out_channels(), false, dout.raw(), dtok.raw());
   f.linear.backward(rows(f.mf, R), dtok, s1);
-  ops_.modulate_backward(dt, n, N, C, rows(f.nf, R).raw(), chunk(fmod, 1), 2 * C, s1.raw(), s2.raw(),
-                         chunk(fdmod, 0), chunk(fdmod, 1));
-  ops_.layer_norm_backward(dt, R, C, h_last.raw(), f.mean.tensor().raw(), f.rstd.tensor().raw(), s2.raw(), dh.raw());
+  ops_.layer_norm_modulate_backward(dt, n, N, C, h_last.raw(), f.mean.tensor().raw(), f.rstd.tensor().raw(),
+                                    chunk(fmod, 1), 2 * C, s1.raw(), dh.raw(), chunk(fdmod, 0), chunk(fdmod, 1));
   f.ada.backward(cond_act, fdmod, dcond_act);
   ready(std::max(f.ada.flat_end(), f.linear.flat_end()), "final_layer");
 
@@ -277,24 +271,21 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
     k.fc2.backward(rows(sv.g1, R), s1, dg1);
     ops_.gelu_backward(dt, dg1.numel(), rows(sv.f1, R).raw(), dg1.raw(), dg1.raw());
     k.fc1.backward(rows(sv.m2, R), dg1, s1);
-    ops_.modulate_backward(dt, n, N, C, rows(sv.n2, R).raw(), chunk(mod, 4), S6, s1.raw(), s2.raw(), chunk(dmod, 3),
-                           chunk(dmod, 4));
-    ops_.layer_norm_backward(dt, R, C, rows(sv.h_mid, R).raw(), sv.ln2_mean.tensor().raw(), sv.ln2_rstd.tensor().raw(),
-                             s2.raw(), s1.raw());
-    ops_.accumulate(dt, R * C, s1.raw(), dh.raw());  // dh: now d/dh_mid
+    ops_.layer_norm_modulate_backward(dt, n, N, C, rows(sv.h_mid, R).raw(), sv.ln2_mean.tensor().raw(),
+                                      sv.ln2_rstd.tensor().raw(), chunk(mod, 4), S6, s1.raw(), s2.raw(),
+                                      chunk(dmod, 3), chunk(dmod, 4));
+    ops_.accumulate(dt, R * C, s2.raw(), dh.raw());  // dh: now d/dh_mid
     // The attention half: h_mid = h_in + gate_msa · proj(Attn(qkv(modulate(LN(h_in))))).
     ops_.gated_residual_backward(dt, n, N, C, rows(sv.a, R).raw(), chunk(mod, 2), S6, dh.raw(), s1.raw(),
                                  chunk(dmod, 2));
     k.proj.backward(rows(sv.att, R), s1, s2);
     const Tensor dqkv = big(3 * C);
-    ops_.attention_backward(dt, n, N, c.heads, D, rows(sv.qkv_out, R).raw(), sv.probs.tensor().raw(), s2.raw(),
-                            attn_work_.tensor().raw(), dqkv.raw());
+    ops_.attention_backward(dt, n, N, c.heads, D, rows(sv.qkv_out, R).raw(), sv.lse.tensor().raw(),
+                            rows(sv.att, R).raw(), s2.raw(), attn_work_.tensor().raw(), dqkv.raw());
     k.qkv.backward(rows(sv.m1, R), dqkv, s1);
-    ops_.modulate_backward(dt, n, N, C, rows(sv.n1, R).raw(), chunk(mod, 1), S6, s1.raw(), s2.raw(), chunk(dmod, 0),
-                           chunk(dmod, 1));
-    ops_.layer_norm_backward(dt, R, C, h_in.raw(), sv.ln1_mean.tensor().raw(), sv.ln1_rstd.tensor().raw(), s2.raw(),
-                             s1.raw());
-    ops_.accumulate(dt, R * C, s1.raw(), dh.raw());  // dh: now d/dh_in
+    ops_.layer_norm_modulate_backward(dt, n, N, C, h_in.raw(), sv.ln1_mean.tensor().raw(), sv.ln1_rstd.tensor().raw(),
+                                      chunk(mod, 1), S6, s1.raw(), s2.raw(), chunk(dmod, 0), chunk(dmod, 1));
+    ops_.accumulate(dt, R * C, s2.raw(), dh.raw());  // dh: now d/dh_in
     k.ada.backward(cond_act, dmod, dc);
     ops_.accumulate(dt, n * C, dc.raw(), dcond_act.raw());
     ready(k.ada.flat_end(), block_names_[i].c_str());

@@ -21,14 +21,20 @@ std::int64_t Linear::flat_end() const {
   return std::max(store_.flat_end(weight_), store_.flat_end(bias_));
 }
 
-void Linear::forward(const Tensor& x, const Tensor& y) const {
+void Linear::forward(const Tensor& x, const Tensor& y) const { run_forward(x, y, Epilogue::kBias, nullptr); }
+
+void Linear::forward_gelu(const Tensor& x, const Tensor& pre, const Tensor& y) const {
+  CARNOT_CHECK(pre.shape() == y.shape(), "Linear(", in_, "→", out_, ") + GELU: pre ", pre.shape().str(), " vs y ",
+               y.shape().str());
+  run_forward(x, y, Epilogue::kBiasGelu, pre.raw());
+}
+
+void Linear::run_forward(const Tensor& x, const Tensor& y, Epilogue epilogue, void* pre) const {
   const std::int64_t n = x.dim(0);
   CARNOT_CHECK(x.dim(1) == in_ && y.dim(0) == n && y.dim(1) == out_, "Linear(", in_, "→", out_,
                ") got x ", x.shape().str(), " and y ", y.shape().str());
-  const DType dt = store_.dtype();
-  ops_.gemm(dt, false, true, n, out_, in_, 1.0, x.raw(), in_, store_.value(weight_).raw(), in_,
-            0.0, y.raw(), out_);
-  ops_.add_bias(dt, n, out_, store_.value(bias_).raw(), y.raw());
+  ops_.linear_forward(store_.dtype(), n, in_, out_, x.raw(), store_.value(weight_).raw(), store_.value(bias_).raw(),
+                      epilogue, pre, y.raw());
 }
 
 void Linear::backward(const Tensor& x, const Tensor& dy, const Tensor& dx) const {

@@ -23,10 +23,14 @@ class Linear {
 
   // y[n, out] = x[n, in] W^T + b.
   void forward(const Tensor& x, const Tensor& y) const;
+  // pre = x W^T + b and y = GELU(pre) (tanh form), in one fused op where the table has one.
+  void forward_gelu(const Tensor& x, const Tensor& pre, const Tensor& y) const;
   // Accumulates dW += dy^T x and db += sum_rows dy; if dx is non-empty, overwrites dx = dy W.
   void backward(const Tensor& x, const Tensor& dy, const Tensor& dx) const;
 
  private:
+  void run_forward(const Tensor& x, const Tensor& y, Epilogue epilogue, void* pre) const;
+
   Ops& ops_;
   ParameterStore& store_;
   std::int64_t in_, out_;

@@ -142,7 +142,7 @@ std::int64_t unet_activation_elements(const UNetConfig& c) {
     switch (s.kind) {
       case UNetStepKind::kConvIn: e += s.cout * hw; break;
       case UNetStepKind::kRes: e += 2 * s.cin * hw + (c.dropout > 0 ? 5 : 4) * s.cout * hw + s.cout; break;
-      case UNetStepKind::kAttn: e += 6 * s.cin * hw + c.heads_of(s.cin) * hw * hw; break;
+      case UNetStepKind::kAttn: e += 6 * s.cin * hw + c.heads_of(s.cin) * hw; break;  // lse per head and token
       case UNetStepKind::kDown: e += s.cout * hw / 4; break;
       case UNetStepKind::kUp: e += 2 * s.cout * 4 * hw; break;
       case UNetStepKind::kPush: kept += s.cout * hw; break;
@@ -224,7 +224,7 @@ UNet::UNet(const UNetConfig& config, DType dtype, Ops& ops, std::int64_t max_bat
       case UNetStepKind::kAttn:
         node.attn = std::make_unique<AttnBlock>(m.sh, store_, s.name, s.cin, s.side,
                                                 c.head_dim > 0 ? c.head_dim : s.cin, c.groups, c.norm_eps);
-        attn_work = std::max(attn_work, hw * hw);
+        attn_work = std::max(attn_work, attention_workspace_elements(hw));
         break;
       case UNetStepKind::kDown:
         node.conv = std::make_unique<Conv2d>(ops, store_, s.name, s.cin, s.cout, 3, 2, c.ddpm_downsample_padding ? 0 : 1,

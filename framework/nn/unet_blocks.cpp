@@ -160,7 +160,7 @@ struct AttnBlock::Impl {
   GroupNorm norm;
   ParamHandle w[3], b[3];  // to_q, to_k, to_v
   Linear to_out;
-  Buffer tok, qkv, bias3, dbias3, probs, att, out;
+  Buffer tok, qkv, bias3, dbias3, lse, att, out;
   Tensor x;
 };
 
@@ -185,7 +185,7 @@ AttnBlock::AttnBlock(UNetShared& sh, ParameterStore& store, const std::string& n
   m_->qkv = Buffer(dt, Shape{B * N, 3 * C}, store.device());
   m_->bias3 = Buffer(dt, Shape{3 * C}, store.device());
   m_->dbias3 = Buffer(dt, Shape{3 * C}, store.device());
-  m_->probs = Buffer(dt, Shape{B * m_->heads * N * N}, store.device());
+  m_->lse = Buffer(stats_dtype(dt), Shape{B * m_->heads * N}, store.device());
   m_->att = Buffer(dt, Shape{B * N, C}, store.device());
   m_->out = Buffer(dt, Shape{B, C * N}, store.device());
 }
@@ -216,7 +216,8 @@ Tensor AttnBlock::forward(const Tensor& x) {
                     0, false);
   }
   ops.add_bias(dt, R, 3 * C, m.bias3.tensor().raw(), qkv);
-  ops.attention_forward(dt, n, N, m.heads, m.head_dim, qkv, m.probs.tensor().raw(), m.att.tensor().raw());
+  ops.attention_forward(dt, n, N, m.heads, m.head_dim, qkv, m.sh.attn_work.tensor().raw(), m.lse.tensor().raw(),
+                        m.att.tensor().raw());
   const Tensor o = Tensor(a.raw(), dt, Shape{R, C});
   m.to_out.forward(matrix(m.att, R, C), o);
   ops.transpose_batched(dt, n, N, C, o.raw(), out.raw());  // back to [n, C, N]
@@ -236,8 +237,8 @@ void AttnBlock::backward(const Tensor& dout, const Tensor& dx) {
   ops.copy_blocks(dt, 1, dout.numel(), dout.raw(), 0, dx.raw(), 0, false);  // the residual
   ops.transpose_batched(dt, n, C, N, dout.raw(), a);
   m.to_out.backward(matrix(m.att, R, C), Tensor(a, dt, Shape{R, C}), Tensor(b, dt, Shape{R, C}));
-  ops.attention_backward(dt, n, N, m.heads, m.head_dim, m.qkv.tensor().raw(), m.probs.tensor().raw(), b,
-                         m.sh.attn_work.tensor().raw(), dqkv);
+  ops.attention_backward(dt, n, N, m.heads, m.head_dim, m.qkv.tensor().raw(), m.lse.tensor().raw(),
+                         m.att.tensor().raw(), b, m.sh.attn_work.tensor().raw(), dqkv);
   ops.fill_zero(dt, 3 * C, m.dbias3.tensor().raw());
   ops.bias_grad(dt, R, 3 * C, dqkv, m.dbias3.tensor().raw());
   for (int j = 0; j < 3; ++j) {

@@ -85,6 +85,25 @@ class CpuOps final : public Ops {
       cpu::layer_norm_backward(rows, cols, in<T>(x), in<T>(mean), in<T>(rstd), in<T>(dy), out<T>(dx));
     });
   }
+  void layer_norm_modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, double eps,
+                                   const void* x, const void* shift, const void* scale, std::int64_t mod_stride,
+                                   void* y, void* mean, void* rstd) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::layer_norm_modulate_forward(batch, tokens, cols, eps, in<T>(x), in<T>(shift), in<T>(scale), mod_stride,
+                                       out<T>(y), out<T>(mean), out<T>(rstd));
+    });
+  }
+  void layer_norm_modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
+                                    const void* x, const void* mean, const void* rstd, const void* scale,
+                                    std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
+                                    void* dscale) override {
+    dispatch(dt, [&](auto z) {
+      using T = decltype(z);
+      cpu::layer_norm_modulate_backward(batch, tokens, cols, in<T>(x), in<T>(mean), in<T>(rstd), in<T>(scale),
+                                        mod_stride, in<T>(dy), out<T>(dx), out<T>(dshift), out<T>(dscale));
+    });
+  }
   void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
                         const void* shift, const void* scale, std::int64_t mod_stride, void* y) override {
     dispatch(dt, [&](auto z) {
@@ -136,18 +155,18 @@ class CpuOps final : public Ops {
     });
   }
   void attention_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
-                         std::int64_t head_dim, const void* qkv, void* probs, void* o) override {
+                         std::int64_t head_dim, const void* qkv, void* workspace, void* lse, void* o) override {
     dispatch(dt, [&](auto z) {
       using T = decltype(z);
-      cpu::attention_forward(batch, tokens, heads, head_dim, in<T>(qkv), out<T>(probs), out<T>(o));
+      cpu::attention_forward(batch, tokens, heads, head_dim, in<T>(qkv), out<T>(workspace), out<T>(lse), out<T>(o));
     });
   }
   void attention_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads,
-                          std::int64_t head_dim, const void* qkv, const void* probs, const void* dout,
+                          std::int64_t head_dim, const void* qkv, const void* lse, const void* o, const void* dout,
                           void* workspace, void* dqkv) override {
     dispatch(dt, [&](auto z) {
       using T = decltype(z);
-      cpu::attention_backward(batch, tokens, heads, head_dim, in<T>(qkv), in<T>(probs), in<T>(dout),
+      cpu::attention_backward(batch, tokens, heads, head_dim, in<T>(qkv), in<T>(lse), in<T>(o), in<T>(dout),
                               out<T>(workspace), out<T>(dqkv));
     });
   }

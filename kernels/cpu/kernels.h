@@ -43,6 +43,13 @@ template <class T>
 void layer_norm_backward(std::int64_t rows, std::int64_t cols, const T* x, const T* mean, const T* rstd, const T* dy,
                          T* dx);
 template <class T>
+void layer_norm_modulate_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, double eps, const T* x,
+                                 const T* shift, const T* scale, std::int64_t mod_stride, T* y, T* mean, T* rstd);
+template <class T>
+void layer_norm_modulate_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x,
+                                  const T* mean, const T* rstd, const T* scale, std::int64_t mod_stride, const T* dy,
+                                  T* dx, T* dshift, T* dscale);
+template <class T>
 void modulate_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* shift,
                       const T* scale, std::int64_t mod_stride, T* y);
 template <class T>
@@ -64,10 +71,10 @@ void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
 
 template <class T>
 void attention_forward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                       const T* qkv, T* probs, T* out);
+                       const T* qkv, T* workspace, T* lse, T* out);
 template <class T>
 void attention_backward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                        const T* qkv, const T* probs, const T* dout, T* workspace, T* dqkv);
+                        const T* qkv, const T* lse, const T* out, const T* dout, T* workspace, T* dqkv);
 
 template <class T>
 void conv2d_forward(const Conv2dShape& g, const T* x, const T* weight, const T* bias, T* workspace, T* y);

@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/lane_sum.h"
+#include "kernels/cpu/row_moments.h"
 
 namespace carnot::cpu {
 
@@ -13,11 +14,8 @@ void layer_norm_forward(std::int64_t rows, std::int64_t cols, double eps, const 
                         T* rstd) {
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
-    double s = 0, ss = 0;
-    for (std::int64_t c = 0; c < cols; ++c) s += double(xr[c]);
-    const double mu = s / double(cols);
-    for (std::int64_t c = 0; c < cols; ++c) ss += (double(xr[c]) - mu) * (double(xr[c]) - mu);
-    const double inv = 1.0 / std::sqrt(ss / double(cols) + eps);
+    double mu, inv;
+    row_moments(xr, cols, eps, &mu, &inv);
     for (std::int64_t c = 0; c < cols; ++c) y[r * cols + c] = T((double(xr[c]) - mu) * inv);
     mean[r] = T(mu);
     rstd[r] = T(inv);

@@ -1,11 +1,16 @@
-// Multi-head self-attention on DiT's fused qkv, as the CPU twin (kernels/cpu/attention.cpp) but with
-// the heads of a sample batched into strided cuBLAS GEMMs and the softmax and its gradient in
-// one block per row (float64 row sums, fixed order). A first, exact version: the probabilities
-// are materialised (N² per head); the fused FlashAttention-style kernels are issue 7's next step.
+// Multi-head self-attention on DiT's fused qkv, the CPU twin's algorithm (kernels/cpu/attention.cpp)
+// with one sample's heads batched into strided cuBLAS GEMMs and the softmax, its log-sum-exp and
+// its gradient in one block per row (float64 row sums, fixed order). The probabilities are
+// materialised in scratch, one sample at a time, and recomputed in backward from the saved lse.
+// float and double always take this path; bf16 takes the fused kernel (flash_attention.cu) where
+// it applies and this one (logits and dP in float32, P and dS rounded to bf16) elsewhere.
 #include <cmath>
+#include <type_traits>
 
 #include <cuda_bf16.h>
 
+#include "kernels/cuda/element.cuh"
+#include "kernels/cuda/flash_attention.cuh"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/kernels.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -26,167 +31,140 @@ __device__ inline double block_max(double v) {
   return cache[0];
 }
 
-// Each row of p (length n) becomes its softmax.
-template <class T> __global__ void softmax_rows_k(std::int64_t n, T* p) {
-  T* row = p + std::int64_t(blockIdx.x) * n;
-  double mx = -INFINITY;
-  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) mx = fmax(mx, double(row[j]));
-  mx = block_max(mx);
-  double s = 0;
-  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) {
-    const T e = T(exp(double(row[j]) - mx));
-    row[j] = e;
-    s += double(e);
-  }
-  const double inv = 1.0 / block_sum(s);
-  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) row[j] = T(double(row[j]) * inv);
-}
-
-// ds ← P ⊙ (dP − rowsum(dP ⊙ P)), row by row (ds holds dP on entry).
-template <class T> __global__ void softmax_grad_rows_k(std::int64_t n, const T* p, T* ds) {
+// Row r of the logits s (length n, already scaled): P = e^{s − max} / Σ in p and lse[r] = log Σ e^s
+// (as the CPU twin).
+template <class T> __global__ void softmax_lse_k(std::int64_t n, const compute_t<T>* s, compute_t<T>* lse, T* p) {
+  using S = compute_t<T>;
   const std::int64_t r = blockIdx.x;
-  const T* pr = p + r * n;
-  T* dr = ds + r * n;
-  double dot = 0;
-  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) dot += double(dr[j]) * double(pr[j]);
-  dot = block_sum(dot);
-  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) dr[j] = T(double(pr[j]) * (double(dr[j]) - dot));
-}
-
-// bf16: row r of the float32 logits s becomes its softmax in p (bf16), the float path's arithmetic
-// (float64 max and sum of the float32 exponentials) rounded once.
-__global__ void softmax_rows_bf16_k(std::int64_t n, const float* s, __nv_bfloat16* p) {
-  const float* row = s + std::int64_t(blockIdx.x) * n;
-  __nv_bfloat16* out = p + std::int64_t(blockIdx.x) * n;
+  const S* sr = s + r * n;
+  T* pr = p + r * n;
   double mx = -INFINITY;
-  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) mx = fmax(mx, double(row[j]));
+  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) mx = fmax(mx, double(sr[j]));
   mx = block_max(mx);
   double sum = 0;
-  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) sum += double(float(exp(double(row[j]) - mx)));
-  const double inv = 1.0 / block_sum(sum);
-  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x)
-    out[j] = __float2bfloat16_rn(float(double(float(exp(double(row[j]) - mx))) * inv));
+  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) sum += exp(double(sr[j]) - mx);
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) lse[r] = S(mx + log(sum));
+  const double inv = 1.0 / sum;
+  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) pr[j] = st<T>(S(exp(double(sr[j]) - mx) * inv));
 }
 
-// bf16: ds = P ⊙ (dP − rowsum(dP ⊙ P)) from float32 dP, rounded to bf16 for the dQ and dK GEMMs.
-__global__ void softmax_grad_rows_bf16_k(std::int64_t n, const __nv_bfloat16* p, const float* dp, __nv_bfloat16* ds) {
+// P = e^{s − lse} row by row (backward's recomputation).
+template <class T> __global__ void probs_from_lse_k(std::int64_t n, const compute_t<T>* s, const compute_t<T>* lse, T* p) {
+  using S = compute_t<T>;
   const std::int64_t r = blockIdx.x;
-  const __nv_bfloat16* pr = p + r * n;
-  const float* dr = dp + r * n;
-  double dot = 0;
-  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) dot += double(dr[j]) * double(__bfloat162float(pr[j]));
-  dot = block_sum(dot);
-  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x)
-    ds[r * n + j] = __float2bfloat16_rn(float(double(__bfloat162float(pr[j])) * (double(dr[j]) - dot)));
+  const double l = double(lse[r]);
+  for (std::int64_t j = threadIdx.x; j < n; j += blockDim.x) p[r * n + j] = st<T>(S(exp(double(s[r * n + j]) - l)));
 }
 
-// Device scratch, two slots (dS; bf16's float32 logits and its rounded dS).
-void* scratch(std::size_t bytes, int slot = 0) {
-  static GrowingScratch slots[2];
+// Row r = h·N + i of one sample: dS = P ⊙ (dP − Δ), Δ = Σ_d dO_id O_id (head h's columns of out and
+// dout). dp may alias ds (float and double).
+template <class T>
+__global__ void softmax_grad_k(std::int64_t N, std::int64_t C, std::int64_t D, const T* p, const compute_t<T>* dp,
+                               const T* out, const T* dout, T* ds) {
+  using S = compute_t<T>;
+  const std::int64_t r = blockIdx.x, h = r / N, i = r % N;
+  double delta = 0;
+  for (std::int64_t d = threadIdx.x; d < D; d += blockDim.x)
+    delta += double(ld(dout[i * C + h * D + d])) * double(ld(out[i * C + h * D + d]));
+  delta = block_sum(delta);
+  for (std::int64_t j = threadIdx.x; j < N; j += blockDim.x)
+    ds[r * N + j] = st<T>(S(double(ld(p[r * N + j])) * (double(dp[r * N + j]) - delta)));
+}
+
+// One sample's heads as one strided batched GEMM; c is float32 logits (logits) or T.
+template <class T>
+void head_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const T* a,
+               std::int64_t lda, const T* b, std::int64_t ldb, void* c, std::int64_t ldc, bool logits,
+               std::int64_t count, std::int64_t stride_a, std::int64_t stride_b, std::int64_t stride_c) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    gemm_bf16(trans_a, trans_b, m, n, k, float(alpha), a, lda, b, ldb, 0.0f, c, ldc, logits, count, stride_a, stride_b,
+              stride_c);
+  else
+    gemm<T>(trans_a, trans_b, m, n, k, T(alpha), a, lda, b, ldb, T(0), static_cast<T*>(c), ldc, count, stride_a,
+            stride_b, stride_c);
+}
+
+// Device scratch: logits (and dP), P, dS — one sample's heads.
+void* scratch(std::size_t bytes, int slot) {
+  static GrowingScratch slots[3];
   return slots[slot].get(bytes);
+}
+
+template <class T>
+void materialized_forward(std::int64_t batch, std::int64_t N, std::int64_t H, std::int64_t D, const T* qkv,
+                          compute_t<T>* lse, T* out) {
+  using S = compute_t<T>;
+  const std::int64_t C = H * D, ld = 3 * C, HNN = H * N * N;
+  const double scale = 1.0 / std::sqrt(double(D));
+  if (HNN == 0) return;
+  S* s = static_cast<S*>(scratch(std::size_t(HNN) * sizeof(S), 0));
+  T* p = static_cast<T*>(scratch(std::size_t(HNN) * sizeof(T), 1));
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const T* q = qkv + b * N * ld;
+    head_gemm<T>(false, true, N, N, D, scale, q, ld, q + C, ld, s, N, true, H, D, D, N * N);
+    softmax_lse_k<T><<<unsigned(H * N), kThreads>>>(N, s, lse + b * H * N, p);
+    CARNOT_CUDA_CHECK(cudaGetLastError());
+    head_gemm<T>(false, false, N, D, N, 1.0, p, N, q + 2 * C, ld, out + b * N * C, C, false, H, N * N, D, D);
+  }
+}
+
+template <class T>
+void materialized_backward(std::int64_t batch, std::int64_t N, std::int64_t H, std::int64_t D, const T* qkv,
+                           const compute_t<T>* lse, const T* out, const T* dout, T* dqkv) {
+  using S = compute_t<T>;
+  const std::int64_t C = H * D, ld = 3 * C, HNN = H * N * N;
+  const double scale = 1.0 / std::sqrt(double(D));
+  if (HNN == 0) return;
+  S* s = static_cast<S*>(scratch(std::size_t(HNN) * sizeof(S), 0));
+  T* p = static_cast<T*>(scratch(std::size_t(HNN) * sizeof(T), 1));
+  T* ds = static_cast<T*>(scratch(std::size_t(HNN) * sizeof(T), 2));
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const T* q = qkv + b * N * ld;
+    const T* out_b = out + b * N * C;
+    const T* dout_b = dout + b * N * C;
+    T* dq = dqkv + b * N * ld;
+    head_gemm<T>(false, true, N, N, D, scale, q, ld, q + C, ld, s, N, true, H, D, D, N * N);  // S again
+    probs_from_lse_k<T><<<unsigned(H * N), kThreads>>>(N, s, lse + b * H * N, p);
+    CARNOT_CUDA_CHECK(cudaGetLastError());
+    head_gemm<T>(true, false, N, D, N, 1.0, p, N, dout_b, C, dq + 2 * C, ld, false, H, N * N, D, D);  // dV = Pᵀ dO
+    head_gemm<T>(false, true, N, N, D, 1.0, dout_b, C, q + 2 * C, ld, s, N, true, H, D, D, N * N);    // dP = dO Vᵀ
+    softmax_grad_k<T><<<unsigned(H * N), kThreads>>>(N, C, D, p, s, out_b, dout_b, ds);
+    CARNOT_CUDA_CHECK(cudaGetLastError());
+    head_gemm<T>(false, false, N, D, N, scale, ds, N, q + C, ld, dq, ld, false, H, N * N, D, D);  // dQ = dS K / √D
+    head_gemm<T>(true, false, N, D, N, scale, ds, N, q, ld, dq + C, ld, false, H, N * N, D, D);   // dK = dSᵀ Q / √D
+  }
 }
 
 }  // namespace
 
 template <class T>
 void attention_forward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim, const T* qkv,
-                       T* probs, T* out) {
-  const std::int64_t C = heads * head_dim, N = tokens, ld = 3 * C;
-  const T scale = T(1) / std::sqrt(T(head_dim));
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const T* q = qkv + b * N * ld;
-    T* p = probs + b * heads * N * N;
-    gemm<T>(false, true, N, N, head_dim, scale, q, ld, q + C, ld, T(0), p, N, heads, head_dim, head_dim, N * N);
-  }
-  if (batch * heads * N > 0) {
-    softmax_rows_k<T><<<unsigned(batch * heads * N), kThreads>>>(N, probs);
-    CARNOT_CUDA_CHECK(cudaGetLastError());
-  }
-  for (std::int64_t b = 0; b < batch; ++b)
-    gemm<T>(false, false, N, head_dim, N, T(1), probs + b * heads * N * N, N, qkv + b * N * ld + 2 * C, ld, T(0),
-            out + b * N * C, C, heads, N * N, head_dim, head_dim);
+                       compute_t<T>* lse, T* out) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    if (!plain_kernels_only() && flash_attention_applies(head_dim, qkv, out))
+      return flash_attention_forward(batch, tokens, heads, head_dim, qkv, lse, out);
+  materialized_forward<T>(batch, tokens, heads, head_dim, qkv, lse, out);
 }
 
 template <class T>
 void attention_backward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                        const T* qkv, const T* probs, const T* dout, T* dqkv) {
-  const std::int64_t C = heads * head_dim, N = tokens, ld = 3 * C;
-  const T scale = T(1) / std::sqrt(T(head_dim));
-  T* ds = static_cast<T*>(scratch(std::size_t(heads * N * N) * sizeof(T)));
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const T* q = qkv + b * N * ld;
-    const T* p = probs + b * heads * N * N;
-    const T* dout_b = dout + b * N * C;
-    T* dq = dqkv + b * N * ld;
-    gemm<T>(true, false, N, head_dim, N, T(1), p, N, dout_b, C, T(0), dq + 2 * C, ld, heads, N * N, head_dim,
-            head_dim);  // dV = Pᵀ dO
-    gemm<T>(false, true, N, N, head_dim, T(1), dout_b, C, q + 2 * C, ld, T(0), ds, N, heads, head_dim, head_dim,
-            N * N);  // dP = dO Vᵀ
-    softmax_grad_rows_k<T><<<unsigned(heads * N), kThreads>>>(N, p, ds);
-    CARNOT_CUDA_CHECK(cudaGetLastError());
-    gemm<T>(false, false, N, head_dim, N, scale, ds, N, q + C, ld, T(0), dq, ld, heads, N * N, head_dim,
-            head_dim);  // dQ = dS K / √D
-    gemm<T>(true, false, N, head_dim, N, scale, ds, N, q, ld, T(0), dq + C, ld, heads, N * N, head_dim,
-            head_dim);  // dK = dSᵀ Q / √D
-  }
+                        const T* qkv, const compute_t<T>* lse, const T* out, const T* dout, T* dqkv) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    if (!plain_kernels_only() && flash_attention_applies(head_dim, qkv, out) &&
+        flash_attention_applies(head_dim, dout, dqkv))
+      return flash_attention_backward(batch, tokens, heads, head_dim, qkv, lse, out, dout, dqkv);
+  materialized_backward<T>(batch, tokens, heads, head_dim, qkv, lse, out, dout, dqkv);
 }
 
-// bf16: QKᵀ and its gradient dP in float32 (scratch), softmax in float, P and dS rounded to bf16
-// for the tensor-core GEMMs PV, dQ = dS K, dK = dSᵀ Q (float32 accumulation); one sample's heads
-// per batched GEMM, as the float path.
-void attention_forward_bf16(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                            const __nv_bfloat16* qkv, __nv_bfloat16* probs, __nv_bfloat16* out) {
-  const std::int64_t C = heads * head_dim, N = tokens, ld = 3 * C;
-  const float scale = float(1.0 / std::sqrt(double(head_dim)));
-  float* s = static_cast<float*>(scratch(std::size_t(heads * N * N) * sizeof(float), 0));
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const __nv_bfloat16* q = qkv + b * N * ld;
-    __nv_bfloat16* p = probs + b * heads * N * N;
-    gemm_bf16(false, true, N, N, head_dim, scale, q, ld, q + C, ld, 0.0f, s, N, true, heads, head_dim, head_dim,
-              N * N);
-    if (heads * N > 0) {
-      softmax_rows_bf16_k<<<unsigned(heads * N), kThreads>>>(N, s, p);
-      CARNOT_CUDA_CHECK(cudaGetLastError());
-    }
-    gemm_bf16(false, false, N, head_dim, N, 1.0f, p, N, q + 2 * C, ld, 0.0f, out + b * N * C, C, false, heads, N * N,
-              head_dim, head_dim);
-  }
-}
-
-void attention_backward_bf16(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                             const __nv_bfloat16* qkv, const __nv_bfloat16* probs, const __nv_bfloat16* dout,
-                             __nv_bfloat16* dqkv) {
-  const std::int64_t C = heads * head_dim, N = tokens, ld = 3 * C;
-  const float scale = float(1.0 / std::sqrt(double(head_dim)));
-  float* dp = static_cast<float*>(scratch(std::size_t(heads * N * N) * sizeof(float), 0));
-  auto* ds = static_cast<__nv_bfloat16*>(scratch(std::size_t(heads * N * N) * sizeof(__nv_bfloat16), 1));
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const __nv_bfloat16* q = qkv + b * N * ld;
-    const __nv_bfloat16* p = probs + b * heads * N * N;
-    const __nv_bfloat16* dout_b = dout + b * N * C;
-    __nv_bfloat16* dq = dqkv + b * N * ld;
-    gemm_bf16(true, false, N, head_dim, N, 1.0f, p, N, dout_b, C, 0.0f, dq + 2 * C, ld, false, heads, N * N, head_dim,
-              head_dim);  // dV = Pᵀ dO
-    gemm_bf16(false, true, N, N, head_dim, 1.0f, dout_b, C, q + 2 * C, ld, 0.0f, dp, N, true, heads, head_dim,
-              head_dim, N * N);  // dP = dO Vᵀ
-    if (heads * N > 0) {
-      softmax_grad_rows_bf16_k<<<unsigned(heads * N), kThreads>>>(N, p, dp, ds);
-      CARNOT_CUDA_CHECK(cudaGetLastError());
-    }
-    gemm_bf16(false, false, N, head_dim, N, scale, ds, N, q + C, ld, 0.0f, dq, ld, false, heads, N * N, head_dim,
-              head_dim);  // dQ = dS K / √D
-    gemm_bf16(true, false, N, head_dim, N, scale, ds, N, q, ld, 0.0f, dq + C, ld, false, heads, N * N, head_dim,
-              head_dim);  // dK = dSᵀ Q / √D
-  }
-}
-
-template void attention_forward<float>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, const float*, float*,
-                                       float*);
-template void attention_forward<double>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, const double*,
-                                        double*, double*);
-template void attention_backward<float>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, const float*,
-                                        const float*, const float*, float*);
-template void attention_backward<double>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, const double*,
-                                         const double*, const double*, double*);
+#define CARNOT_ATTENTION(T)                                                                                        \
+  template void attention_forward<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, const T*,             \
+                                     compute_t<T>*, T*);                                                          \
+  template void attention_backward<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, const T*,            \
+                                      const compute_t<T>*, const T*, const T*, T*);
+CARNOT_ATTENTION(float)
+CARNOT_ATTENTION(double)
+CARNOT_ATTENTION(__nv_bfloat16)
+#undef CARNOT_ATTENTION
 
 }  // namespace carnot::cuda_kernels

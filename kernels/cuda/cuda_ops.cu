@@ -9,6 +9,7 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/kernels.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/q_sample.h"
 #include "kernels/dispatch.h"
 
@@ -27,9 +28,9 @@ template <class Fn> auto dispatch_bf16(DType dt, Fn&& fn) {
 }
 
 bool has_bf16_kernel(std::string_view op) {
-  static constexpr std::string_view kOps[] = {"gemm", "attention_forward", "attention_backward", "embedding_forward",
+  static constexpr std::string_view kOps[] = {"gemm", "linear_forward", "attention_forward", "attention_backward", "embedding_forward",
                                               "embedding_backward", "transpose_batched", "unpatchify", "copy_blocks",
-                                              "timestep_embedding", "add_bias", "bias_grad", "silu_forward", "silu_backward", "relu_forward", "relu_backward", "gelu_forward", "gelu_backward", "layer_norm_forward", "layer_norm_backward", "modulate_forward", "modulate_backward", "gated_residual_forward", "gated_residual_backward", "add", "accumulate", "scale"};
+                                              "timestep_embedding", "add_bias", "bias_grad", "silu_forward", "silu_backward", "relu_forward", "relu_backward", "gelu_forward", "gelu_backward", "layer_norm_forward", "layer_norm_backward", "modulate_forward", "modulate_backward", "layer_norm_modulate_forward", "layer_norm_modulate_backward", "conv2d_forward", "conv2d_backward", "gated_residual_forward", "gated_residual_backward", "add", "accumulate", "scale"};
   for (std::string_view o : kOps)
     if (o == op) return true;
   return false;
@@ -49,6 +50,13 @@ class CudaOps final : public Ops {
       using T = decltype(z);
       k::gemm<T>(trans_a, trans_b, m, n, kk, T(alpha), in<T>(a), lda, in<T>(b), ldb, T(beta), out<T>(c), ldc);
     });
+  }
+  void linear_forward(DType dt, std::int64_t rows, std::int64_t in, std::int64_t out, const void* x, const void* w,
+                      const void* bias, Epilogue epilogue, void* pre, void* y) override {
+    if (dt == DType::BF16 && !k::plain_kernels_only() &&
+        k::linear_bf16_lt(rows, in, out, x, w, bias, epilogue == Epilogue::kBiasGelu, pre, y))
+      return;
+    Ops::linear_forward(dt, rows, in, out, x, w, bias, epilogue, pre, y);
   }
   void add_bias(DType dt, std::int64_t rows, std::int64_t cols, const void* bias, void* y) override {
     dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::add_bias<T>(rows, cols, in<T>(bias), out<T>(y)); });
@@ -86,6 +94,27 @@ class CudaOps final : public Ops {
     dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
       k::layer_norm_backward<T>(rows, cols, in<T>(x), in<k::compute_t<T>>(mean), in<k::compute_t<T>>(rstd), in<T>(dy), out<T>(dx));
+    });
+  }
+  void layer_norm_modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, double eps,
+                                   const void* x, const void* shift, const void* scale, std::int64_t mod_stride,
+                                   void* y, void* mean, void* rstd) override {
+    dispatch_bf16(dt, [&](auto z) {
+      using T = decltype(z);
+      using S = k::compute_t<T>;
+      k::layer_norm_modulate_forward<T>(batch, tokens, cols, eps, in<T>(x), in<T>(shift), in<T>(scale), mod_stride,
+                                        out<T>(y), out<S>(mean), out<S>(rstd));
+    });
+  }
+  void layer_norm_modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
+                                    const void* x, const void* mean, const void* rstd, const void* scale,
+                                    std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
+                                    void* dscale) override {
+    dispatch_bf16(dt, [&](auto z) {
+      using T = decltype(z);
+      using S = k::compute_t<T>;
+      k::layer_norm_modulate_backward<T>(batch, tokens, cols, in<T>(x), in<S>(mean), in<S>(rstd), in<T>(scale),
+                                         mod_stride, in<T>(dy), out<T>(dx), out<T>(dshift), out<T>(dscale));
     });
   }
   void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
@@ -139,28 +168,25 @@ class CudaOps final : public Ops {
     });
   }
   void attention_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                         const void* qkv, void* probs, void* o) override {
-    if (dt == DType::BF16)
-      return k::attention_forward_bf16(batch, tokens, heads, head_dim, in<__nv_bfloat16>(qkv),
-                                       out<__nv_bfloat16>(probs), out<__nv_bfloat16>(o));
-    dispatch(dt, [&](auto z) {
+                         const void* qkv, void* /*workspace*/, void* lse, void* o) override {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
-      k::attention_forward<T>(batch, tokens, heads, head_dim, in<T>(qkv), out<T>(probs), out<T>(o));
+      k::attention_forward<T>(batch, tokens, heads, head_dim, in<T>(qkv), out<k::compute_t<T>>(lse), out<T>(o));
     });
   }
   void attention_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                          const void* qkv, const void* probs, const void* dout, void* /*workspace*/,
+                          const void* qkv, const void* lse, const void* o, const void* dout, void* /*workspace*/,
                           void* dqkv) override {
-    if (dt == DType::BF16)
-      return k::attention_backward_bf16(batch, tokens, heads, head_dim, in<__nv_bfloat16>(qkv),
-                                        in<__nv_bfloat16>(probs), in<__nv_bfloat16>(dout), out<__nv_bfloat16>(dqkv));
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
-      k::attention_backward<T>(batch, tokens, heads, head_dim, in<T>(qkv), in<T>(probs), in<T>(dout), out<T>(dqkv));
+      k::attention_backward<T>(batch, tokens, heads, head_dim, in<T>(qkv), in<k::compute_t<T>>(lse), in<T>(o),
+                               in<T>(dout), out<T>(dqkv));
     });
   }
   void conv2d_forward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* bias,
                       void* workspace, void* y) override {
+    if (!k::plain_kernels_only() && k::cudnn_conv2d_forward(dt, g, x, weight, bias, y)) return;
+    if (dt == DType::BF16) return k::conv2d_bf16_via_float_forward(g, x, weight, bias, y);
     dispatch(dt, [&](auto z) {
       using T = decltype(z);
       k::conv2d_forward<T>(g, in<T>(x), in<T>(weight), in<T>(bias), out<T>(workspace), out<T>(y));
@@ -168,6 +194,8 @@ class CudaOps final : public Ops {
   }
   void conv2d_backward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* dy,
                        void* workspace, void* dx, void* dweight, void* dbias) override {
+    if (!k::plain_kernels_only() && k::cudnn_conv2d_backward(dt, g, x, weight, dy, dx, dweight, dbias)) return;
+    if (dt == DType::BF16) return k::conv2d_bf16_via_float_backward(g, x, weight, dy, dx, dweight, dbias);
     dispatch(dt, [&](auto z) {
       using T = decltype(z);
       k::conv2d_backward<T>(g, in<T>(x), in<T>(weight), in<T>(dy), out<T>(workspace), out<T>(dx), out<T>(dweight),

@@ -17,4 +17,10 @@ void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::
                bool c_float = false, std::int64_t count = 1, std::int64_t stride_a = 0, std::int64_t stride_b = 0,
                std::int64_t stride_c = 0);
 
+// nn.Linear on bf16 in one cuBLASLt call (linear_lt.cu): y = x Wᵀ + bias, or with gelu pre = that
+// and y = GELU(pre). False (nothing done) where cuBLASLt offers no algorithm for the shape or
+// alignment: the caller runs the unfused ops.
+bool linear_bf16_lt(std::int64_t rows, std::int64_t in, std::int64_t out, const void* x, const void* w,
+                    const void* bias, bool gelu, void* pre, void* y);
+
 }  // namespace carnot::cuda_kernels

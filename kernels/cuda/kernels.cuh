@@ -42,6 +42,15 @@ void layer_norm_forward(std::int64_t rows, std::int64_t cols, double eps, const 
 template <class T>
 void layer_norm_backward(std::int64_t rows, std::int64_t cols, const T* x, const compute_t<T>* mean,
                          const compute_t<T>* rstd, const T* dy, T* dx);
+// adaln.cu (statistics compute_t<T>, as LayerNorm's)
+template <class T>
+void layer_norm_modulate_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, double eps, const T* x,
+                                 const T* shift, const T* scale, std::int64_t mod_stride, T* y, compute_t<T>* mean,
+                                 compute_t<T>* rstd);
+template <class T>
+void layer_norm_modulate_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x,
+                                  const compute_t<T>* mean, const compute_t<T>* rstd, const T* scale,
+                                  std::int64_t mod_stride, const T* dy, T* dx, T* dshift, T* dscale);
 template <class T>
 void modulate_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* shift,
                       const T* scale, std::int64_t mod_stride, T* y);
@@ -62,18 +71,23 @@ template <class T>
 void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups, const T* x,
                          const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx, T* dgamma, T* dbeta);
 
-// attention.cu (the workspace argument of the op table is not needed: scratch is kept inside)
-void attention_forward_bf16(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                            const __nv_bfloat16* qkv, __nv_bfloat16* probs, __nv_bfloat16* out);
-void attention_backward_bf16(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                             const __nv_bfloat16* qkv, const __nv_bfloat16* probs, const __nv_bfloat16* dout,
-                             __nv_bfloat16* dqkv);
+// attention.cu (the workspace argument of the op table is not needed: scratch is kept inside);
+// lse is float32 for bf16 (compute_t), T otherwise. bf16 goes through flash_attention.cu where it applies.
 template <class T>
 void attention_forward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim, const T* qkv,
-                       T* probs, T* out);
+                       compute_t<T>* lse, T* out);
 template <class T>
 void attention_backward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
-                        const T* qkv, const T* probs, const T* dout, T* dqkv);
+                        const T* qkv, const compute_t<T>* lse, const T* out, const T* dout, T* dqkv);
+
+// conv_cudnn.cu: float32 and bf16 through cuDNN; false (nothing done) where it declines the
+// geometry. bf16 where it declines: float32 copies through conv2d.cu.
+bool cudnn_conv2d_forward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* bias, void* y);
+bool cudnn_conv2d_backward(DType dt, const Conv2dShape& g, const void* x, const void* weight, const void* dy, void* dx,
+                           void* dweight, void* dbias);
+void conv2d_bf16_via_float_forward(const Conv2dShape& g, const void* x, const void* weight, const void* bias, void* y);
+void conv2d_bf16_via_float_backward(const Conv2dShape& g, const void* x, const void* weight, const void* dy, void* dx,
+                                    void* dweight, void* dbias);
 
 // conv2d.cu (workspace: g.workspace_elements(), as the CPU twin's)
 template <class T>

@@ -2,8 +2,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernels/cuda/cuda_check.cuh"
+#include "kernels/cuda/element.cuh"
 
 namespace carnot::cuda_kernels {
 
@@ -22,6 +25,16 @@ template <class Kernel, class... Args> void launch(std::int64_t n, Kernel kernel
   if (n <= 0) return;
   kernel<<<blocks_for(n), kThreads>>>(args...);
   CARNOT_CUDA_CHECK(cudaGetLastError());
+}
+
+// CARNOT_CUDA_PLAIN=1: the plain kernels only — no cuDNN, no cuBLASLt epilogues, no fused
+// attention — to tell a library path's fault from ours, or to time what the fused paths win.
+inline bool plain_kernels_only() {
+  static const bool plain = [] {
+    const char* v = std::getenv("CARNOT_CUDA_PLAIN");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  return plain;
 }
 
 // Device scratch grown on demand and kept (a function-local static per use): allocations happen
@@ -54,6 +67,17 @@ __device__ inline double block_sum(double v) {
     __syncthreads();
   }
   return cache[0];
+}
+
+// The mean and 1/√(variance + eps) of x[0, n), by the whole block (two passes, float64, as the
+// CPU twins' norms); every thread gets both.
+template <class T> __device__ void block_moments(const T* x, std::int64_t n, double eps, double* mu, double* inv) {
+  double s = 0;
+  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) s += double(ld(x[i]));
+  *mu = block_sum(s) / double(n);
+  double ss = 0;
+  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += (double(ld(x[i])) - *mu) * (double(ld(x[i])) - *mu);
+  *inv = 1.0 / sqrt(block_sum(ss) / double(n) + eps);
 }
 
 }  // namespace carnot::cuda_kernels

@@ -12,17 +12,6 @@ namespace carnot::cuda_kernels {
 
 namespace {
 
-// The mean and 1/√(variance + eps) of x[0, n), by the whole block (two passes, float64, as the
-// CPU twin's); every thread gets both.
-template <class T> __device__ void block_moments(const T* x, std::int64_t n, double eps, double* mu, double* inv) {
-  double s = 0;
-  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) s += double(ld(x[i]));
-  *mu = block_sum(s) / double(n);
-  double ss = 0;
-  for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += (double(ld(x[i])) - *mu) * (double(ld(x[i])) - *mu);
-  *inv = 1.0 / sqrt(block_sum(ss) / double(n) + eps);
-}
-
 // Statistics are compute_t<T>: float under bf16 (stats_dtype).
 template <class T>
 __global__ void layer_norm_fwd_k(std::int64_t cols, double eps, const T* x, T* y, compute_t<T>* mean,

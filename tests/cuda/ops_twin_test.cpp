@@ -9,43 +9,17 @@
 #include <random>
 
 #include "framework/core/device.h"
+#include "framework/core/error.h"
 #include "kernels/bf16.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/cuda_runtime.h"
+#include "tests/cuda/twin.h"
 #include "tests/unit/test_support.h"
 
 namespace carnot {
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                                  \
-  do {                                                                      \
-    const DeviceChoice d = choose_device("auto", 0);                        \
-    if (!d.gpu) GTEST_SKIP() << "no usable GPU: " << d.description;         \
-  } while (0)
-
-// A host vector mirrored on the device.
-template <class T> struct Twin {
-  std::vector<T> host;
-  void* dev = nullptr;
-  explicit Twin(std::vector<T> h) : host(std::move(h)), dev(cuda::malloc_device(std::max<std::size_t>(1, host.size()) * sizeof(T))) {
-    cuda::copy_to_device(dev, host.data(), host.size() * sizeof(T));
-  }
-  ~Twin() { cuda::free_device(dev); }
-  Twin(const Twin&) = delete;
-  std::vector<T> from_device() const {
-    std::vector<T> out(host.size());
-    cuda::copy_to_host(out.data(), dev, out.size() * sizeof(T));
-    return out;
-  }
-  T* h() { return host.data(); }
-  T* d() { return static_cast<T*>(dev); }
-};
-
-using test::randn;
-
-template <class T> std::vector<T> zeros(std::int64_t n) { return std::vector<T>(static_cast<std::size_t>(n)); }
-
-template <class T> double bound() { return std::is_same_v<T, float> ? 1e-5 : 1e-12; }
+using namespace twin;
 
 template <class T> void elementwise_ops(std::mt19937_64& rng) {
   const DType dt = dtype_of<T>();
@@ -149,10 +123,6 @@ TEST(CudaOps, OptimizerStepsMatchCpuTwin) {
   EXPECT_LT(test::rel_error(ema.from_device(), ema.host, ema.host.size()), 1e-6);
 }
 
-template <class T> void expect_close(const Twin<T>& t, const char* what, double tol = bound<T>()) {
-  EXPECT_LE(test::rel_error(t.from_device(), t.host, t.host.size()), tol) << what << " " << dtype_name(dtype_of<T>());
-}
-
 // LayerNorm (float64 statistics), adaLN's modulation and gated residual, forward and backward.
 template <class T> void norm_ops(std::mt19937_64& rng) {
   const DType dt = dtype_of<T>();
@@ -191,6 +161,20 @@ template <class T> void norm_ops(std::mt19937_64& rng) {
   gpu.gated_residual_backward(dt, batch, tokens, C, h.d(), mod.d() + gate, stride, g.d(), dh.d(), dmod.d() + gate);
   expect_close(dh, "gated_residual_backward dh");
   expect_close(dmod, "gated_residual_backward dgate");
+
+  Twin<T> fmean(zeros<T>(batch * tokens)), frstd(zeros<T>(batch * tokens));  // the fused adaLN
+  cpu.layer_norm_modulate_forward(dt, batch, tokens, C, 1e-6, h.h(), mod.h() + shift, mod.h() + scale, stride,
+                                  out.h(), fmean.h(), frstd.h());
+  gpu.layer_norm_modulate_forward(dt, batch, tokens, C, 1e-6, h.d(), mod.d() + shift, mod.d() + scale, stride,
+                                  out.d(), fmean.d(), frstd.d());
+  expect_close(out, "layer_norm_modulate_forward");
+  expect_close(frstd, "layer_norm_modulate_forward rstd");
+  cpu.layer_norm_modulate_backward(dt, batch, tokens, C, h.h(), fmean.h(), frstd.h(), mod.h() + scale, stride, g.h(),
+                                   dh.h(), dmod.h() + shift, dmod.h() + scale);
+  gpu.layer_norm_modulate_backward(dt, batch, tokens, C, h.d(), fmean.d(), frstd.d(), mod.d() + scale, stride, g.d(),
+                                   dh.d(), dmod.d() + shift, dmod.d() + scale);
+  expect_close(dh, "layer_norm_modulate_backward dx");
+  expect_close(dmod, "layer_norm_modulate_backward dshift, dscale");
 }
 
 TEST(CudaOps, NormsMatchCpuTwin) {
@@ -323,15 +307,15 @@ template <class T> void matrix_ops(std::mt19937_64& rng) {
   }
 
   const std::int64_t ab = 2, tokens = 37, heads = 3, head_dim = 8, C = heads * head_dim;
-  Twin<T> qkv(randn<T>(rng, std::size_t(ab * tokens * 3 * C))), probs(zeros<T>(ab * heads * tokens * tokens)),
+  Twin<T> qkv(randn<T>(rng, std::size_t(ab * tokens * 3 * C))), lse(zeros<T>(ab * heads * tokens)),
       o(zeros<T>(ab * tokens * C)), dout(randn<T>(rng, std::size_t(ab * tokens * C))),
-      dqkv(zeros<T>(ab * tokens * 3 * C)), work(zeros<T>(tokens * tokens));
-  cpu.attention_forward(dt, ab, tokens, heads, head_dim, qkv.h(), probs.h(), o.h());
-  gpu.attention_forward(dt, ab, tokens, heads, head_dim, qkv.d(), probs.d(), o.d());
-  expect_close(probs, "attention probs");
+      dqkv(zeros<T>(ab * tokens * 3 * C)), work(zeros<T>(attention_workspace_elements(tokens)));
+  cpu.attention_forward(dt, ab, tokens, heads, head_dim, qkv.h(), work.h(), lse.h(), o.h());
+  gpu.attention_forward(dt, ab, tokens, heads, head_dim, qkv.d(), work.d(), lse.d(), o.d());
+  expect_close(lse, "attention lse");
   expect_close(o, "attention out");
-  cpu.attention_backward(dt, ab, tokens, heads, head_dim, qkv.h(), probs.h(), dout.h(), work.h(), dqkv.h());
-  gpu.attention_backward(dt, ab, tokens, heads, head_dim, qkv.d(), probs.d(), dout.d(), work.d(), dqkv.d());
+  cpu.attention_backward(dt, ab, tokens, heads, head_dim, qkv.h(), lse.h(), o.h(), dout.h(), work.h(), dqkv.h());
+  gpu.attention_backward(dt, ab, tokens, heads, head_dim, qkv.d(), lse.d(), o.d(), dout.d(), work.d(), dqkv.d());
   expect_close(dqkv, "attention dqkv");
 }
 
@@ -350,6 +334,7 @@ template <class T> void conv_ops(std::mt19937_64& rng) {
       {2, 4, 8, 8, 4, 3, 2, 0, 1},  // DDPM's down-sampling: stride 2, padding (0, 1, 0, 1)
       {3, 6, 5, 7, 4, 1, 1, 0, 0},  // 1×1: a plain GEMM
       {2, 3, 8, 8, 16, 2, 2, 0, 0},  // DiT's patch embedding, k = s = 2
+      {4, 32, 16, 16, 64, 3, 1, 1, 0},  // a U-Net level's 3×3
   };
   for (const Conv2dShape& g : shapes)
     for (const bool with_bias : {false, true}) {
@@ -375,105 +360,6 @@ TEST(CudaOps, ConvolutionsMatchCpuTwin) {
   std::mt19937_64 rng(test::fresh_seed("CudaOps.Conv"));
   conv_ops<float>(rng);
   conv_ops<double>(rng);
-}
-
-// bf16: the tensor-core GEMM (bf16 operands, float32 accumulation) and the widened ops against
-// the CPU oracle's bf16 (kernels/bf16_widening.h) to ≤1e-2; conversions bitwise.
-std::vector<std::uint16_t> bf16_randn(std::mt19937_64& rng, std::size_t n) {
-  std::vector<std::uint16_t> v(n);
-  const std::vector<double> r = randn<double>(rng, n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = float_to_bf16(float(r[i]));
-  return v;
-}
-
-void expect_close_bf16(const Twin<std::uint16_t>& t, const char* what) {
-  const std::vector<std::uint16_t> gpu = t.from_device();
-  std::vector<double> g(gpu.size()), c(gpu.size());
-  for (std::size_t i = 0; i < gpu.size(); ++i) g[i] = bf16_to_float(gpu[i]), c[i] = bf16_to_float(t.host[i]);
-  EXPECT_LE(test::rel_error(g, c, c.size()), 1e-2) << what << " bfloat16";
-}
-
-TEST(CudaOps, Bf16MatchesCpuTwin) {
-  SKIP_WITHOUT_GPU();
-  std::mt19937_64 rng(test::fresh_seed("CudaOps.Bf16"));
-  const DType dt = DType::BF16;
-  Ops& gpu = cuda_ops();
-  Ops& cpu = cpu_ops();
-  const std::int64_t m = 129, n = 77, k = 300;
-  for (const bool ta : {false, true})
-    for (const bool tb : {false, true}) {
-      Twin<std::uint16_t> a(bf16_randn(rng, std::size_t(m * k))), b(bf16_randn(rng, std::size_t(k * n))),
-          c(bf16_randn(rng, std::size_t(m * n)));
-      cpu.gemm(dt, ta, tb, m, n, k, 0.5, a.h(), ta ? m : k, b.h(), tb ? k : n, 1.0, c.h(), n);
-      gpu.gemm(dt, ta, tb, m, n, k, 0.5, a.d(), ta ? m : k, b.d(), tb ? k : n, 1.0, c.d(), n);
-      expect_close_bf16(c, ta ? (tb ? "gemm TT" : "gemm TN") : (tb ? "gemm NT" : "gemm NN"));
-    }
-  const std::int64_t B = 4, N = 64, H = 4, D = 72, C = H * D;
-  Twin<std::uint16_t> qkv(bf16_randn(rng, std::size_t(B * N * 3 * C))), probs(bf16_randn(rng, std::size_t(B * H * N * N))),
-      out(bf16_randn(rng, std::size_t(B * N * C))), y(bf16_randn(rng, std::size_t(B * N * C)));
-  Twin<float> mean(zeros<float>(B * N)), rstd(zeros<float>(B * N));
-  cpu.attention_forward(dt, B, N, H, D, qkv.h(), probs.h(), out.h());
-  gpu.attention_forward(dt, B, N, H, D, qkv.d(), probs.d(), out.d());
-  expect_close_bf16(out, "attention_forward out");
-  expect_close_bf16(probs, "attention_forward probabilities");
-  {  // bf16 attention: logits and dP in float32, P and dS rounded for the tensor-core GEMMs
-    Twin<std::uint16_t> dout(bf16_randn(rng, std::size_t(B * N * C))), dqkv(bf16_randn(rng, std::size_t(B * N * 3 * C))),
-        work(bf16_randn(rng, std::size_t(N * N)));
-    cpu.attention_backward(dt, B, N, H, D, qkv.h(), probs.h(), dout.h(), work.h(), dqkv.h());
-    gpu.attention_backward(dt, B, N, H, D, qkv.d(), probs.d(), dout.d(), work.d(), dqkv.d());
-    expect_close_bf16(dqkv, "attention_backward dqkv");
-  }
-  Twin<std::uint16_t> x(bf16_randn(rng, std::size_t(B * N * C)));  // the same input on both sides
-  cpu.layer_norm_forward(dt, B * N, C, 1e-6, x.h(), y.h(), mean.h(), rstd.h());
-  gpu.layer_norm_forward(dt, B * N, C, 1e-6, x.d(), y.d(), mean.d(), rstd.d());
-  expect_close_bf16(y, "layer_norm y");
-  expect_close(rstd, "layer_norm rstd (float32 under bf16)");
-  // The native bf16 kernels of the elementwise ops and adaLN (dshift and dscale interleaved in one [B, 6C]).
-  Twin<std::uint16_t> mod(bf16_randn(rng, std::size_t(B * 6 * C))), dmod(bf16_randn(rng, std::size_t(B * 6 * C))),
-      dy(bf16_randn(rng, std::size_t(B * N * C))), dx(bf16_randn(rng, std::size_t(B * N * C))),
-      bias(bf16_randn(rng, std::size_t(C)));
-  for (Ops* o : {&cpu, &gpu}) {
-    const bool on_gpu = o == &gpu;
-    auto p = [&](Twin<std::uint16_t>& t) { return on_gpu ? t.d() : t.h(); };
-    o->gelu_backward(dt, B * N * C, p(x), p(dy), p(dx));
-    o->add_bias(dt, B * N, C, p(bias), p(dx));
-    o->bias_grad(dt, B * N, C, p(dy), p(bias));
-    o->modulate_backward(dt, B, N, C, p(x), p(mod) + C, 6 * C, p(dy), p(y), p(dmod), p(dmod) + C);
-    o->gated_residual_backward(dt, B, N, C, p(x), p(mod) + 2 * C, 6 * C, p(dy), p(out), p(dmod) + 2 * C);
-  }
-  expect_close_bf16(dx, "gelu_backward + add_bias");
-  expect_close_bf16(bias, "bias_grad");
-  expect_close_bf16(y, "modulate_backward dx");
-  expect_close_bf16(dmod, "modulate_backward dshift, dscale; gated_residual_backward dgate");
-  expect_close_bf16(out, "gated_residual_backward dh");
-  // Moves, embeddings and time features in bf16 (exact moves; sums and sin/cos rounded once).
-  {
-    Twin<std::uint16_t> moved(std::vector<std::uint16_t>(std::size_t(B * N * C))),
-        table(bf16_randn(rng, std::size_t(5 * C))), emb(std::vector<std::uint16_t>(std::size_t(B * C))),
-        temb(std::vector<std::uint16_t>(std::size_t(B * C)));
-    Twin<std::int64_t> ids(std::vector<std::int64_t>{4, 0, 4, 2});
-    Twin<float> tt(std::vector<float>{3.0f, 999.0f, 0.0f, 517.0f});
-    for (Ops* o : {&cpu, &gpu}) {
-      const bool on_gpu = o == &gpu;
-      auto p = [&](auto& t) { return on_gpu ? t.d() : t.h(); };
-      o->transpose_batched(dt, B, N, C, p(x), p(moved));
-      o->copy_blocks(dt, B * N, C / 2, p(dy), C, p(moved), C, true);
-      o->embedding_forward(dt, B, C, p(table), 5, p(ids), p(emb));
-      o->embedding_backward(dt, B, C, p(ids), p(emb), p(table), 5);
-      o->timestep_embedding(dt, B, C, p(tt), SinusoidStyle{}, p(temb));
-    }
-    expect_close_bf16(moved, "transpose_batched + copy_blocks accumulating");
-    EXPECT_EQ(emb.from_device(), emb.host) << "embedding_forward moves bf16 exactly";
-    expect_close_bf16(table, "embedding_backward");
-    expect_close_bf16(temb, "timestep_embedding");
-  }
-  Twin<float> wide(zeros<float>(B * N * C));
-  cpu.convert(B * N * C, dt, y.h(), DType::F32, wide.h(), false);
-  gpu.convert(B * N * C, dt, y.d(), DType::F32, wide.d(), false);
-  Twin<std::uint16_t> back(std::vector<std::uint16_t>(std::size_t(B * N * C)));
-  cpu.convert(B * N * C, DType::F32, wide.h(), dt, back.h(), false);
-  gpu.convert(B * N * C, DType::F32, wide.d(), dt, back.d(), false);
-  EXPECT_EQ(back.from_device(), back.host) << "convert is exact both ways on bf16 values";
 }
 
 // bias_grad over many rows (two stages on the GPU: chunks of rows, then the chunks in order).

@@ -78,19 +78,36 @@ TEST(Bf16Ops, EachOpIsFloat32ArithmeticRoundedOnce) {
          const std::size_t z = dt == DType::BF16 ? 2 : 8;  // dshift, dscale interleave in one [B, 6C]
          o.modulate_backward(dt, B, N, C, a[0], mod + C * z, 6 * C, a[2], a[3], dmod, dmod + C * z);
        }},
+      {"layer_norm_modulate_forward", {B * N * C, B * 6 * C, B * N * C}, {B * N, B * N}, {2},
+       [&](Ops& o, DType dt, auto& a, auto& s) {
+         const std::size_t z = dt == DType::BF16 ? 2 : 8;
+         o.layer_norm_modulate_forward(dt, B, N, C, 1e-6, a[0], a[1], static_cast<char*>(a[1]) + C * z, 6 * C, a[2],
+                                       s[0], s[1]);
+       }},
+      {"layer_norm_modulate_backward", {B * N * C, B * 6 * C, B * N * C, B * N * C, B * N * C, B * 6 * C},
+       {B * N, B * N}, {4, 5},
+       [&](Ops& o, DType dt, auto& a, auto& s) {
+         const std::size_t z = dt == DType::BF16 ? 2 : 8;
+         const auto* mod = static_cast<const char*>(a[1]);
+         auto* dmod = static_cast<char*>(a[5]);
+         o.layer_norm_modulate_forward(dt, B, N, C, 1e-6, a[0], mod, mod + C * z, 6 * C, a[2], s[0], s[1]);
+         o.layer_norm_modulate_backward(dt, B, N, C, a[0], s[0], s[1], mod + C * z, 6 * C, a[3], a[4], dmod,
+                                        dmod + C * z);
+       }},
       {"gated_residual_backward", {B * N * C, B * 6 * C, B * N * C, B * N * C, B * 6 * C}, {}, {3, 4},
        [&](Ops& o, DType dt, auto& a, auto&) {
          const std::size_t z = dt == DType::BF16 ? 2 : 8;
          o.gated_residual_backward(dt, B, N, C, a[0], static_cast<char*>(a[1]) + 2 * C * z, 6 * C, a[2], a[3],
                                    static_cast<char*>(a[4]) + 2 * C * z);
        }},
-      {"attention_forward", {B * N * 3 * H * D, B * H * N * N, B * N * H * D}, {}, {1, 2},
-       [&](Ops& o, DType dt, auto& a, auto&) { o.attention_forward(dt, B, N, H, D, a[0], a[1], a[2]); }},
-      {"attention_backward", {B * N * 3 * H * D, B * H * N * N, B * N * H * D, B * N * H * D, N * N, B * N * 3 * H * D},
-       {}, {5},
-       [&](Ops& o, DType dt, auto& a, auto&) {
-         o.attention_forward(dt, B, N, H, D, a[0], a[1], a[2]);
-         o.attention_backward(dt, B, N, H, D, a[0], a[1], a[3], a[4], a[5]);
+      {"attention_forward", {B * N * 3 * H * D, attention_workspace_elements(N), B * N * H * D}, {B * H * N}, {2},
+       [&](Ops& o, DType dt, auto& a, auto& s) { o.attention_forward(dt, B, N, H, D, a[0], a[1], s[0], a[2]); }},
+      {"attention_backward",
+       {B * N * 3 * H * D, attention_workspace_elements(N), B * N * H * D, B * N * H * D, B * N * 3 * H * D},
+       {B * H * N}, {4},
+       [&](Ops& o, DType dt, auto& a, auto& s) {
+         o.attention_forward(dt, B, N, H, D, a[0], a[1], s[0], a[2]);
+         o.attention_backward(dt, B, N, H, D, a[0], s[0], a[2], a[3], a[1], a[4]);
        }},
       {"group_norm_backward", {2 * 8 * 9, 8, 8, 2 * 8 * 9, 2 * 8 * 9, 2 * 8 * 9, 8, 8}, {2 * 4, 2 * 4}, {5, 6, 7},
        [](Ops& o, DType dt, auto& a, auto& s) {
@@ -113,6 +130,10 @@ TEST(Bf16Ops, EachOpIsFloat32ArithmeticRoundedOnce) {
        [](Ops& o, DType dt, auto& a, auto&) { o.copy_blocks(dt, 5, 4, a[0], 6, a[1], 9, true); }},
       {"mse_loss (dpred)", {6 * 7, 6 * 7, 6 * 7}, {}, {2},
        [](Ops& o, DType dt, auto& a, auto&) { (void)o.mse_loss(dt, 6, 7, a[0], a[1], nullptr, 0.25, a[2]); }},
+      {"linear_forward, bias + GELU", {7 * 9, 11 * 9, 11, 7 * 11, 7 * 11}, {}, {3, 4},
+       [](Ops& o, DType dt, auto& a, auto&) {
+         o.linear_forward(dt, 7, 9, 11, a[0], a[1], a[2], Epilogue::kBiasGelu, a[3], a[4]);
+       }},
       {"gelu_backward in place", {33, 33}, {}, {1},
        [](Ops& o, DType dt, auto& a, auto&) { o.gelu_backward(dt, 33, a[0], a[1], a[1]); }},
   };

@@ -112,6 +112,36 @@ TEST(ImageOpGradients, AdaLnModulateAndGatedResidual) {
   expect_grad(g, base, gated, "gated residual d/dy_in");
 }
 
+// The fused adaLN (LayerNorm then modulate, x̂ recomputed in backward): its gradients by central
+// differences, its forward equal to the two ops' and its statistics LayerNorm's.
+TEST(ImageOpGradients, FusedLayerNormModulate) {
+  Rng rng("ImageOpGradients.FusedAdaLn");
+  const std::int64_t B = 2, N = 3, C = 7, stride = 3 * C;  // shift, scale and an untouched third chunk
+  Vec x = rng.normal(B * N * C, 2.0), mod = rng.normal(B * stride), g = rng.normal(B * N * C), y(x.size());
+  Vec mean(B * N), rstd(B * N), dx(x.size()), dmod(mod.size(), 7.0);
+  auto fused = [&] {
+    ops().layer_norm_modulate_forward(F64, B, N, C, 1e-6, x.data(), mod.data(), mod.data() + C, stride, y.data(),
+                                      mean.data(), rstd.data());
+    return dot(g, y);
+  };
+  fused();
+  Vec n(x.size()), y2(x.size()), mean2(mean.size()), rstd2(rstd.size());
+  ops().layer_norm_forward(F64, B * N, C, 1e-6, x.data(), n.data(), mean2.data(), rstd2.data());
+  ops().modulate_forward(F64, B, N, C, n.data(), mod.data(), mod.data() + C, stride, y2.data());
+  EXPECT_LT(test::rel_error(y, y2, y.size()), 1e-14);
+  EXPECT_EQ(mean, mean2);
+  EXPECT_EQ(rstd, rstd2);
+  ops().layer_norm_modulate_backward(F64, B, N, C, x.data(), mean.data(), rstd.data(), mod.data() + C, stride,
+                                     g.data(), dx.data(), dmod.data(), dmod.data() + C);
+  expect_grad(dx, x, fused, "fused adaLN d/dx");
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t c = 0; c < C; ++c) {
+      ASSERT_EQ(dmod[std::size_t(b * stride + 2 * C + c)], 7.0) << "the third chunk is not the op's to write";
+      dmod[std::size_t(b * stride + 2 * C + c)] = 0;
+    }
+  expect_grad(dmod, mod, fused, "fused adaLN d/dshift,scale");
+}
+
 TEST(ImageOpGradients, GroupNorm) {
   Rng rng("ImageOpGradients.GroupNorm");
   const std::int64_t B = 2, C = 6, HW = 5, G = 3;
@@ -138,19 +168,28 @@ TEST(ImageOpGradients, GroupNorm) {
 TEST(ImageOpGradients, MultiHeadSelfAttention) {
   Rng rng("ImageOpGradients.Attention");
   const std::int64_t B = 2, N = 5, H = 2, D = 3, C = H * D;
-  Vec qkv = rng.normal(B * N * 3 * C), g = rng.normal(B * N * C), o(g.size()), probs(B * H * N * N);
-  Vec dqkv(qkv.size()), work(N * N);
+  Vec qkv = rng.normal(B * N * 3 * C), g = rng.normal(B * N * C), o(g.size()), lse(B * H * N);
+  Vec dqkv(qkv.size()), work(attention_workspace_elements(N));
   auto loss = [&] {
-    ops().attention_forward(F64, B, N, H, D, qkv.data(), probs.data(), o.data());
+    ops().attention_forward(F64, B, N, H, D, qkv.data(), work.data(), lse.data(), o.data());
     return dot(g, o);
   };
   loss();
-  for (std::int64_t r = 0; r < B * H * N; ++r) {  // rows of P are distributions
-    double s = 0;
-    for (std::int64_t j = 0; j < N; ++j) s += probs[std::size_t(r * N + j)];
-    ASSERT_NEAR(s, 1.0, 1e-12);
-  }
-  ops().attention_backward(F64, B, N, H, D, qkv.data(), probs.data(), g.data(), work.data(), dqkv.data());
+  // lse is the log-partition of each row's scaled logits, computed here directly.
+  const double scale = 1 / std::sqrt(double(D));
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t h = 0; h < H; ++h)
+      for (std::int64_t i = 0; i < N; ++i) {
+        double z = 0;
+        for (std::int64_t j = 0; j < N; ++j) {
+          double s = 0;
+          for (std::int64_t d = 0; d < D; ++d)
+            s += qkv[std::size_t((b * N + i) * 3 * C + h * D + d)] * qkv[std::size_t((b * N + j) * 3 * C + C + h * D + d)];
+          z += std::exp(scale * s);
+        }
+        ASSERT_NEAR(lse[std::size_t((b * H + h) * N + i)], std::log(z), 1e-12);
+      }
+  ops().attention_backward(F64, B, N, H, D, qkv.data(), lse.data(), o.data(), g.data(), work.data(), dqkv.data());
   expect_grad(dqkv, qkv, loss, "attention d/dqkv");
 }
 
@@ -257,10 +296,10 @@ TEST(ImageOps, FloatMatchesDoubleOracle) {
   Rng rng("ImageOps.FloatMatchesDouble");
   const std::int64_t B = 2, N = 16, H = 4, D = 8, C = H * D;
   const Vec qkv = rng.normal(B * N * 3 * C);
-  Vec o(B * N * C), p(B * H * N * N);
-  ops().attention_forward(F64, B, N, H, D, qkv.data(), p.data(), o.data());
-  std::vector<float> qkv_f(qkv.begin(), qkv.end()), o_f(o.size()), p_f(p.size());
-  ops().attention_forward(DType::F32, B, N, H, D, qkv_f.data(), p_f.data(), o_f.data());
+  Vec o(B * N * C), lse(B * H * N), aw(attention_workspace_elements(N));
+  ops().attention_forward(F64, B, N, H, D, qkv.data(), aw.data(), lse.data(), o.data());
+  std::vector<float> qkv_f(qkv.begin(), qkv.end()), o_f(o.size()), lse_f(lse.size()), aw_f(aw.size());
+  ops().attention_forward(DType::F32, B, N, H, D, qkv_f.data(), aw_f.data(), lse_f.data(), o_f.data());
   EXPECT_LT(test::rel_error(o_f, o, o.size()), 1e-6);
 
   const Conv2dShape s{2, 4, 9, 7, 5, 3, 1, 1};
