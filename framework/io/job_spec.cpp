@@ -510,9 +510,12 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::string& source_n
               "model.kind", "exact has no learned variance: set diffusion.variance fixed_small or fixed_large");
   });
   s.key("train", [&](const YAML::Node& v, const std::string&) {
-    const YAML::Node recompute = v["recompute"];
+    const YAML::Node recompute = v["recompute"], precision = v["precision"];
     r.require(!spec.train.recompute || spec.model.kind == "dit", recompute.IsDefined() ? recompute : v,
               "train.recompute", "only for model.kind dit (this is " + spec.model.kind + ")");
+    r.require(spec.train.precision != "bf16" || spec.diffusion.betas == "fixed", precision.IsDefined() ? precision : v,
+              "train.precision", "bf16 cannot train diffusion.betas learned (its gradient is float32 host code): "
+                                 "use fp32");
   });
   s.key("model", [&](const YAML::Node& v, const std::string&) {
     const YAML::Node kind = v["kind"];

@@ -106,14 +106,26 @@ TEST(MixedPrecision, GuardedDeviceEqualsTheCpu) {
   EXPECT_TRUE(cpu_weights == host_bytes(t.weights()));
 }
 
-TEST(MixedPrecision, LearnedBetasAreRefused) {
+// Refused where the spec says it, with the key: the trainer's own check stays for specs made in code.
+TEST(MixedPrecision, LearnedBetasAreRefusedAtTheSpec) {
+  try {
+    (void)parse_job_spec(kMlp, "job.yaml",
+                         {"train.precision=bf16", "diffusion.schedule=sohl2015", "diffusion.steps=40",
+                          "diffusion.loss=vlb", "diffusion.variance=learned", "diffusion.betas=learned"});
+    FAIL() << "learned β in bf16 was accepted";
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("train.precision"), std::string::npos) << what;
+    EXPECT_NE(what.find("bf16 cannot train diffusion.betas learned"), std::string::npos) << what;
+  }
+  JobSpec spec = parse_job_spec(kMlp, "job.yaml",
+                                {"diffusion.schedule=sohl2015", "diffusion.steps=40", "diffusion.loss=vlb",
+                                 "diffusion.variance=learned", "diffusion.betas=learned"});
+  spec.train.precision = "bf16";
   auto comm = make_self_comm();
-  const JobSpec spec = parse_job_spec(kMlp, "job.yaml",
-                                      {"train.precision=bf16", "diffusion.schedule=sohl2015", "diffusion.steps=40",
-                                       "diffusion.loss=vlb", "diffusion.variance=learned", "diffusion.betas=learned"});
   try {
     Trainer t(spec, *comm, cpu_ops());
-    FAIL() << "learned β in bf16 was accepted";
+    FAIL() << "learned β in bf16 was accepted by the trainer";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("train.precision fp32 only"), std::string::npos) << e.what();
   }
