@@ -31,6 +31,7 @@ struct SampleArgs {
   double quality_gate = 0;  // > 0: exit 1 when the quality ratio exceeds it
   std::string class_label;  // class-conditional models: K, all (default) or null
   double cfg_scale = 1;     // classifier-free guidance (1: none)
+  DeviceChoice device;      // where the network runs (the CPU unless set)
 };
 
 struct ValidateArgs {
@@ -49,6 +50,7 @@ struct EvalArgs {
   bool seed_given = false;
   bool no_ema = false;
   bool per_step = false;  // print every term of the bound
+  DeviceChoice device;    // where the network runs (the CPU unless set)
 };
 
 struct InspectArgs {

@@ -186,12 +186,11 @@ int main(int argc, char** argv) {
     configure_threads(*comm);
     const DeviceChoice device = choose_device(device_mode, comm->local_rank());
     if (comm->rank() == 0)
-      std::printf("carnot: device: %s%s\n", device.description.c_str(),
-                  device.gpu && !*train_cmd && !*bench_step_cmd ? " (training only: sampling and eval run on the CPU)"
-                                                                : "");
+      std::printf("carnot: device: %s\n", device.description.c_str());
     std::fflush(stdout);  // before any error on stderr
     if (*bench_step_cmd) return run_bench_step(*comm, device, bench_step);
     if (*train_cmd) return run_train(*comm, device, train);
+    eval.device = sample.device = device;
     if (*eval_cmd) return run_eval(*comm, eval);
     return run_sample(*comm, sample);
   } catch (const Error& e) {

@@ -9,11 +9,15 @@
 #include "framework/train/model_weights.h"
 #include "framework/train/trainer.h"
 
+#if CARNOT_WITH_CUDA
+#include "kernels/cuda/cuda_ops.h"
+#endif
+
 #include <algorithm>
 
 namespace carnot {
 
-ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string& job,
+ModelSource::ModelSource(Comm& comm, const DeviceChoice& device, const std::string& ckpt, const std::string& job,
                          const std::vector<std::string>& overrides, bool no_ema, std::int64_t max_rows) {
   std::string dir;
   if (!ckpt.empty()) {
@@ -40,15 +44,38 @@ ModelSource::ModelSource(Comm& comm, const std::string& ckpt, const std::string&
     return;
   }
   const std::string weights = dir + (no_ema ? "/model" : "/ema") + ".safetensors";
-  network_ = make_score_network(spec_, cpu_ops(), max_rows, spec_.seed);
+  ops_ = &cpu_ops();
+#if CARNOT_WITH_CUDA
+  if (device.gpu) ops_ = &cuda_ops();
+#endif
+  if (device.guarded) {
+    guarded_ = std::make_unique<GuardedDevice>();
+    ops_ = &guarded_->ops();
+  }
+  const Device where = device_of(*ops_);
+  network_ = make_score_network(spec_, *ops_, max_rows, spec_.seed);
   const std::int64_t outputs = network_->outputs();
   variance_outputs_ = outputs - spec_.data.dim();
   if (variance_outputs_ > 0) scratch_ = Buffer(DType::F32, Shape{max_rows, outputs});
   labels_.assign(std::size_t(max_rows), 0);
-  run_on_root_and_agree(comm, [&] { load_weights(weights, network_->params(), network_->params().values()); });
+  // The weights arrive on the host (rank 0 reads, the host communicator broadcasts), then go over.
   const Tensor params = network_->params().values();
-  comm.broadcast(params.raw(), std::int64_t(params.bytes()), 0);
-  if (network_->beta_logits().raw()) schedule_ = learned_schedule(schedule_, network_->beta_logits().data<float>());
+  Buffer host_params(DType::F32, params.shape());
+  run_on_root_and_agree(comm, [&] { load_weights(weights, network_->params(), host_params.tensor()); });
+  comm.broadcast(host_params.tensor().raw(), std::int64_t(params.bytes()), 0);
+  copy_bytes(params, host_params.tensor());
+  if (network_->beta_logits().raw()) {
+    const Tensor logits = network_->beta_logits();
+    std::vector<float> host(std::size_t(logits.numel()));
+    copy_bytes(host.data(), Device::kCpu, logits.raw(), where, logits.bytes());
+    schedule_ = learned_schedule(schedule_, host.data());
+  }
+  if (where != Device::kCpu) {
+    x_dev_ = Buffer(DType::F32, Shape{max_rows, spec_.data.dim()}, where);
+    t_dev_ = Buffer(DType::F32, Shape{max_rows}, where);
+    out_dev_ = Buffer(DType::F32, Shape{max_rows, outputs}, where);
+    if (num_classes() > 0) labels_dev_ = Buffer(DType::F64, Shape{max_rows}, where);  // int64 labels' bytes
+  }
   // Until set_class: the null class (sample and eval call set_class, which checks it exists).
   label_ = num_classes();
   std::fill(labels_.begin(), labels_.end(), label_);
@@ -74,13 +101,29 @@ void ModelSource::set_class(std::int64_t label, double cfg_scale) {
   }
 }
 
+void ModelSource::forward_network(const Tensor& x, const float* t, const std::int64_t* labels, const Tensor& out) {
+  if (x_dev_.tensor().raw() == nullptr) return network_->forward(x, t, labels, out);
+  const std::int64_t n = x.dim(0);
+  const Device where = x_dev_.tensor().device();
+  const Tensor xd = x_dev_.tensor().rows(0, n), od = out_dev_.tensor().rows(0, n);
+  copy_bytes(xd, x);
+  copy_bytes(t_dev_.tensor().raw(), where, t, Device::kCpu, std::size_t(n) * sizeof(float));
+  const std::int64_t* labels_d = nullptr;
+  if (labels) {
+    copy_bytes(labels_dev_.tensor().raw(), where, labels, Device::kCpu, std::size_t(n) * sizeof(std::int64_t));
+    labels_d = static_cast<const std::int64_t*>(labels_dev_.tensor().raw());
+  }
+  network_->forward(xd, t_dev_.data<float>(), labels_d, od);
+  copy_bytes(out, od);
+}
+
 void ModelSource::run(const Tensor& x, const float* t, const Tensor& out) {
   const bool conditional = num_classes() > 0;
-  network_->forward(x, t, conditional ? labels_.data() : nullptr, out);
+  forward_network(x, t, conditional ? labels_.data() : nullptr, out);
   if (!conditional || cfg_scale_ == 1) return;
   const std::int64_t n = x.dim(0), dim = x.dim(1), width = out.dim(1);
   const Tensor u = guided_.tensor().rows(0, n);
-  network_->forward(x, t, null_labels_.data(), u);
+  forward_network(x, t, null_labels_.data(), u);
   float* o = out.data<float>();
   const float* uo = u.data<float>();
   const float s = float(cfg_scale_);

@@ -1,11 +1,14 @@
 // The ε-predictor that `sample` and `eval` run: a checkpoint's network (EMA weights unless
 // no_ema), or the exact ε of a job whose model.kind is exact. Rank 0 reads files; every rank
-// receives the same model.
+// receives the same model. The network runs on `device` (float32): the samplers' rows stay on the
+// host and go over for each evaluation, the output comes back.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "framework/core/device.h"
+#include "framework/debug/guarded_device.h"
 #include "framework/diffusion/reverse_model.h"
 #include "framework/diffusion/exact_eps.h"
 #include "framework/diffusion/edm.h"
@@ -19,7 +22,7 @@ namespace carnot {
 class ModelSource {
  public:
   // Exactly one of ckpt (a run or checkpoint folder) and job is non-empty.
-  ModelSource(Comm& comm, const std::string& ckpt, const std::string& job,
+  ModelSource(Comm& comm, const DeviceChoice& device, const std::string& ckpt, const std::string& job,
               const std::vector<std::string>& overrides, bool no_ema, std::int64_t max_rows);
 
   const JobSpec& spec() const { return spec_; }
@@ -44,11 +47,16 @@ class ModelSource {
   void forward_split(const Tensor& x, const float* t, const Tensor& eps, const Tensor* params);
   // The network's whole output for x (with the class and guidance set).
   void run(const Tensor& x, const float* t, const Tensor& out);
+  // One forward of the network on host rows, through the device's staging buffers when it has one.
+  void forward_network(const Tensor& x, const float* t, const std::int64_t* labels, const Tensor& out);
 
   JobSpec spec_;
   NoiseSchedule schedule_;
   std::string description_;
+  std::unique_ptr<GuardedDevice> guarded_;  // declared before the network, which it outlives
+  Ops* ops_ = nullptr;
   std::unique_ptr<ScoreNetwork> network_;
+  Buffer x_dev_, t_dev_, labels_dev_, out_dev_;  // staging on the device (empty on the CPU)
   std::vector<std::int64_t> labels_;  // one per row: the class, or the null class
   std::int64_t label_ = -1;
   double cfg_scale_ = 1;

@@ -101,7 +101,7 @@ int run_sample(Comm& comm, const SampleArgs& args) {
   }
   const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(batch_slice(args.n, 0, comm.size()).count,
                                                                              std::int64_t(2048)));
-  ModelSource source(comm, args.ckpt, args.job, args.overrides, args.no_ema, chunk);
+  ModelSource source(comm, args.device, args.ckpt, args.job, args.overrides, args.no_ema, chunk);
   const JobSpec& spec = source.spec();
   const NoiseSchedule& schedule = source.schedule();
   const std::uint64_t seed = args.seed_given ? args.seed : spec.seed;

@@ -183,6 +183,7 @@ int run_train(Comm& comm, const DeviceChoice& device, const TrainArgs& args) {
       SampleArgs grid;
       grid.ckpt = saved;
       grid.n = spec.sample.n;
+      grid.device = device.guarded ? DeviceChoice{} : device;  // one guarded device at a time: the trainer's
       grid.sampler = spec.sample.steps > 0 && !spec.diffusion.continuous() ? "ddim" : "";
       grid.steps = int(spec.sample.steps);
       grid.out = {str_cat(dir, "/samples/", checkpoint_dir_name(step), ".png")};

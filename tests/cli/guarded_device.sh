@@ -25,8 +25,11 @@ mpi 2 "$CARNOT" --device guarded train "$job" "${bf[@]}" --run-dir bf16_guarded 
 mpi 2 "$CARNOT" --device cpu train "$job" "${bf[@]}" --run-dir bf16_cpu > bf16_cpu.log
 cmp bf16_cpu/checkpoints/step_000000040/model.safetensors bf16_guarded/checkpoints/step_000000040/model.safetensors ||
   fail "bf16: the guarded device's weights differ from the CPU's"
-"$CARNOT" sample --ckpt bf16_guarded -n 64 --out bf16.npy > sample.log 2>&1 || { cat sample.log; fail "sampling a bf16 run"; }
-echo "ok: bf16 trains on the guarded device as on the CPU, and its checkpoint samples"
+"$CARNOT" sample --ckpt bf16_guarded -n 64 --seed 5 --out bf16.npy > sample.log 2>&1 || { cat sample.log; fail "sampling a bf16 run"; }
+"$CARNOT" --device guarded sample --ckpt bf16_guarded -n 64 --seed 5 --out bf16_g.npy > sample_g.log 2>&1 ||
+  { cat sample_g.log; fail "sampling on the guarded device"; }
+cmp bf16.npy bf16_g.npy || fail "samples on the guarded device differ from the CPU's"
+echo "ok: bf16 trains on the guarded device as on the CPU, and its checkpoint samples the same there"
 
 if "$CARNOT" --device cpu train "$job" --set distributed.backend=nccl --run-dir nccl > nccl.log 2>&1; then
   fail "distributed.backend nccl on the CPU was accepted"
