@@ -132,6 +132,12 @@ class Bf16Widening final : public Ops {
       return f_.linear_forward(dt, rows, in, out, x, w, bias, epilogue, pre, y);
     Ops::linear_forward(dt, rows, in, out, x, w, bias, epilogue, pre, y);
   }
+  void linear_backward_input(DType dt, std::int64_t rows, std::int64_t in, std::int64_t out, const void* dy,
+                             const void* w, const void* gelu_pre, void* dx, void* dbias_pre) override {
+    if (dt != kBf16 || f_.native_bf16("linear_backward_input"))
+      return f_.linear_backward_input(dt, rows, in, out, dy, w, gelu_pre, dx, dbias_pre);
+    Ops::linear_backward_input(dt, rows, in, out, dy, w, gelu_pre, dx, dbias_pre);
+  }
   void add_bias(DType dt, std::int64_t rows, std::int64_t cols, const void* bias, void* y) override {
     CARNOT_WIDEN_OR_PASS(add_bias, (dt, rows, cols, bias, y));
     f_.add_bias(kF32, rows, cols, c.in(bias, cols), c.inout(y, rows * cols));

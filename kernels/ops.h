@@ -61,6 +61,17 @@ class Ops {
     if (epilogue == Epilogue::kBiasGelu) gelu_forward(dt, rows * out, pre, y);
   }
 
+  // nn.Linear's input gradient dx[rows, in] = dy[rows, out] W. With gelu_pre (not null) the layer's
+  // input came out of a GELU, and the gradient goes on through it: dx = (dy W) ⊙ GELU'(gelu_pre),
+  // whose column sums are then added to dbias_pre (not null: the bias gradient of the layer that
+  // made gelu_pre). A GPU fuses GELU' and the sums into the GEMM (cuBLASLt's DGELU_BGRAD).
+  virtual void linear_backward_input(DType dt, std::int64_t rows, std::int64_t in, std::int64_t out, const void* dy,
+                                     const void* w, const void* gelu_pre, void* dx, void* dbias_pre) {
+    gemm(dt, false, false, rows, in, out, 1.0, dy, out, w, in, 0.0, dx, in);
+    if (gelu_pre) gelu_backward(dt, rows * in, gelu_pre, dx, dx);
+    if (dbias_pre) bias_grad(dt, rows, in, dx, dbias_pre);
+  }
+
   // y[r, c] += bias[c] for a rows×cols matrix.
   virtual void add_bias(DType dt, std::int64_t rows, std::int64_t cols, const void* bias,
                         void* y) = 0;

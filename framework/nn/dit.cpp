@@ -267,10 +267,9 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
     // The MLP half: h_out = h_mid + gate_mlp · fc2(GELU(fc1(modulate(LN(h_mid))))).
     ops_.gated_residual_backward(dt, n, N, C, rows(sv.f2, R).raw(), chunk(mod, 5), S6, dh.raw(), s1.raw(),
                                  chunk(dmod, 5));
-    const Tensor dg1 = big(c.mlp_ratio * C);
-    k.fc2.backward(rows(sv.g1, R), s1, dg1);
-    ops_.gelu_backward(dt, dg1.numel(), rows(sv.f1, R).raw(), dg1.raw(), dg1.raw());
-    k.fc1.backward(rows(sv.m2, R), dg1, s1);
+    const Tensor df1 = big(c.mlp_ratio * C);
+    k.fc2.backward_gelu(rows(sv.g1, R), s1, rows(sv.f1, R), df1, k.fc1);  // through GELU, fc1's bias too
+    k.fc1.backward(rows(sv.m2, R), df1, s1, /*bias_done=*/true);
     ops_.layer_norm_modulate_backward(dt, n, N, C, rows(sv.h_mid, R).raw(), sv.ln2_mean.tensor().raw(),
                                       sv.ln2_rstd.tensor().raw(), chunk(mod, 4), S6, s1.raw(), s2.raw(),
                                       chunk(dmod, 3), chunk(dmod, 4));

@@ -37,17 +37,30 @@ void Linear::run_forward(const Tensor& x, const Tensor& y, Epilogue epilogue, vo
                       epilogue, pre, y.raw());
 }
 
-void Linear::backward(const Tensor& x, const Tensor& dy, const Tensor& dx) const {
+void Linear::backward(const Tensor& x, const Tensor& dy, const Tensor& dx, bool bias_done) const {
   const std::int64_t n = x.dim(0);
   const DType dt = store_.dtype();
   if (n == 0) return;
   // dW[out, in] += dy[n, out]^T x[n, in]
   ops_.gemm(dt, true, false, out_, in_, n, 1.0, dy.raw(), out_, x.raw(), in_, 1.0,
             store_.grad(weight_).raw(), in_);
-  ops_.bias_grad(dt, n, out_, dy.raw(), store_.grad(bias_).raw());
+  if (!bias_done) ops_.bias_grad(dt, n, out_, dy.raw(), store_.grad(bias_).raw());
   if (dx.raw() != nullptr)  // dx[n, in] = dy[n, out] W[out, in]
     ops_.gemm(dt, false, false, n, in_, out_, 1.0, dy.raw(), out_, store_.value(weight_).raw(),
               in_, 0.0, dx.raw(), in_);
+}
+
+void Linear::backward_gelu(const Tensor& x, const Tensor& dy, const Tensor& pre, const Tensor& dpre,
+                           const Linear& below) const {
+  const std::int64_t n = x.dim(0);
+  CARNOT_CHECK(below.out_ == in_ && pre.shape() == x.shape() && dpre.shape() == x.shape(), "Linear(", in_, "→", out_,
+               ") through GELU: x ", x.shape().str(), ", pre ", pre.shape().str(), ", dpre ", dpre.shape().str());
+  const DType dt = store_.dtype();
+  if (n == 0) return;
+  ops_.gemm(dt, true, false, out_, in_, n, 1.0, dy.raw(), out_, x.raw(), in_, 1.0, store_.grad(weight_).raw(), in_);
+  ops_.bias_grad(dt, n, out_, dy.raw(), store_.grad(bias_).raw());
+  ops_.linear_backward_input(dt, n, in_, out_, dy.raw(), store_.value(weight_).raw(), pre.raw(), dpre.raw(),
+                             below.store_.grad(below.bias_).raw());
 }
 
 }  // namespace carnot

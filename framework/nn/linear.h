@@ -25,8 +25,13 @@ class Linear {
   void forward(const Tensor& x, const Tensor& y) const;
   // pre = x W^T + b and y = GELU(pre) (tanh form), in one fused op where the table has one.
   void forward_gelu(const Tensor& x, const Tensor& pre, const Tensor& y) const;
-  // Accumulates dW += dy^T x and db += sum_rows dy; if dx is non-empty, overwrites dx = dy W.
-  void backward(const Tensor& x, const Tensor& dy, const Tensor& dx) const;
+  // Accumulates dW += dy^T x and db += sum_rows dy (unless bias_done: backward_gelu of the layer
+  // above added it); if dx is non-empty, overwrites dx = dy W.
+  void backward(const Tensor& x, const Tensor& dy, const Tensor& dx, bool bias_done = false) const;
+  // backward for a layer whose input x = GELU(pre) came from `below` (forward_gelu): dpre =
+  // (dy W) ⊙ GELU'(pre), and below's bias gradient added from it, in one fused op where the table
+  // has one; below.backward then runs with bias_done.
+  void backward_gelu(const Tensor& x, const Tensor& dy, const Tensor& pre, const Tensor& dpre, const Linear& below) const;
 
  private:
   void run_forward(const Tensor& x, const Tensor& y, Epilogue epilogue, void* pre) const;

@@ -28,7 +28,7 @@ template <class Fn> auto dispatch_bf16(DType dt, Fn&& fn) {
 }
 
 bool has_bf16_kernel(std::string_view op) {
-  static constexpr std::string_view kOps[] = {"gemm", "linear_forward", "attention_forward", "attention_backward", "embedding_forward",
+  static constexpr std::string_view kOps[] = {"gemm", "linear_forward", "linear_backward_input", "attention_forward", "attention_backward", "embedding_forward",
                                               "embedding_backward", "transpose_batched", "unpatchify", "copy_blocks",
                                               "timestep_embedding", "add_bias", "bias_grad", "silu_forward", "silu_backward", "relu_forward", "relu_backward", "gelu_forward", "gelu_backward", "layer_norm_forward", "layer_norm_backward", "modulate_forward", "modulate_backward", "layer_norm_modulate_forward", "layer_norm_modulate_backward", "conv2d_forward", "conv2d_backward", "gated_residual_forward", "gated_residual_backward", "add", "accumulate", "scale"};
   for (std::string_view o : kOps)
@@ -57,6 +57,13 @@ class CudaOps final : public Ops {
         k::linear_bf16_lt(rows, in, out, x, w, bias, epilogue == Epilogue::kBiasGelu, pre, y))
       return;
     Ops::linear_forward(dt, rows, in, out, x, w, bias, epilogue, pre, y);
+  }
+  void linear_backward_input(DType dt, std::int64_t rows, std::int64_t in, std::int64_t out, const void* dy,
+                             const void* w, const void* gelu_pre, void* dx, void* dbias_pre) override {
+    if (dt == DType::BF16 && !k::plain_kernels_only() &&
+        k::linear_backward_input_bf16_lt(rows, in, out, dy, w, gelu_pre, dx, dbias_pre))
+      return;
+    Ops::linear_backward_input(dt, rows, in, out, dy, w, gelu_pre, dx, dbias_pre);
   }
   void add_bias(DType dt, std::int64_t rows, std::int64_t cols, const void* bias, void* y) override {
     dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::add_bias<T>(rows, cols, in<T>(bias), out<T>(y)); });

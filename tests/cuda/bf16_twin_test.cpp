@@ -53,7 +53,8 @@ TEST(CudaOps, Bf16ConvolutionsMatchCpuTwin) {
 
 
 // nn.Linear's fused forward (cuBLASLt's bias and bias + GELU epilogues on bf16, the unfused ops
-// where cuBLASLt declines a shape) against the CPU's gemm, add_bias and gelu_forward.
+// where cuBLASLt declines a shape) against the CPU's gemm, add_bias and gelu_forward, and its input
+// gradient through the GELU below (DGELU_BGRAD) against gemm, gelu_backward and bias_grad.
 TEST(CudaOps, Bf16LinearEpiloguesMatchCpuTwin) {
   SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::fresh_seed("CudaOps.Bf16Linear"));
@@ -69,6 +70,17 @@ TEST(CudaOps, Bf16LinearEpiloguesMatchCpuTwin) {
       cuda_ops().linear_forward(dt, rows, in, out, x.d(), w.d(), bias.d(), e, pre.d(), y.d());
       expect_close_bf16(y, "linear_forward y");
       if (e == Epilogue::kBiasGelu) expect_close_bf16(pre, "linear_forward pre-activation");
+    }
+    // Backward through the GELU below (DGELU_BGRAD): dx = (dy W) ⊙ GELU'(pre), the bias gradient added.
+    Twin<std::uint16_t> dy(bf16_randn(rng, std::size_t(rows * out))), w(bf16_randn(rng, std::size_t(out * in))),
+        pre(bf16_randn(rng, std::size_t(rows * in))), dx(bf16_randn(rng, std::size_t(rows * in))),
+        db(bf16_randn(rng, std::size_t(in)));
+    for (const bool with_bias : {false, true}) {
+      SCOPED_TRACE(str_cat(rows, "×", out, " → ", in, with_bias ? " through GELU, bias gradient" : " through GELU"));
+      cpu_ops().linear_backward_input(dt, rows, in, out, dy.h(), w.h(), pre.h(), dx.h(), with_bias ? db.h() : nullptr);
+      cuda_ops().linear_backward_input(dt, rows, in, out, dy.d(), w.d(), pre.d(), dx.d(), with_bias ? db.d() : nullptr);
+      expect_close_bf16(dx, "linear_backward_input dx");
+      expect_close_bf16(db, "linear_backward_input dbias (accumulated)");
     }
   }
 }

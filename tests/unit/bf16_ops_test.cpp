@@ -134,6 +134,10 @@ TEST(Bf16Ops, EachOpIsFloat32ArithmeticRoundedOnce) {
        [](Ops& o, DType dt, auto& a, auto&) {
          o.linear_forward(dt, 7, 9, 11, a[0], a[1], a[2], Epilogue::kBiasGelu, a[3], a[4]);
        }},
+      {"linear_backward_input through GELU", {7 * 11, 11 * 9, 7 * 9, 7 * 9, 9}, {}, {3, 4},
+       [](Ops& o, DType dt, auto& a, auto&) {
+         o.linear_backward_input(dt, 7, 9, 11, a[0], a[1], a[2], a[3], a[4]);
+       }},
       {"gelu_backward in place", {33, 33}, {}, {1},
        [](Ops& o, DType dt, auto& a, auto&) { o.gelu_backward(dt, 33, a[0], a[1], a[1]); }},
   };
