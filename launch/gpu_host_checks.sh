@@ -40,11 +40,11 @@ if [ "$STAGE" = tests ]; then
       OPENBLAS_NUM_THREADS=8 "$B/carnot" --device $d train $job --set train.steps=30 --set log.every=10 \
         --set sample.every=0 --run-dir /tmp/img_${d}_$(basename $job .yaml) 2>&1 | grep -E "device:|step |final loss|error"
     done
-    OPENBLAS_NUM_THREADS=8 "$B/carnot" --device cuda bench step $job --steps 10 --warmup 3
+    OPENBLAS_NUM_THREADS=8 "$B/carnot" --device cuda bench step $job --steps 10 --warmup 3 --profile
   done
 elif [ "$STAGE" = bench ]; then
   MODELS=${3:-S,B,XL}
-  python3 benchmarks/gpu/dit_step.py --carnot "$B/carnot" --models "$MODELS" \
+  python3 benchmarks/gpu/dit_step.py --carnot "$B/carnot" --models "$MODELS" --profile \
     --out "$OUT/gpu-$(date +%Y-%m-%d)-${MODELS//,/}.json"
 else
   echo "stage must be tests or bench" >&2

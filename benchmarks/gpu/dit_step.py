@@ -103,6 +103,19 @@ def carnot_rate(carnot, job, device, steps, warmup):
     return rows[-1]["samples_per_s"], None
 
 
+def carnot_profile(carnot, job, device, steps, warmup, top=12):
+    """Where carnot's step goes, op by op (bench step --profile): the largest ops and the rest."""
+    cmd = [carnot, "--device", device, "bench", "step", job, "--steps", str(steps), "--warmup", str(warmup), "--profile"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["exit %d" % out.returncode])[-1]}
+    p = [json.loads(l)["profile"] for l in out.stdout.splitlines() if l.startswith('{"profile"')][-1]
+    ops = [{"op": o["op"], "ms": round(o["ms_per_step"], 3), "calls": o["calls_per_step"], "share": round(o["share"], 4)}
+           for o in p["ops"][:top]]
+    return {"step_ms": round(p["step_ms"], 3), "ops_ms": round(p["ops_ms"], 3),
+            "outside_ops_ms": round(p["outside_ops_ms"], 3), "top_ops": ops}
+
+
 def pytorch_rate(size, batch, device, steps, warmup):
     m = MODELS[size]
     cmd = [sys.executable, os.path.join(os.path.dirname(HERE), "peers", "dit_torch.py"), "train",
@@ -126,6 +139,7 @@ def main():
     p.add_argument("--max-batch", type=int, default=512)
     p.add_argument("--precision", default="bf16", choices=["bf16", "fp32"])
     p.add_argument("--out", default="")
+    p.add_argument("--profile", action="store_true", help="add carnot's op profile (bench step --profile) to each record")
     a = p.parse_args()
     global PRECISION
     PRECISION = a.precision
@@ -171,6 +185,8 @@ def main():
                 row["mfu_vs_measured_gemm"] = round(trained * ours / (ceiling["bf16_gemm_tflops"] * 1e12), 4)
             if peer:
                 row["pytorch"] = {k: peer[k] for k in ("torch", "bf16", "sdpa", "compile", "peak_memory_gib") if k in peer}
+            if a.profile and ours:
+                row["carnot_profile"] = carnot_profile(a.carnot, job, a.device, max(3, a.steps // 4), 2)
             if our_error or peer_error:
                 row["errors"] = {k: v for k, v in (("carnot", our_error), ("pytorch", peer_error)) if v}
             print(json.dumps(row), flush=True)

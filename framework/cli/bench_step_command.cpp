@@ -5,13 +5,17 @@
 // figure is the slowest rank's mean per step over N steps after W of warm-up. One JSON object per
 // setting on stdout (rank 0); one rank measures one setting (there is nothing to overlap). With
 // --device cuda the step runs on the GPU (the trainer on device buffers, NCCL between ranks).
+// --profile adds, after each row, rank 0's time per op and step (debug/op_profiler.h), largest
+// first, and what the ops leave of the step (host work, waits, communication not overlapped).
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "framework/cli/commands.h"
+#include "framework/debug/op_profiler.h"
 #include "framework/io/job_spec.h"
 #include "framework/train/train_device.h"
 #include "framework/train/trainer.h"
@@ -35,13 +39,16 @@ int run_bench_step(Comm& comm, const DeviceChoice& device, const BenchStepArgs& 
   for (const double bucket_mb : settings) {
     spec.distributed.bucket_mb = bucket_mb;
     TrainDevice on = make_train_device(device, comm, spec.distributed.backend, args.job);
-    Trainer trainer(spec, *on.comm, *on.ops);
+    std::unique_ptr<OpProfiler> profiler;
+    if (args.profile) profiler = std::make_unique<OpProfiler>(*on.ops, device.gpu);
+    Trainer trainer(spec, *on.comm, profiler ? *profiler : *on.ops);
     using Clock = std::chrono::steady_clock;
     Clock::time_point t0;
     double wait0 = 0;
     trainer.run(nullptr, [&](std::int64_t step) {
       if (step != args.warmup) return;
       on.ops->synchronize();
+      if (profiler) profiler->reset();
       comm.barrier();
       t0 = Clock::now();
       wait0 = trainer.comm_wait_seconds();
@@ -63,6 +70,21 @@ int run_bench_step(Comm& comm, const DeviceChoice& device, const BenchStepArgs& 
           {"exposed_fraction", times[1] / times[0]},
           {"samples_per_s", double(spec.train.global_batch) / times[0]}};
       std::printf("%s\n", row.dump().c_str());
+      if (profiler) {
+        const double steps = double(args.steps), step_ms = times[0] * 1e3;
+        nlohmann::ordered_json ops = nlohmann::json::array();
+        double total = 0;
+        for (const OpProfiler::Row& r : profiler->rows()) {
+          total += r.ms / steps;
+          ops.push_back({{"op", r.op}, {"ms_per_step", r.ms / steps}, {"calls_per_step", double(r.calls) / steps},
+                         {"share", r.ms / steps / step_ms}});
+        }
+        const nlohmann::ordered_json profile = {{"profile", {{"step_ms", step_ms},
+                                                             {"ops_ms", total},
+                                                             {"outside_ops_ms", std::max(0.0, step_ms - total)},
+                                                             {"ops", ops}}}};
+        std::printf("%s\n", profile.dump().c_str());
+      }
       std::fflush(stdout);
     }
   }

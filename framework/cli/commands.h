@@ -99,6 +99,7 @@ struct BenchStepArgs {
   std::string job;
   std::vector<std::string> overrides;
   std::int64_t steps = 50, warmup = 10;
+  bool profile = false;  // also time each op (debug/op_profiler.h) and print where the step goes
 };
 int run_bench_step(Comm& comm, const DeviceChoice& device, const BenchStepArgs& args);
 // Rank 0 reads the job spec and every rank parses the same text, so a bad spec fails on all

@@ -146,6 +146,8 @@ int main(int argc, char** argv) {
   bench_step_cmd->add_option("--set", bench_step.overrides, "Override a key (YAML value)");
   bench_step_cmd->add_option("--steps", bench_step.steps, "Steps measured")->check(CLI::Range(1, 1000000));
   bench_step_cmd->add_option("--warmup", bench_step.warmup, "Steps before measuring")->check(CLI::Range(1, 1000000));
+  bench_step_cmd->add_flag("--profile", bench_step.profile,
+                           "Also time every op and print the table (ms per step, calls, share), largest first");
   bench_allreduce->add_option("--min", bench.min_bytes, "Smallest message, bytes (suffix K or M allowed)")
       ->transform(CLI::AsSizeValue(false));
   bench_allreduce->add_option("--max", bench.max_bytes, "Largest message, bytes (sizes double from --min)")

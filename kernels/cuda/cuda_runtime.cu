@@ -58,6 +58,20 @@ void copy_device_to_device(void* dst, const void* src, std::size_t bytes) {
 void zero_device(void* p, std::size_t bytes) { CARNOT_CUDA_CHECK(cudaMemset(p, 0, bytes)); }
 void synchronize() { CARNOT_CUDA_CHECK(cudaDeviceSynchronize()); }
 
+void* event_create() {
+  cudaEvent_t e;
+  CARNOT_CUDA_CHECK(cudaEventCreate(&e));
+  return e;
+}
+void event_destroy(void* event) { cudaEventDestroy(static_cast<cudaEvent_t>(event)); }
+void event_record(void* event) { CARNOT_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event))); }
+double event_elapsed_ms(void* start, void* stop) {
+  CARNOT_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(stop)));
+  float ms = 0;
+  CARNOT_CUDA_CHECK(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start), static_cast<cudaEvent_t>(stop)));
+  return double(ms);
+}
+
 double time_ms(const std::function<void()>& work, int reps) {
   work();
   cudaEvent_t start, stop;

@@ -22,6 +22,13 @@ void copy_device_to_device(void* dst, const void* src, std::size_t bytes);
 void zero_device(void* p, std::size_t bytes);
 void synchronize();
 
+// Events on the default stream, to time work without waiting for it (the op profiler): record
+// marks the point the queue has reached; elapsed waits for `stop` and gives the milliseconds.
+void* event_create();
+void event_destroy(void* event);
+void event_record(void* event);
+double event_elapsed_ms(void* start, void* stop);
+
 // Milliseconds per call of `work` (kernels queued on the default stream), by CUDA events around
 // `reps` calls after one untimed call; the mean.
 double time_ms(const std::function<void()>& work, int reps);

@@ -34,6 +34,20 @@ for r in rows:
     assert abs(r["compute_ms"] + r["exposed_comm_ms"] - r["step_ms"]) < 1e-9 * r["step_ms"] + 1e-12, r
 print("bench step:", ", ".join(f"overlap {r['overlap']}: {r['step_ms']:.2f} ms, exposed comm {r['exposed_fraction']:.0%}" for r in rows))
 PY
+# --profile: the step's time per op (a whole number of calls per step), within the step's time.
+"$CARNOT" bench step "$SRC/configs/swissroll.yaml" --steps 4 --warmup 1 --profile > profile.txt ||
+  { cat profile.txt; fail "bench step --profile"; }
+"${PYTHON:-python3}" - <<'PY' || { cat profile.txt; fail "bench step --profile output"; }
+import json
+lines = [json.loads(l) for l in open("profile.txt") if l.startswith("{")]
+p = [l["profile"] for l in lines if "profile" in l][0]
+ops = {o["op"]: o for o in p["ops"]}
+for name in ("gemm", "adamw_step", "mse_loss"):
+    assert name in ops and ops[name]["calls_per_step"] >= 1 and ops[name]["calls_per_step"] == int(ops[name]["calls_per_step"]), (name, ops.get(name))
+assert 0 < p["ops_ms"] <= p["step_ms"] and abs(p["ops_ms"] + p["outside_ops_ms"] - p["step_ms"]) < 1e-6 * p["step_ms"], p
+assert [o["ms_per_step"] for o in p["ops"]] == sorted((o["ms_per_step"] for o in p["ops"]), reverse=True), p["ops"]
+print(f"bench step --profile: {len(ops)} ops, {p['ops_ms'] / p['step_ms']:.0%} of the step; largest {p['ops'][0]['op']}")
+PY
 set +e
 CARNOT="$CARNOT" "$SRC/launch/mpirun.sh" 2 bench allreduce --backend nccl --max 4K > nccl.txt 2> nccl.err; rc=$?
 set -e
