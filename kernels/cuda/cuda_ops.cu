@@ -30,7 +30,7 @@ template <class Fn> auto dispatch_bf16(DType dt, Fn&& fn) {
 bool has_bf16_kernel(std::string_view op) {
   static constexpr std::string_view kOps[] = {"gemm", "linear_forward", "linear_backward_input", "attention_forward", "attention_backward", "embedding_forward",
                                               "embedding_backward", "transpose_batched", "unpatchify", "copy_blocks",
-                                              "timestep_embedding", "add_bias", "bias_grad", "silu_forward", "silu_backward", "relu_forward", "relu_backward", "gelu_forward", "gelu_backward", "layer_norm_forward", "layer_norm_backward", "modulate_forward", "modulate_backward", "layer_norm_modulate_forward", "layer_norm_modulate_backward", "conv2d_forward", "conv2d_backward", "gated_residual_forward", "gated_residual_backward", "add", "accumulate", "scale"};
+                                              "timestep_embedding", "add_bias", "bias_grad", "silu_forward", "silu_backward", "relu_forward", "relu_backward", "gelu_forward", "gelu_backward", "layer_norm_forward", "layer_norm_backward", "modulate_forward", "modulate_backward", "layer_norm_modulate_forward", "layer_norm_modulate_backward", "conv2d_forward", "conv2d_backward", "group_norm_forward", "group_norm_backward", "add_per_plane", "sum_per_plane", "dropout_forward", "dropout_backward", "upsample2x_forward", "upsample2x_backward", "gated_residual_forward", "gated_residual_backward", "add", "accumulate", "scale"};
   for (std::string_view o : kOps)
     if (o == op) return true;
   return false;
@@ -159,18 +159,20 @@ class CudaOps final : public Ops {
   void group_norm_forward(DType dt, std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups,
                           double eps, const void* x, const void* gamma, const void* beta, void* y, void* mean,
                           void* rstd) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
+      using S = k::compute_t<T>;
       k::group_norm_forward<T>(batch, channels, hw, groups, eps, in<T>(x), in<T>(gamma), in<T>(beta), out<T>(y),
-                               out<T>(mean), out<T>(rstd));
+                               out<S>(mean), out<S>(rstd));
     });
   }
   void group_norm_backward(DType dt, std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups,
                            const void* x, const void* gamma, const void* mean, const void* rstd, const void* dy,
                            void* dx, void* dgamma, void* dbeta) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
-      k::group_norm_backward<T>(batch, channels, hw, groups, in<T>(x), in<T>(gamma), in<T>(mean), in<T>(rstd),
+      using S = k::compute_t<T>;
+      k::group_norm_backward<T>(batch, channels, hw, groups, in<T>(x), in<T>(gamma), in<S>(mean), in<S>(rstd),
                                 in<T>(dy), out<T>(dx), out<T>(dgamma), out<T>(dbeta));
     });
   }
@@ -210,28 +212,28 @@ class CudaOps final : public Ops {
     });
   }
   void add_per_plane(DType dt, std::int64_t planes, std::int64_t hw, const void* v, void* y) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::add_per_plane<T>(planes, hw, in<T>(v), out<T>(y)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::add_per_plane<T>(planes, hw, in<T>(v), out<T>(y)); });
   }
   void sum_per_plane(DType dt, std::int64_t planes, std::int64_t hw, const void* dy, void* dv) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::sum_per_plane<T>(planes, hw, in<T>(dy), out<T>(dv)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::sum_per_plane<T>(planes, hw, in<T>(dy), out<T>(dv)); });
   }
   void dropout_forward(DType dt, std::int64_t rows, std::int64_t cols, double p, const DropoutKey& key, const void* x,
                        void* y, void* mask) override {
-    dispatch(dt, [&](auto z) {
+    dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
       k::dropout_forward<T>(rows, cols, p, key, in<T>(x), out<T>(y), out<T>(mask));
     });
   }
   void dropout_backward(DType dt, std::int64_t n, const void* mask, const void* dy, void* dx) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::dropout_backward<T>(n, in<T>(mask), in<T>(dy), out<T>(dx)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::dropout_backward<T>(n, in<T>(mask), in<T>(dy), out<T>(dx)); });
   }
   void upsample2x_forward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* x,
                           void* y) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::upsample2x_forward<T>(planes, h, w, in<T>(x), out<T>(y)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::upsample2x_forward<T>(planes, h, w, in<T>(x), out<T>(y)); });
   }
   void upsample2x_backward(DType dt, std::int64_t planes, std::int64_t h, std::int64_t w, const void* dy,
                            void* dx) override {
-    dispatch(dt, [&](auto z) { using T = decltype(z); k::upsample2x_backward<T>(planes, h, w, in<T>(dy), out<T>(dx)); });
+    dispatch_bf16(dt, [&](auto z) { using T = decltype(z); k::upsample2x_backward<T>(planes, h, w, in<T>(dy), out<T>(dx)); });
   }
   void embedding_forward(DType dt, std::int64_t rows, std::int64_t dim, const void* table, std::int64_t,
                          const std::int64_t* ids,

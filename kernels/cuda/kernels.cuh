@@ -66,10 +66,11 @@ void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64
 
 template <class T>
 void group_norm_forward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups, double eps,
-                        const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd);
+                        const T* x, const T* gamma, const T* beta, T* y, compute_t<T>* mean, compute_t<T>* rstd);
 template <class T>
 void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups, const T* x,
-                         const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx, T* dgamma, T* dbeta);
+                         const T* gamma, const compute_t<T>* mean, const compute_t<T>* rstd, const T* dy, T* dx,
+                         T* dgamma, T* dbeta);
 
 // attention.cu (the workspace argument of the op table is not needed: scratch is kept inside);
 // lse is float32 for bf16 (compute_t), T otherwise. bf16 goes through flash_attention.cu where it applies.

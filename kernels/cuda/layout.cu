@@ -59,15 +59,15 @@ __global__ void copy_blocks_k(std::int64_t count, std::int64_t block, const T* s
   }
 }
 template <class T> __global__ void add_per_plane_k(std::int64_t planes, std::int64_t hw, const T* v, T* y) {
-  CARNOT_GRID_STRIDE(i, planes * hw) y[i] += v[i / hw];
+  CARNOT_GRID_STRIDE(i, planes * hw) y[i] = st<T>(ld(y[i]) + ld(v[i / hw]));
 }
 // One block per plane, float64 tree sum.
 template <class T> __global__ void sum_per_plane_k(std::int64_t hw, const T* dy, T* dv) {
   const T* row = dy + std::int64_t(blockIdx.x) * hw;
   double s = 0;
-  for (std::int64_t i = threadIdx.x; i < hw; i += blockDim.x) s += double(row[i]);
+  for (std::int64_t i = threadIdx.x; i < hw; i += blockDim.x) s += double(ld(row[i]));
   s = block_sum(s);
-  if (threadIdx.x == 0) dv[blockIdx.x] = T(s);
+  if (threadIdx.x == 0) dv[blockIdx.x] = st<T>(compute_t<T>(s));
 }
 template <class T>
 __global__ void upsample_fwd_k(std::int64_t planes, std::int64_t h, std::int64_t w, const T* x, T* y) {
@@ -81,7 +81,7 @@ __global__ void upsample_bwd_k(std::int64_t planes, std::int64_t h, std::int64_t
   CARNOT_GRID_STRIDE(o, planes * h * w) {
     const std::int64_t c = o / (h * w), i = o / w % h, j = o % w;
     const T* d = dy + (c * 2 * h + 2 * i) * 2 * w + 2 * j;
-    dx[o] = d[0] + d[1] + d[2 * w] + d[2 * w + 1];
+    dx[o] = st<T>(ld(d[0]) + ld(d[1]) + ld(d[2 * w]) + ld(d[2 * w + 1]));
   }
 }
 template <class T>
@@ -102,20 +102,22 @@ __global__ void timestep_k(std::int64_t rows, std::int64_t dim, const float* t, 
 template <class T>
 __global__ void dropout_fwd_k(std::int64_t rows, std::int64_t cols, double p, DropoutKey key, const T* x, T* y, T* mask) {
   const std::int64_t groups = (cols + 3) / 4;
-  const T keep_scale = T(1.0 / (1.0 - p));
+  using C = compute_t<T>;
+  const C keep_scale = C(1.0 / (1.0 - p));
   CARNOT_GRID_STRIDE(g, rows * groups) {
     const std::int64_t r = g / groups, j = g % groups * 4;
     const Philox4x32 w = philox_draw(key.seed, key.step, key.first_index + std::uint32_t(r), RngStream::kDropout,
                                      key.block + std::uint32_t(j / 4));
     for (std::int64_t q = 0; q < 4 && j + q < cols; ++q) {
       const std::int64_t i = r * cols + j + q;
-      mask[i] = uniform_open01(w.v[q]) < p ? T(0) : keep_scale;
-      y[i] = x[i] * mask[i];
+      const C m = uniform_open01(w.v[q]) < p ? C(0) : keep_scale;
+      mask[i] = st<T>(m);
+      y[i] = st<T>(ld(x[i]) * m);  // the unrounded scale, as the CPU's widened bf16
     }
   }
 }
 template <class T> __global__ void dropout_bwd_k(std::int64_t n, const T* mask, const T* dy, T* dx) {
-  CARNOT_GRID_STRIDE(i, n) dx[i] = dy[i] * mask[i];
+  CARNOT_GRID_STRIDE(i, n) dx[i] = st<T>(ld(dy[i]) * ld(mask[i]));
 }
 
 }  // namespace
@@ -189,6 +191,7 @@ CARNOT_DIT_LAYOUT(double)
 CARNOT_DIT_LAYOUT(__nv_bfloat16)
 CARNOT_LAYOUT(float)
 CARNOT_LAYOUT(double)
+CARNOT_LAYOUT(__nv_bfloat16)
 #undef CARNOT_DIT_LAYOUT
 #undef CARNOT_LAYOUT
 

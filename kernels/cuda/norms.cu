@@ -1,7 +1,8 @@
 // LayerNorm without affine (one block per row; float64 statistics in a fixed tree order, as the
 // CPU twin's two passes), GroupNorm (one block per sample and group; γ and β's gradients summed
 // over the samples in order), DiT's adaLN modulation and gated residual. The per-(sample, column)
-// gradients of shift, scale and gate are summed over tokens in order by one thread each.
+// gradients of shift, scale and gate are summed over tokens in order by one thread each. bf16
+// computes in float from bf16 values and rounds each output once; its statistics are float32.
 #include <cmath>
 
 #include "kernels/cuda/element.cuh"
@@ -112,7 +113,8 @@ __global__ void gated_dgate_k(std::int64_t batch, std::int64_t tokens, std::int6
 // GroupNorm: one block per (sample, group); a group's channels are contiguous in NCHW.
 template <class T>
 __global__ void group_norm_fwd_k(std::int64_t groups, std::int64_t cpg, std::int64_t hw, double eps, const T* x,
-                                 const T* gamma, const T* beta, T* y, T* mean, T* rstd) {
+                                 const T* gamma, const T* beta, T* y, compute_t<T>* mean, compute_t<T>* rstd) {
+  using C = compute_t<T>;
   const std::int64_t bg = blockIdx.x, per = cpg * hw;
   const T* xg = x + bg * per;
   double mu, inv;
@@ -120,23 +122,23 @@ __global__ void group_norm_fwd_k(std::int64_t groups, std::int64_t cpg, std::int
   const std::int64_t c0 = (bg % groups) * cpg;
   for (std::int64_t i = threadIdx.x; i < per; i += blockDim.x) {
     const std::int64_t c = c0 + i / hw;
-    const double a = gamma ? inv * double(gamma[c]) : inv, b = (gamma ? double(beta[c]) : 0.0) - mu * a;
-    y[bg * per + i] = xg[i] * T(a) + T(b);
+    const double a = gamma ? inv * double(ld(gamma[c])) : inv, b = (gamma ? double(ld(beta[c])) : 0.0) - mu * a;
+    y[bg * per + i] = st<T>(ld(xg[i]) * C(a) + C(b));
   }
-  if (threadIdx.x == 0) mean[bg] = T(mu), rstd[bg] = T(inv);
+  if (threadIdx.x == 0) mean[bg] = C(mu), rstd[bg] = C(inv);
 }
 // Per (sample, channel): Σ dy and Σ dy x̂ (float64), into sums[2 (b·C + c)].
 template <class T>
 __global__ void group_norm_sums_k(std::int64_t channels, std::int64_t groups, std::int64_t hw, const T* x,
-                                  const T* mean, const T* rstd, const T* dy, double* sums) {
+                                  const compute_t<T>* mean, const compute_t<T>* rstd, const T* dy, double* sums) {
   const std::int64_t bc = blockIdx.x, b = bc / channels, c = bc % channels;
   const std::int64_t bg = b * groups + c / (channels / groups);
   const double mu = mean[bg], inv = rstd[bg];
   double sg = 0, sgx = 0;
   for (std::int64_t i = threadIdx.x; i < hw; i += blockDim.x) {
-    const double g = double(dy[bc * hw + i]);
+    const double g = double(ld(dy[bc * hw + i]));
     sg += g;
-    sgx += g * ((double(x[bc * hw + i]) - mu) * inv);
+    sgx += g * ((double(ld(x[bc * hw + i])) - mu) * inv);
   }
   sg = block_sum(sg);
   sgx = block_sum(sgx);
@@ -147,31 +149,34 @@ template <class T>
 __global__ void group_norm_dparams_k(std::int64_t batch, std::int64_t channels, const double* sums, T* dgamma,
                                      T* dbeta) {
   CARNOT_GRID_STRIDE(c, channels) {
+    using C = compute_t<T>;
     for (std::int64_t b = 0; b < batch; ++b) {
-      dgamma[c] += T(sums[2 * (b * channels + c) + 1]);
-      dbeta[c] += T(sums[2 * (b * channels + c)]);
+      dgamma[c] = st<T>(ld(dgamma[c]) + C(sums[2 * (b * channels + c) + 1]));
+      dbeta[c] = st<T>(ld(dbeta[c]) + C(sums[2 * (b * channels + c)]));
     }
   }
 }
 // dx = inv (dy γ − sg − x̂ sgx) with the group's sg, sgx from the channels' sums (in order).
 template <class T>
 __global__ void group_norm_dx_k(std::int64_t channels, std::int64_t groups, std::int64_t hw, const T* x,
-                                const T* gamma, const T* mean, const T* rstd, const double* sums, const T* dy, T* dx) {
+                                const T* gamma, const compute_t<T>* mean, const compute_t<T>* rstd, const double* sums,
+                                const T* dy, T* dx) {
+  using C = compute_t<T>;
   const std::int64_t bg = blockIdx.x, cpg = channels / groups, per = cpg * hw;
   const std::int64_t b = bg / groups, c0 = (bg % groups) * cpg;
   const double mu = mean[bg], inv = rstd[bg];
   double sg = 0, sgx = 0;
   for (std::int64_t k = 0; k < cpg; ++k) {
-    const double gk = gamma ? double(gamma[c0 + k]) : 1.0;
+    const double gk = gamma ? double(ld(gamma[c0 + k])) : 1.0;
     sg += gk * sums[2 * (b * channels + c0 + k)];
     sgx += gk * sums[2 * (b * channels + c0 + k) + 1];
   }
   sg /= double(per);
   sgx /= double(per);
   for (std::int64_t i = threadIdx.x; i < per; i += blockDim.x) {
-    const double gk = gamma ? double(gamma[c0 + i / hw]) : 1.0;
-    const T a = T(inv * gk), bb = T(-inv * inv * sgx), cc = T(inv * (mu * inv * sgx - sg));
-    dx[bg * per + i] = dy[bg * per + i] * a + x[bg * per + i] * bb + cc;
+    const double gk = gamma ? double(ld(gamma[c0 + i / hw])) : 1.0;
+    const C a = C(inv * gk), bb = C(-inv * inv * sgx), cc = C(inv * (mu * inv * sgx - sg));
+    dx[bg * per + i] = st<T>(ld(dy[bg * per + i]) * a + ld(x[bg * per + i]) * bb + cc);
   }
 }
 
@@ -224,7 +229,7 @@ void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64
 
 template <class T>
 void group_norm_forward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups, double eps,
-                        const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd) {
+                        const T* x, const T* gamma, const T* beta, T* y, compute_t<T>* mean, compute_t<T>* rstd) {
   if (batch * groups <= 0) return;
   group_norm_fwd_k<T><<<unsigned(batch * groups), kThreads>>>(groups, channels / groups, hw, eps, x, gamma, beta, y,
                                                                 mean, rstd);
@@ -232,7 +237,8 @@ void group_norm_forward(std::int64_t batch, std::int64_t channels, std::int64_t 
 }
 template <class T>
 void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t hw, std::int64_t groups, const T* x,
-                         const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx, T* dgamma, T* dbeta) {
+                         const T* gamma, const compute_t<T>* mean, const compute_t<T>* rstd, const T* dy, T* dx,
+                         T* dgamma, T* dbeta) {
   if (batch * channels <= 0) return;
   double* sums = sums_scratch(std::size_t(2 * batch * channels));
   group_norm_sums_k<T><<<unsigned(batch * channels), kThreads>>>(channels, groups, hw, x, mean, rstd, dy, sums);
@@ -257,14 +263,15 @@ void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
                                            std::int64_t, const T*, T*, T*);
 #define CARNOT_GROUP_NORM(T)                                                                                     \
   template void group_norm_forward<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, double, const T*,  \
-                                      const T*, const T*, T*, T*, T*);                                          \
+                                      const T*, const T*, T*, compute_t<T>*, compute_t<T>*);                    \
   template void group_norm_backward<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, const T*, const T*, \
-                                       const T*, const T*, const T*, T*, T*, T*);
+                                       const compute_t<T>*, const compute_t<T>*, const T*, T*, T*, T*);
 CARNOT_DIT_NORMS(float)
 CARNOT_DIT_NORMS(double)
 CARNOT_DIT_NORMS(__nv_bfloat16)
 CARNOT_GROUP_NORM(float)
 CARNOT_GROUP_NORM(double)
+CARNOT_GROUP_NORM(__nv_bfloat16)
 #undef CARNOT_DIT_NORMS
 #undef CARNOT_GROUP_NORM
 

@@ -206,5 +206,58 @@ TEST(CudaOps, Bf16MatchesCpuTwin) {
   EXPECT_EQ(back.from_device(), back.host) << "convert is exact both ways on bf16 values";
 }
 
+// The U-Net's ops in bf16 (GroupNorm with float32 statistics, per-plane broadcast and sum,
+// up-sampling, dropout with its mask) against the CPU's bf16; dropout's masks bitwise.
+TEST(CudaOps, Bf16UNetOpsMatchCpuTwin) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::fresh_seed("CudaOps.Bf16UNet"));
+  const DType dt = DType::BF16;
+  Ops& gpu = cuda_ops();
+  Ops& cpu = cpu_ops();
+  const std::int64_t B = 3, C = 16, HW = 64, G = 4, n = B * C * HW;
+  for (const bool affine : {false, true}) {
+    SCOPED_TRACE(affine ? "GroupNorm with γ, β" : "GroupNorm without affine");
+    Twin<std::uint16_t> x(bf16_randn(rng, std::size_t(n))), gamma(bf16_randn(rng, std::size_t(C))),
+        beta(bf16_randn(rng, std::size_t(C))), y(bf16_randn(rng, std::size_t(n))), dy(bf16_randn(rng, std::size_t(n))),
+        dx(bf16_randn(rng, std::size_t(n))), dgamma(bf16_randn(rng, std::size_t(C))), dbeta(bf16_randn(rng, std::size_t(C)));
+    Twin<float> mean(zeros<float>(B * G)), rstd(zeros<float>(B * G));
+    for (Ops* o : {&cpu, &gpu}) {
+      const bool on_gpu = o == &gpu;
+      auto p = [&](auto& t) { return on_gpu ? t.d() : t.h(); };
+      o->group_norm_forward(dt, B, C, HW, G, 1e-5, p(x), affine ? p(gamma) : nullptr, affine ? p(beta) : nullptr, p(y),
+                            p(mean), p(rstd));
+      o->group_norm_backward(dt, B, C, HW, G, p(x), affine ? p(gamma) : nullptr, p(mean), p(rstd), p(dy), p(dx),
+                             affine ? p(dgamma) : nullptr, affine ? p(dbeta) : nullptr);
+    }
+    expect_close_bf16(y, "group_norm_forward y");
+    expect_close(rstd, "group_norm_forward rstd (float32)", 1e-4);
+    expect_close_bf16(dx, "group_norm_backward dx");
+    expect_close_bf16(dgamma, "group_norm_backward dgamma (accumulated)");
+    expect_close_bf16(dbeta, "group_norm_backward dbeta (accumulated)");
+  }
+  Twin<std::uint16_t> v(bf16_randn(rng, std::size_t(B * C))), y(bf16_randn(rng, std::size_t(n))),
+      dv(bf16_randn(rng, std::size_t(B * C))), up(bf16_randn(rng, std::size_t(4 * n))),
+      down(bf16_randn(rng, std::size_t(n))), dropped(bf16_randn(rng, std::size_t(n))), mask(bf16_randn(rng, std::size_t(n))),
+      back(bf16_randn(rng, std::size_t(n)));
+  const DropoutKey key{test::fresh_seed("CudaOps.Bf16UNet.dropout"), 3, 17, 5};
+  for (Ops* o : {&cpu, &gpu}) {
+    const bool on_gpu = o == &gpu;
+    auto p = [&](auto& t) { return on_gpu ? t.d() : t.h(); };
+    o->add_per_plane(dt, B * C, HW, p(v), p(y));
+    o->sum_per_plane(dt, B * C, HW, p(y), p(dv));
+    o->upsample2x_forward(dt, B * C, 8, 8, p(y), p(up));
+    o->upsample2x_backward(dt, B * C, 8, 8, p(up), p(down));
+    o->dropout_forward(dt, B * C, HW, 0.3, key, p(y), p(dropped), p(mask));
+    o->dropout_backward(dt, n, p(mask), p(dropped), p(back));
+  }
+  expect_close_bf16(y, "add_per_plane");
+  expect_close_bf16(dv, "sum_per_plane");
+  expect_close_bf16(up, "upsample2x_forward");
+  expect_close_bf16(down, "upsample2x_backward");
+  EXPECT_EQ(mask.from_device(), mask.host) << "dropout masks differ";
+  expect_close_bf16(dropped, "dropout_forward");
+  expect_close_bf16(back, "dropout_backward");
+}
+
 }  // namespace
 }  // namespace carnot
