@@ -11,6 +11,9 @@ AdamW, clipping at 1, EMA (carnot) — the DiT paper's training step without lea
 Batch: the largest power of two whose plan (`carnot validate`) fits the memory fraction of the
 GPU, halved while PyTorch runs out of memory: the same for both. carnot: `carnot --device cuda bench step` with train.precision bf16 (bf16
 GEMMs on the tensor cores, float32 masters; --precision fp32 for the float32 path).
+carnot also runs with CARNOT_CUDA_PLAIN=1 (no cuDNN, cuBLASLt epilogues or fused attention):
+carnot_plain_images_per_s says what the fused paths win, and gives a result where one of them fails.
+--profile adds carnot's largest ops per step (bench step --profile) to each record.
 PyTorch: benchmarks/peers/dit_torch.py with bf16 autocast, SDPA and torch.compile.
 MFU: FLOPs per image trained (carnot validate's count: 2 per multiply-add, 3 × forward) × images/s,
 over 989 TFLOP/s (H100 SXM dense bf16) and over the bf16 GEMM rate measured here.
@@ -94,9 +97,10 @@ def plan(carnot, job):
     return gib, float(m.group(1)) * {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[m.group(2)]
 
 
-def carnot_rate(carnot, job, device, steps, warmup):
+def carnot_rate(carnot, job, device, steps, warmup, plain=False):
     cmd = [carnot, "--device", device, "bench", "step", job, "--steps", str(steps), "--warmup", str(warmup)]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ, CARNOT_CUDA_PLAIN="1") if plain else None
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         return None, (out.stderr.strip().splitlines() or ["exit %d" % out.returncode])[-1]
     rows = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
@@ -173,8 +177,14 @@ def main():
                 _, flops = plan(a.carnot, job_yaml(tmp, size, batch, a.steps + a.warmup))
             job = job_yaml(tmp, size, batch, a.steps + a.warmup)
             ours, our_error = carnot_rate(a.carnot, job, a.device, a.steps, a.warmup)
+            # The plain kernels (CARNOT_CUDA_PLAIN=1: no cuDNN, cuBLASLt epilogues or fused attention)
+            # in the same run: what the fused paths win, and a result still when one of them fails.
+            plain, plain_error = carnot_rate(a.carnot, job, a.device, a.steps, a.warmup, plain=True)
+            if ours is None and plain is not None:
+                print(f"DiT-{size}/2: carnot failed ({our_error}); the plain kernels ran", flush=True)
             trained = 3 * flops
             row = {"model": f"DiT-{size}/2", "batch": batch, "carnot_images_per_s": ours,
+                   "carnot_plain_images_per_s": plain,
                    "pytorch_images_per_s": peer["images_per_s"] if peer else None,
                    "ratio": round(ours / peer["images_per_s"], 3) if ours and peer else None,
                    "flops_per_image_trained": trained,
@@ -189,6 +199,8 @@ def main():
                 row["carnot_profile"] = carnot_profile(a.carnot, job, a.device, max(3, a.steps // 4), 2)
             if our_error or peer_error:
                 row["errors"] = {k: v for k, v in (("carnot", our_error), ("pytorch", peer_error)) if v}
+            if plain_error:
+                row.setdefault("errors", {})["carnot_plain"] = plain_error
             print(json.dumps(row), flush=True)
             rows.append(row)
     if a.out:
