@@ -20,8 +20,9 @@ namespace carnot {
 
 int run_eval(Comm& comm, const EvalArgs& args) {
   const Slice slice = batch_slice(args.n, comm.rank(), comm.size());
-  const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(slice.count, 2048));
-  ModelSource source(comm, args.device, args.ckpt, args.job, args.overrides, args.no_ema, chunk);
+  ModelSource source(comm, args.device, args.ckpt, args.job, args.overrides, args.no_ema,
+                     std::max<std::int64_t>(1, std::min<std::int64_t>(slice.count, 2048)));
+  const std::int64_t chunk = source.max_rows();  // what fits the device
   if (source.spec().diffusion.continuous())
     throw_on_all_ranks(UsageError("--metric nll: the variational bound needs a discrete diffusion chain; " +
                                   source.description() + " is a continuous-time model (diffusion.schedule " +

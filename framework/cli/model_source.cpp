@@ -9,13 +9,33 @@
 #include "framework/train/model_weights.h"
 #include "framework/train/trainer.h"
 
+#include "framework/nn/dit.h"
+#include "framework/nn/unet.h"
+#include "framework/train/networks.h"
+
 #if CARNOT_WITH_CUDA
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/cuda_runtime.h"
 #endif
 
 #include <algorithm>
+#include <limits>
 
 namespace carnot {
+
+std::int64_t rows_that_fit(const JobSpec& spec, const DeviceChoice& device) {
+  double per_row = 0;
+  if (spec.model.kind == "dit") per_row = double(dit_activation_elements(dit_config(spec)));
+  if (spec.model.kind == "unet") per_row = double(unet_activation_elements(unet_config(spec)));
+  if (per_row <= 0) return std::numeric_limits<std::int64_t>::max();
+  double budget = 4.0 * double(std::int64_t(1) << 30);
+#if CARNOT_WITH_CUDA
+  if (device.gpu) budget = 0.5 * double(cuda::free_bytes());
+#else
+  (void)device;
+#endif
+  return std::max<std::int64_t>(1, std::int64_t(budget / (4.0 * per_row)));
+}
 
 ModelSource::ModelSource(Comm& comm, const DeviceChoice& device, const std::string& ckpt, const std::string& job,
                          const std::vector<std::string>& overrides, bool no_ema, std::int64_t max_rows) {
@@ -44,6 +64,8 @@ ModelSource::ModelSource(Comm& comm, const DeviceChoice& device, const std::stri
     return;
   }
   const std::string weights = dir + (no_ema ? "/model" : "/ema") + ".safetensors";
+  max_rows_ = std::min(max_rows, rows_that_fit(spec_, device));
+  max_rows = max_rows_;
   ops_ = &cpu_ops();
 #if CARNOT_WITH_CUDA
   if (device.gpu) ops_ = &cuda_ops();

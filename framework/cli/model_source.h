@@ -19,13 +19,20 @@
 
 namespace carnot {
 
+// Rows of one network evaluation whose float32 activations (the plan `carnot validate` counts) fit
+// 4 GiB on the CPU or half the free memory on a GPU; the MLP's are small (no bound).
+std::int64_t rows_that_fit(const JobSpec& spec, const DeviceChoice& device);
+
 class ModelSource {
  public:
-  // Exactly one of ckpt (a run or checkpoint folder) and job is non-empty.
+  // Exactly one of ckpt (a run or checkpoint folder) and job is non-empty. max_rows bounds the rows
+  // of one network evaluation; the source may take fewer (max_rows()) so that the network's
+  // activations fit: 4 GiB on the CPU, half the free memory on a GPU.
   ModelSource(Comm& comm, const DeviceChoice& device, const std::string& ckpt, const std::string& job,
               const std::vector<std::string>& overrides, bool no_ema, std::int64_t max_rows);
 
   const JobSpec& spec() const { return spec_; }
+  std::int64_t max_rows() const { return max_rows_; }
   const NoiseSchedule& schedule() const { return schedule_; }
   const std::string& description() const { return description_; }  // "EMA weights of …"
   // ε̂ alone (DDIM and the ODE samplers), and ε̂ with the job's reverse variance (DDPM, the bound).

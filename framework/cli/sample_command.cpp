@@ -99,9 +99,9 @@ int run_sample(Comm& comm, const SampleArgs& args) {
       throw_on_all_ranks(UsageError("--out '" + o + "': the file name must end in .npy or .png"));
     }
   }
-  const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(batch_slice(args.n, 0, comm.size()).count,
-                                                                             std::int64_t(2048)));
-  ModelSource source(comm, args.device, args.ckpt, args.job, args.overrides, args.no_ema, chunk);
+  ModelSource source(comm, args.device, args.ckpt, args.job, args.overrides, args.no_ema,
+                     std::max<std::int64_t>(1, std::min<std::int64_t>(batch_slice(args.n, 0, comm.size()).count, 2048)));
+  const std::int64_t chunk = source.max_rows();  // what fits the device
   const JobSpec& spec = source.spec();
   const NoiseSchedule& schedule = source.schedule();
   const std::uint64_t seed = args.seed_given ? args.seed : spec.seed;

@@ -58,6 +58,12 @@ void copy_device_to_device(void* dst, const void* src, std::size_t bytes) {
 void zero_device(void* p, std::size_t bytes) { CARNOT_CUDA_CHECK(cudaMemset(p, 0, bytes)); }
 void synchronize() { CARNOT_CUDA_CHECK(cudaDeviceSynchronize()); }
 
+std::size_t free_bytes() {
+  std::size_t free = 0, total = 0;
+  CARNOT_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return free;
+}
+
 void* event_create() {
   cudaEvent_t e;
   CARNOT_CUDA_CHECK(cudaEventCreate(&e));

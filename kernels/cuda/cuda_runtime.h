@@ -21,6 +21,8 @@ void copy_to_host(void* dst, const void* src, std::size_t bytes);
 void copy_device_to_device(void* dst, const void* src, std::size_t bytes);
 void zero_device(void* p, std::size_t bytes);
 void synchronize();
+// Bytes of device memory free now (cudaMemGetInfo).
+std::size_t free_bytes();
 
 // Events on the default stream, to time work without waiting for it (the op profiler): record
 // marks the point the queue has reached; elapsed waits for `stop` and gives the milliseconds.

@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
+#include "framework/cli/model_source.h"
+#include "framework/io/job_spec.h"
 #include "framework/nn/dit.h"
+#include "framework/train/networks.h"
 #include "tests/unit/test_support.h"
 
 namespace carnot {
@@ -153,6 +157,25 @@ TEST(Dit, RecomputeGivesTheSameBits) {
   const std::int64_t saved_per_block = (plain - kept) / (xl.depth - 1), output = xl.tokens() * xl.hidden;
   EXPECT_EQ(plain - kept, saved_per_block * (xl.depth - 1));
   EXPECT_GT(saved_per_block, 10 * output);
+}
+
+// Sampling and eval evaluate a DiT in chunks whose float32 activations fit 4 GiB on the CPU: a
+// DiT-XL/2 on 32×32 images gets a handful of rows (about 0.5 GB each), a small one its 2048.
+TEST(Dit, SamplingChunksFitTheActivationBudget) {
+  const DeviceChoice cpu;
+  const JobSpec xl = parse_job_spec("name: x\ndata: {kind: dead_leaves, image_size: 32}\n"
+                                    "model: {kind: dit, size: XL, patch: 2}\n", "job.yaml");
+  const double per_row = 4.0 * double(dit_activation_elements(dit_config(xl)));
+  const std::int64_t rows = rows_that_fit(xl, cpu);
+  EXPECT_EQ(rows, std::int64_t(4.0 * double(std::int64_t(1) << 30) / per_row));
+  EXPECT_GE(rows, 1);
+  EXPECT_LT(double(rows) * per_row, 4.0 * double(std::int64_t(1) << 30));
+  EXPECT_GE(double(rows + 1) * per_row, 4.0 * double(std::int64_t(1) << 30));
+  const JobSpec small = parse_job_spec("name: s\ndata: {kind: dead_leaves, image_size: 8}\n"
+                                       "model: {kind: dit, patch: 2, heads: 2, hidden: 32, depth: 2}\n", "job.yaml");
+  EXPECT_GT(rows_that_fit(small, cpu), 2048);
+  const JobSpec mlp = parse_job_spec("name: m\ndata: {kind: swissroll}\nmodel: {kind: mlp}\n", "job.yaml");
+  EXPECT_EQ(rows_that_fit(mlp, cpu), std::numeric_limits<std::int64_t>::max());
 }
 
 }  // namespace
