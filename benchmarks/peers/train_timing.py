@@ -1,5 +1,6 @@
 """The training step every PyTorch peer times: t uniform over 1000 steps, the cosine schedule's x_t,
-ε-MSE, backward, global-norm clipping at 1 and AdamW; images/s over `steps` after `warmup`.
+ε-MSE, backward, global-norm clipping at 1, AdamW and the EMA of the weights (carnot's step
+always updates its EMA: the peer pays for it too); images/s over `steps` after `warmup`.
 On a GPU: x0 lives there, the forward and loss run under bf16 autocast when asked (fp32 master
 weights and AdamW state, as carnot's train.precision bf16), and the clock reads after a sync."""
 import contextlib
@@ -7,6 +8,8 @@ import math
 import time
 
 import torch
+
+EMA_DECAY = 0.9999  # what the decay is does not change the cost
 
 
 def images_per_second(predict_eps, parameters, x0, steps, warmup, lr, autocast_bf16=False):
@@ -16,6 +19,7 @@ def images_per_second(predict_eps, parameters, x0, steps, warmup, lr, autocast_b
     device = x0.device
     fused = {"fused": True} if device.type == "cuda" else {}
     opt = torch.optim.AdamW(parameters, lr=lr, weight_decay=0, **fused)
+    ema = [p.detach().clone() for p in parameters]
     batch = x0.shape[0]
 
     def sync():
@@ -34,6 +38,9 @@ def images_per_second(predict_eps, parameters, x0, steps, warmup, lr, autocast_b
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         opt.step()
+        with torch.no_grad():  # one multi-tensor pass each, as the fused AdamW
+            torch._foreach_mul_(ema, EMA_DECAY)
+            torch._foreach_add_(ema, parameters, alpha=1 - EMA_DECAY)
 
     for _ in range(warmup):
         step()

@@ -1,30 +1,34 @@
-// FlashAttention-style fused multi-head attention on bf16 (Dao et al. 2022, FA2's loop order) with
-// the tensor cores through WMMA: 16×16×16 bf16 tiles, float32 accumulation. The probabilities never
-// reach global memory; forward saves each row's log-sum-exp and backward recomputes P from it.
+// FlashAttention-style fused multi-head attention on bf16 (Dao 2023, FA2's loop order and register
+// layout) on the tensor cores through mma.sync m16n8k16 (bf16 in, float32 accumulation), with
+// ldmatrix feeding the operands from shared memory. The probabilities never reach global memory;
+// forward saves each row's log-sum-exp and backward recomputes P from it.
 //
-// Forward: a block owns 64 queries of one (sample, head), four warps of 16 rows; it streams 64-key
-// tiles of K and V through shared memory. Per tile and warp: S = Q Kᵀ (WMMA, stored to shared
-// memory), the online softmax (two lanes a row, 32 columns each, visited in a skewed order so the
-// 32 lanes hit 32 different banks), P rounded to bf16, O ← O·e^{m_old − m_new} + P V with O a
-// float32 accumulator in shared memory. At the end O/l and lse = m + log l.
+// Why raw mma.sync and not WMMA: the accumulator layout of m16n8k16 is documented (a thread holds
+// rows g = lane/4 and g + 8, columns 2·(lane%4) and +1 of each 8-column tile), so the softmax's row
+// maxima and sums are a few shuffles within a quad, the rescaling of O is done in registers, and a
+// product's accumulator is the next product's A operand without a trip through shared memory
+// (P of S = Q Kᵀ becomes the A of P V). Shared memory holds only the streamed K/V (or Q/dO) tiles,
+// rows padded by 16 bytes so that ldmatrix's eight row addresses fall in eight different banks.
 //
-// Backward is deterministic (no atomics): a dK/dV kernel (a block owns 64 keys and walks every
-// query tile) and a dQ kernel (a block owns 64 queries and walks every key tile), each computing
-// its own S and dP — 10·N²·D FLOPs per head against FA2's 8·N²·D with atomic dQ, the price of
-// bitwise repeatable gradients. Δ = rowsum(dO ⊙ O) comes first, from a small kernel.
+// Forward: a block owns 64 queries of one (sample, head), four warps of 16 rows, Q in registers;
+// it streams 64-key tiles of K and V: S = Q Kᵀ, the online softmax, O ← O·e^{m_old − m_new} + P V.
+// Backward is deterministic (no atomics): a dK/dV kernel (a block owns 64 keys, K and V in
+// registers, walks 32-query tiles of Q and dO) and a dQ kernel (owns 64 queries, Q and dO in
+// registers, walks 32-key tiles of K and V), each computing its own S and dP — 10·N²·D FLOPs per
+// head against FA2's 8·N²·D with atomic dQ, the price of bitwise repeatable gradients.
+// Δ = rowsum(dO ⊙ O) comes first, from a small kernel.
 //
 // Cost per (sample, head), N tokens, head dim D (DiT-XL/2: N = 256, D = 72): forward 4N²D FLOPs
-// (19 M) over 8·N·D bytes (0.15 MB): compute-bound, where the materialised path also writes and
-// reads N² logits and probabilities (~0.8 MB). Head dims are padded to a multiple of 16 with zeros
-// in shared memory (72 → 80), so D = 72 does 11% more tensor-core work than it needs.
+// (19 M) over 8·N·D bytes (0.15 MB): compute-bound. Head dims are padded to a multiple of 16 with
+// zeros in shared memory (72 → 80), so D = 72 does 11% more tensor-core work than it needs. Each
+// padded width is its own instantiation (DP/16 = 1…8), so the register arrays are exactly sized.
 #include "kernels/cuda/flash_attention.cuh"
-
-#include <mma.h>
 
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -33,131 +37,143 @@ namespace carnot::cuda_kernels {
 
 namespace {
 
-namespace wmma = nvcuda::wmma;
 using bf16 = __nv_bfloat16;
 
-constexpr int kTile = 64;                 // rows a block owns, and columns of each inner tile
-constexpr int kWarps = kTile / 16;        // each warp owns 16 of the block's rows
+constexpr int kWarps = 4;
 constexpr int kFlashThreads = 32 * kWarps;
+constexpr int kRows = 16 * kWarps;     // queries (forward, dQ) or keys (dK/dV) a block owns
+constexpr int kForwardCols = 64;       // keys per streamed tile in forward
+constexpr int kBackwardCols = 32;      // queries (dK/dV) or keys (dQ) per streamed tile in backward
 constexpr int kMaxHeadDim = 128;
-constexpr int kMaxFrags = kMaxHeadDim / 16;
-constexpr int kTileFrags = kTile / 16;
 constexpr float kLog2e = 1.4426950408889634f;
 
-using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major>;
-using FragBt = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major>;  // Xᵀ of a row-major X
-using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major>;
-using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
-
-// Hands out consecutive 128-byte aligned arrays of the dynamic shared memory; from base 0 on the
-// host it measures the size, so the launch and the kernel carve the same layout.
-struct Carve {
-  std::uintptr_t base;
-  std::size_t used = 0;
-  template <class T> __host__ __device__ T* take(std::size_t n) {
-    T* p = reinterpret_cast<T*>(base + used);
-    used += (n * sizeof(T) + 127) / 128 * 128;
-    return p;
-  }
+// Padded head dim and shared-memory row stride (in elements) for KC chunks of 16 columns.
+template <int KC> struct Width {
+  static constexpr int dp = 16 * KC;
+  static constexpr int stride = dp + 8;  // +16 bytes: ldmatrix's 8 rows hit 8 different banks
 };
 
-struct ForwardSmem {
-  bf16 *q, *k, *v, *p;     // [64][DP] tiles; P [warps][16][64]
-  float *s, *o, *m, *l, *alpha;  // S [warps][16][64], O [warps][16][DP], per-row state [warps][16]
-};
-__host__ __device__ inline std::size_t forward_smem(std::uintptr_t base, int dp, ForwardSmem& f) {
-  Carve c{base};
-  f.q = c.take<bf16>(kTile * dp), f.k = c.take<bf16>(kTile * dp), f.v = c.take<bf16>(kTile * dp);
-  f.p = c.take<bf16>(kWarps * 16 * kTile);
-  f.s = c.take<float>(kWarps * 16 * kTile), f.o = c.take<float>(kWarps * 16 * dp);
-  f.m = c.take<float>(kTile), f.l = c.take<float>(kTile), f.alpha = c.take<float>(kTile);
-  return c.used;
+__device__ __forceinline__ unsigned smem_address(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
 }
 
-// Backward's kernels: the block's own 64 rows (keys for dK/dV, queries for dQ) first sit as two bf16
-// tiles in `acc` (the float accumulators' space, which is exactly as large) until each warp holds
-// its rows in registers; then the other side's tiles stream through a and b.
-struct BackwardSmem {
-  bf16 *a, *b, *p, *ds;      // streamed [64][DP] tiles; P and dS [warps][16][64]
-  float *s, *dp, *acc, *lse, *delta;  // S and dP [warps][16][64]; accumulators [2][warps][16][DP]; [64]
-};
-__host__ __device__ inline std::size_t backward_smem(std::uintptr_t base, int dp, int accumulators, BackwardSmem& f) {
-  Carve c{base};
-  f.a = c.take<bf16>(kTile * dp), f.b = c.take<bf16>(kTile * dp);
-  f.p = c.take<bf16>(kWarps * 16 * kTile), f.ds = c.take<bf16>(kWarps * 16 * kTile);
-  f.s = c.take<float>(kWarps * 16 * kTile), f.dp = c.take<float>(kWarps * 16 * kTile);
-  f.acc = c.take<float>(std::size_t(accumulators) * kWarps * 16 * dp);
-  f.lse = c.take<float>(kTile), f.delta = c.take<float>(kTile);
-  return c.used;
+// Four 8×8 bf16 matrices; lane l gives the address of row l%8 of matrix l/8. Thread T receives of
+// matrix i the pair (row T/4, columns 2·(T%4), +1); with .trans the pair (rows 2·(T%4), +1; column T/4).
+__device__ __forceinline__ void ldmatrix_x4(std::uint32_t (&r)[4], const bf16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_address(p))
+               : "memory");
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(std::uint32_t (&r)[4], const bf16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_address(p))
+               : "memory");
 }
 
-// Rows [first, first + 64) of a row-major matrix (rows `stride` apart, D columns used) into
-// dst[64][dp], zero past the last token and past D, in 16-byte vectors (D % 8 == 0, src aligned).
-__device__ void load_tile(bf16* dst, int dp, const bf16* src, std::int64_t stride, int first, int n, int d) {
+// c[16×8] += a[16×16] · b[16×8]: a as (row g, k 2t..2t+1), (g+8, 2t), (g, 2t+8), (g+8, 2t+8);
+// b as (k 2t..2t+1, column g), (k 2t+8.., g); c as (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1),
+// with g = lane/4, t = lane%4 (PTX ISA, "Matrix Fragments for mma.m16n8k16").
+__device__ __forceinline__ void mma_bf16(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                         std::uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ std::uint32_t pack_bf16(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (low half) = lo
+  return *reinterpret_cast<const std::uint32_t*>(&v);
+}
+
+// Rows [first, first + ROWS) of a row-major matrix (rows `ld` apart, d columns used) into
+// dst[ROWS][stride], zero past the last token and in columns [d, dp), in 16-byte vectors
+// (d % 8 == 0, src 16-byte aligned).
+template <int ROWS>
+__device__ void load_tile(bf16* dst, int stride, int dp, const bf16* src, std::int64_t ld, int first, int n, int d) {
   const int chunks = dp / 8;
-  for (int c = threadIdx.x; c < kTile * chunks; c += kFlashThreads) {
+  for (int c = threadIdx.x; c < ROWS * chunks; c += kFlashThreads) {
     const int r = c / chunks, col = (c % chunks) * 8;
     uint4 v = make_uint4(0, 0, 0, 0);
-    if (first + r < n && col < d) v = *reinterpret_cast<const uint4*>(src + std::int64_t(first + r) * stride + col);
-    *reinterpret_cast<uint4*>(dst + r * dp + col) = v;
+    if (first + r < n && col < d) v = *reinterpret_cast<const uint4*>(src + std::int64_t(first + r) * ld + col);
+    *reinterpret_cast<uint4*>(dst + r * stride + col) = v;
   }
 }
 
-__device__ void load_rows(float* dst, const float* src, int first, int n, float pad) {
-  for (int r = threadIdx.x; r < kTile; r += kFlashThreads) dst[r] = first + r < n ? src[first + r] : pad;
+// Rows [row0, row0 + 16) of a [·][stride] tile as the A operand of KC k-chunks.
+template <int KC> __device__ void load_a(std::uint32_t (&a)[KC][4], const bf16* tile, int row0, int lane) {
+  constexpr int stride = Width<KC>::stride;
+  const int r = row0 + lane % 8 + 8 * ((lane / 8) % 2), c = 8 * (lane / 16);
+#pragma unroll
+  for (int kk = 0; kk < KC; ++kk) ldmatrix_x4(a[kk], tile + r * stride + 16 * kk + c);
 }
 
-// This warp's 16 rows of a [64][dp] tile as matrix_a fragments (nk = dp/16 of them).
-__device__ void load_rows_a(FragA (&f)[kMaxFrags], const bf16* tile, int warp, int dp) {
+// acc[16 × COLS] = A · tileᵀ: this warp's 16 rows (A, KC chunks of the head dim) against the
+// tile's COLS rows. acc[j] is the 8-column tile j in the accumulator layout.
+template <int KC, int COLS>
+__device__ void a_times_tile_t(float (&acc)[COLS / 8][4], const std::uint32_t (&a)[KC][4], const bf16* tile,
+                               int lane) {
+  constexpr int stride = Width<KC>::stride;
 #pragma unroll
-  for (int kk = 0; kk < kMaxFrags; ++kk)
-    if (kk < dp / 16) wmma::load_matrix_sync(f[kk], tile + warp * 16 * dp + kk * 16, dp);
-}
-
-// out[16][64] = rows · tileᵀ: this warp's 16 rows (fragments) against the tile's 64 rows.
-__device__ void rows_times_tile_t(float* out, const FragA (&rows)[kMaxFrags], const bf16* tile, int dp) {
+  for (int j = 0; j < COLS / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+  // Matrices: rows +0..7 columns +0..7, rows +0..7 columns +8..15, rows +8..15 columns +0..7, +8..15:
+  // the (k 0..7, k 8..15) halves of B for column tiles 2jp and 2jp + 1.
+  const int r = lane % 8 + 8 * (lane / 16), c = 8 * ((lane / 8) % 2);
 #pragma unroll
-  for (int j = 0; j < kTileFrags; ++j) {
-    FragC acc;
-    wmma::fill_fragment(acc, 0.0f);
+  for (int jp = 0; jp < COLS / 16; ++jp)
 #pragma unroll
-    for (int kk = 0; kk < kMaxFrags; ++kk)
-      if (kk < dp / 16) {
-        FragBt b;
-        wmma::load_matrix_sync(b, tile + j * 16 * dp + kk * 16, dp);
-        wmma::mma_sync(acc, rows[kk], b, acc);
-      }
-    wmma::store_matrix_sync(out + j * 16, acc, kTile, wmma::mem_row_major);
-  }
-}
-
-// acc[16][dp] += w[16][64] · tile[64][dp] (w bf16 in shared memory, acc float in shared memory).
-__device__ void accumulate_w_tile(float* acc, const bf16* w, const bf16* tile, int dp) {
-  FragA wa[kTileFrags];
-#pragma unroll
-  for (int kk = 0; kk < kTileFrags; ++kk) wmma::load_matrix_sync(wa[kk], w + kk * 16, kTile);
-#pragma unroll
-  for (int n = 0; n < kMaxFrags; ++n)
-    if (n < dp / 16) {
-      FragC c;
-      wmma::load_matrix_sync(c, acc + n * 16, dp, wmma::mem_row_major);
-#pragma unroll
-      for (int kk = 0; kk < kTileFrags; ++kk) {
-        FragB b;
-        wmma::load_matrix_sync(b, tile + kk * 16 * dp + n * 16, dp);
-        wmma::mma_sync(c, wa[kk], b, c);
-      }
-      wmma::store_matrix_sync(acc + n * 16, c, dp, wmma::mem_row_major);
+    for (int kk = 0; kk < KC; ++kk) {
+      std::uint32_t b[4];
+      ldmatrix_x4(b, tile + (16 * jp + r) * stride + 16 * kk + c);
+      mma_bf16(acc[2 * jp], a[kk], b[0], b[1]);
+      mma_bf16(acc[2 * jp + 1], a[kk], b[2], b[3]);
     }
 }
 
-// Writes rows [first, first + 16) of a [16][dp] float accumulator, times `scale`, as bf16 into a
-// row-major matrix (rows `stride` apart), rows < n and columns < d only.
-__device__ void store_rows(bf16* dst, std::int64_t stride, const float* acc, int dp, int first, int n, int d,
-                           float scale, int lane) {
-  for (int i = lane; i < 16 * d; i += 32) {
-    const int r = i / d, col = i % d;
-    if (first + r < n) dst[std::int64_t(first + r) * stride + col] = __float2bfloat16_rn(acc[r * dp + col] * scale);
+// out[16 × dp] += W · tile: W (16 × COLS) given as accumulators, rounded to bf16 as the A operand;
+// the tile's COLS rows of dp columns are B through ldmatrix.trans.
+template <int KC, int COLS>
+__device__ void w_times_tile(float (&out)[2 * KC][4], const float (&w)[COLS / 8][4], const bf16* tile, int lane) {
+  constexpr int stride = Width<KC>::stride;
+  // Matrices: rows +0..7 columns +0..7, rows +8..15 columns +0..7, rows +0..7 columns +8..15, +8..15:
+  // transposed, the (k 0..7, k 8..15) halves of B for output column tiles 2dc and 2dc + 1.
+  const int r = lane % 8 + 8 * ((lane / 8) % 2), c = 8 * (lane / 16);
+#pragma unroll
+  for (int kc = 0; kc < COLS / 16; ++kc) {
+    const std::uint32_t a[4] = {pack_bf16(w[2 * kc][0], w[2 * kc][1]), pack_bf16(w[2 * kc][2], w[2 * kc][3]),
+                                pack_bf16(w[2 * kc + 1][0], w[2 * kc + 1][1]),
+                                pack_bf16(w[2 * kc + 1][2], w[2 * kc + 1][3])};
+#pragma unroll
+    for (int dc = 0; dc < KC; ++dc) {
+      std::uint32_t b[4];
+      ldmatrix_x4_trans(b, tile + (16 * kc + r) * stride + 16 * dc + c);
+      mma_bf16(out[2 * dc], a, b[0], b[1]);
+      mma_bf16(out[2 * dc + 1], a, b[2], b[3]);
+    }
+  }
+}
+
+// Writes this warp's 16 rows [row0, row0 + 16) of a [16 × dp] accumulator, times `scale`, as bf16
+// into a row-major matrix (rows `ld` apart), rows < n and columns < d only.
+template <int KC>
+__device__ void store_rows(bf16* dst, std::int64_t ld, const float (&acc)[2 * KC][4], int row0, int n, int d,
+                           float scale0, float scale1, int lane) {
+  const int g = lane / 4, tq = lane % 4;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int row = row0 + g + 8 * half;
+    const float s = half == 0 ? scale0 : scale1;
+    if (row >= n) continue;
+#pragma unroll
+    for (int j = 0; j < 2 * KC; ++j) {
+      const int col = 8 * j + 2 * tq;
+      if (col < d)
+        *reinterpret_cast<__nv_bfloat162*>(dst + std::int64_t(row) * ld + col) =
+            __floats2bfloat162_rn(acc[j][2 * half] * s, acc[j][2 * half + 1] * s);
+    }
   }
 }
 
@@ -167,8 +183,8 @@ struct HeadTile {
   int bh, first, warp, lane;
   std::int64_t C, ld, qkv_at, out_at;
   __device__ HeadTile(int n, int heads, int d) {
-    const int tiles = (n + kTile - 1) / kTile;
-    bh = blockIdx.x / tiles, first = (blockIdx.x % tiles) * kTile;
+    const int tiles = (n + kRows - 1) / kRows;
+    bh = blockIdx.x / tiles, first = (blockIdx.x % tiles) * kRows;
     warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int b = bh / heads, h = bh % heads;
     C = std::int64_t(heads) * d, ld = 3 * C;
@@ -176,72 +192,75 @@ struct HeadTile {
   }
 };
 
-// The column a lane visits at step c of a 32-column half-row: skewed, so that lanes of the same
-// half (different rows 64 floats apart) read different banks.
-__device__ __forceinline__ int skewed(int c, int lane) { return (lane / 16) * 32 + (c + lane) % 32; }
-
+template <int KC>
 __global__ void __launch_bounds__(kFlashThreads)
-    flash_forward_k(const bf16* qkv, float* lse, bf16* out, int n, int heads, int d, int dp, float scale) {
-  extern __shared__ __align__(128) unsigned char smem[];
-  ForwardSmem f;
-  forward_smem(reinterpret_cast<std::uintptr_t>(smem), dp, f);
+    flash_forward_k(const bf16* qkv, float* lse, bf16* out, int n, int heads, int d, float scale) {
+  constexpr int dp = Width<KC>::dp, stride = Width<KC>::stride, NT = kForwardCols / 8;
+  static_assert(kForwardCols == kRows, "Q is staged in K's tile");
+  __shared__ __align__(16) bf16 k_s[kForwardCols * stride], v_s[kForwardCols * stride];
   const HeadTile t(n, heads, d);
-  const int bh = t.bh, q0 = t.first, warp = t.warp, lane = t.lane;
-  const std::int64_t C = t.C, ld = t.ld;
+  const int q0 = t.first, warp = t.warp, lane = t.lane, tq = lane % 4;
   const bf16* q_g = qkv + t.qkv_at;
-  float *s_w = f.s + warp * 16 * kTile, *o_w = f.o + warp * 16 * dp;
-  float *m_w = f.m + warp * 16, *l_w = f.l + warp * 16, *alpha_w = f.alpha + warp * 16;
-  bf16* p_w = f.p + warp * 16 * kTile;
   const float scale_log2 = scale * kLog2e;
 
-  load_tile(f.q, dp, q_g, ld, q0, n, d);
-  for (int i = lane; i < 16 * dp; i += 32) o_w[i] = 0;
-  if (lane < 16) m_w[lane] = -INFINITY, l_w[lane] = 0;
+  load_tile<kRows>(k_s, stride, dp, q_g, t.ld, q0, n, d);  // Q, staged in K's place
   __syncthreads();
-  FragA qa[kMaxFrags];
-  load_rows_a(qa, f.q, warp, dp);
+  std::uint32_t qa[KC][4];
+  load_a<KC>(qa, k_s, warp * 16, lane);
+  float o[2 * KC][4] = {};
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // rows g and g + 8; l: this thread's part
 
-  for (int k0 = 0; k0 < n; k0 += kTile) {
-    __syncthreads();  // every warp is done with the previous K and V
-    load_tile(f.k, dp, q_g + C, ld, k0, n, d);
-    load_tile(f.v, dp, q_g + 2 * C, ld, k0, n, d);
+  for (int k0 = 0; k0 < n; k0 += kForwardCols) {
+    __syncthreads();  // every warp is done with the previous tiles (or Q)
+    load_tile<kForwardCols>(k_s, stride, dp, q_g + t.C, t.ld, k0, n, d);
+    load_tile<kForwardCols>(v_s, stride, dp, q_g + 2 * t.C, t.ld, k0, n, d);
     __syncthreads();
-    rows_times_tile_t(s_w, qa, f.k, dp);  // S = Q Kᵀ (unscaled)
-    __syncwarp();
-    // Online softmax in units of the unscaled logits: lanes r and r + 16 share row r.
-    const int r = lane % 16;
-    const float* s_row = s_w + r * kTile;
-    float mx = -INFINITY;
-    for (int c = 0; c < 32; ++c) {
-      const int j = skewed(c, lane);
-      if (k0 + j < n) mx = fmaxf(mx, s_row[j]);
+    float s[NT][4];
+    a_times_tile_t<KC, kForwardCols>(s, qa, k_s, lane);  // S = Q Kᵀ (unscaled)
+    // The online softmax in units of the unscaled logits; a row's 64 columns lie in its quad.
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        if (k0 + 8 * j + 2 * tq + (e & 1) >= n) s[j][e] = -INFINITY;
+        mx[e / 2] = fmaxf(mx[e / 2], s[j][e]);
+      }
+    float alpha[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      const float m_new = fmaxf(m[r], mx[r]);  // finite: the first tile has key 0
+      alpha[r] = exp2f((m[r] - m_new) * scale_log2);
+      m[r] = m_new, l[r] *= alpha[r];
     }
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
-    const float m_old = m_w[r], m_new = fmaxf(m_old, mx);  // finite: the first tile has key 0
-    float sum = 0;
-    for (int c = 0; c < 32; ++c) {
-      const int j = skewed(c, lane);
-      const float p = k0 + j < n ? exp2f((s_row[j] - m_new) * scale_log2) : 0.0f;
-      p_w[r * kTile + j] = __float2bfloat16_rn(p);
-      sum += p;
-    }
-    sum += __shfl_xor_sync(0xffffffffu, sum, 16);
-    __syncwarp();  // both lanes of a row have read m_old
-    if (lane < 16) {
-      const float alpha = exp2f((m_old - m_new) * scale_log2);
-      alpha_w[r] = alpha, l_w[r] = l_w[r] * alpha + sum, m_w[r] = m_new;
-    }
-    __syncwarp();
-    for (int i = lane; i < 16 * dp; i += 32) o_w[i] *= alpha_w[i / dp];
-    __syncwarp();
-    accumulate_w_tile(o_w, p_w, f.v, dp);  // O += P V
-    __syncwarp();
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        s[j][e] = exp2f((s[j][e] - m[e / 2]) * scale_log2);
+        l[e / 2] += s[j][e];
+      }
+#pragma unroll
+    for (int j = 0; j < 2 * KC; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) o[j][e] *= alpha[e / 2];
+    w_times_tile<KC, kForwardCols>(o, s, v_s, lane);  // O += P V
   }
-  for (int i = lane; i < 16 * dp; i += 32) o_w[i] /= l_w[i / dp];
-  __syncwarp();
-  store_rows(out + t.out_at, C, o_w, dp, q0 + warp * 16, n, d, 1.0f, lane);
-  if (lane < 16 && q0 + warp * 16 + lane < n)
-    lse[std::int64_t(bh) * n + q0 + warp * 16 + lane] = m_w[lane] * scale + logf(l_w[lane]);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+  }
+  const int row0 = q0 + warp * 16;
+  store_rows<KC>(out + t.out_at, t.C, o, row0, n, d, 1.0f / l[0], 1.0f / l[1], lane);
+  if (tq == 0)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int row = row0 + lane / 4 + 8 * r;
+      if (row < n) lse[std::int64_t(t.bh) * n + row] = m[r] * scale + logf(l[r]);
+    }
 }
 
 // Δ[b, h, i] = Σ_d dO·O over head h's columns, one warp a row.
@@ -258,127 +277,136 @@ __global__ void flash_delta_k(const bf16* out, const bf16* dout, float* delta, s
   if (lane == 0) delta[row] = s;
 }
 
-// dK and dV for 64 keys: for each query tile, Sᵀ = K Qᵀ, dPᵀ = V dOᵀ, Pᵀ = e^{Sᵀ·scale − lse},
+// dK and dV for 64 keys: for each 32-query tile, Sᵀ = K Qᵀ, dPᵀ = V dOᵀ, Pᵀ = e^{Sᵀ·scale − lse},
 // dSᵀ = Pᵀ ⊙ (dPᵀ − Δ), dV += Pᵀ dO, dK += dSᵀ Q; dK is scaled once at the end.
+template <int KC>
 __global__ void __launch_bounds__(kFlashThreads)
     flash_dkv_k(const bf16* qkv, const float* lse, const float* delta, const bf16* dout, bf16* dqkv, int n, int heads,
-                int d, int dp, float scale) {
-  extern __shared__ __align__(128) unsigned char smem[];
-  BackwardSmem f;
-  backward_smem(reinterpret_cast<std::uintptr_t>(smem), dp, 2, f);
+                int d, float scale) {
+  constexpr int dp = Width<KC>::dp, stride = Width<KC>::stride, NT = kBackwardCols / 8;
+  __shared__ __align__(16) bf16 a_s[kRows * stride], b_s[kRows * stride];  // K, V; then Q, dO tiles
+  __shared__ float lse_s[kBackwardCols], delta_s[kBackwardCols];
   const HeadTile t(n, heads, d);
-  const int bh = t.bh, k0 = t.first, warp = t.warp, lane = t.lane;
-  const std::int64_t C = t.C, ld = t.ld;
+  const int k0 = t.first, warp = t.warp, lane = t.lane, tq = lane % 4;
   const bf16* q_g = qkv + t.qkv_at;
   const bf16* do_g = dout + t.out_at;
-  float *s_w = f.s + warp * 16 * kTile, *dp_w = f.dp + warp * 16 * kTile;
-  float *dk_w = f.acc + warp * 16 * dp, *dv_w = f.acc + (kWarps + warp) * 16 * dp;
-  bf16 *p_w = f.p + warp * 16 * kTile, *ds_w = f.ds + warp * 16 * kTile;
   const float scale_log2 = scale * kLog2e;
 
-  bf16* own = reinterpret_cast<bf16*>(f.acc);  // K then V of the block's keys, until in registers
-  load_tile(own, dp, q_g + C, ld, k0, n, d);
-  load_tile(own + kTile * dp, dp, q_g + 2 * C, ld, k0, n, d);
+  load_tile<kRows>(a_s, stride, dp, q_g + t.C, t.ld, k0, n, d);
+  load_tile<kRows>(b_s, stride, dp, q_g + 2 * t.C, t.ld, k0, n, d);
   __syncthreads();
-  FragA ka[kMaxFrags], va[kMaxFrags];
-  load_rows_a(ka, own, warp, dp);
-  load_rows_a(va, own + kTile * dp, warp, dp);
-  __syncthreads();
-  for (int i = lane; i < 16 * dp; i += 32) dk_w[i] = 0, dv_w[i] = 0;
+  std::uint32_t ka[KC][4], va[KC][4];
+  load_a<KC>(ka, a_s, warp * 16, lane);
+  load_a<KC>(va, b_s, warp * 16, lane);
+  float dk[2 * KC][4] = {}, dv[2 * KC][4] = {};
 
-  for (int q0 = 0; q0 < n; q0 += kTile) {
+  for (int q0 = 0; q0 < n; q0 += kBackwardCols) {
     __syncthreads();
-    load_tile(f.a, dp, q_g, ld, q0, n, d);  // Q
-    load_tile(f.b, dp, do_g, C, q0, n, d);  // dO
-    load_rows(f.lse, lse + std::int64_t(bh) * n, q0, n, INFINITY);  // padded queries get P = 0
-    load_rows(f.delta, delta + std::int64_t(bh) * n, q0, n, 0.0f);
-    __syncthreads();
-    rows_times_tile_t(s_w, ka, f.a, dp);   // Sᵀ = K Qᵀ
-    rows_times_tile_t(dp_w, va, f.b, dp);  // dPᵀ = V dOᵀ
-    __syncwarp();
-    const int r = lane % 16;  // this lane's key row; columns are queries
-    for (int c = 0; c < 32; ++c) {
-      const int j = skewed(c, lane);
-      const float p = exp2f(s_w[r * kTile + j] * scale_log2 - f.lse[j] * kLog2e);
-      p_w[r * kTile + j] = __float2bfloat16_rn(p);
-      ds_w[r * kTile + j] = __float2bfloat16_rn(p * (dp_w[r * kTile + j] - f.delta[j]));
+    load_tile<kBackwardCols>(a_s, stride, dp, q_g, t.ld, q0, n, d);  // Q
+    load_tile<kBackwardCols>(b_s, stride, dp, do_g, t.C, q0, n, d);  // dO
+    for (int i = threadIdx.x; i < kBackwardCols; i += kFlashThreads) {
+      const bool real = q0 + i < n;  // padded queries: P = 0
+      lse_s[i] = real ? lse[std::int64_t(t.bh) * n + q0 + i] * kLog2e : INFINITY;
+      delta_s[i] = real ? delta[std::int64_t(t.bh) * n + q0 + i] : 0.0f;
     }
-    __syncwarp();
-    accumulate_w_tile(dv_w, p_w, f.b, dp);   // dV += Pᵀ dO
-    accumulate_w_tile(dk_w, ds_w, f.a, dp);  // dK += dSᵀ Q
-    __syncwarp();
+    __syncthreads();
+    float s[NT][4], dpt[NT][4];
+    a_times_tile_t<KC, kBackwardCols>(s, ka, a_s, lane);    // Sᵀ = K Qᵀ
+    a_times_tile_t<KC, kBackwardCols>(dpt, va, b_s, lane);  // dPᵀ = V dOᵀ
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int q = 8 * j + 2 * tq + (e & 1);  // columns are queries
+        const float p = exp2f(s[j][e] * scale_log2 - lse_s[q]);
+        s[j][e] = p;
+        dpt[j][e] = p * (dpt[j][e] - delta_s[q]);
+      }
+    w_times_tile<KC, kBackwardCols>(dv, s, b_s, lane);    // dV += Pᵀ dO
+    w_times_tile<KC, kBackwardCols>(dk, dpt, a_s, lane);  // dK += dSᵀ Q
   }
-  bf16* dk_g = dqkv + t.qkv_at + C;
-  store_rows(dk_g, ld, dk_w, dp, k0 + warp * 16, n, d, scale, lane);
-  store_rows(dk_g + C, ld, dv_w, dp, k0 + warp * 16, n, d, 1.0f, lane);
+  bf16* dk_g = dqkv + t.qkv_at + t.C;
+  store_rows<KC>(dk_g, t.ld, dk, k0 + warp * 16, n, d, scale, scale, lane);
+  store_rows<KC>(dk_g + t.C, t.ld, dv, k0 + warp * 16, n, d, 1.0f, 1.0f, lane);
 }
 
-// dQ for 64 queries: for each key tile, S = Q Kᵀ, dP = dO Vᵀ, P = e^{S·scale − lse} (zero past the
-// last key), dS = P ⊙ (dP − Δ), dQ += dS K; scaled once at the end.
+// dQ for 64 queries: for each 32-key tile, S = Q Kᵀ, dP = dO Vᵀ, P = e^{S·scale − lse} (zero past
+// the last key), dS = P ⊙ (dP − Δ), dQ += dS K; scaled once at the end.
+template <int KC>
 __global__ void __launch_bounds__(kFlashThreads)
     flash_dq_k(const bf16* qkv, const float* lse, const float* delta, const bf16* dout, bf16* dqkv, int n, int heads,
-               int d, int dp, float scale) {
-  extern __shared__ __align__(128) unsigned char smem[];
-  BackwardSmem f;
-  backward_smem(reinterpret_cast<std::uintptr_t>(smem), dp, 1, f);
+               int d, float scale) {
+  constexpr int dp = Width<KC>::dp, stride = Width<KC>::stride, NT = kBackwardCols / 8;
+  __shared__ __align__(16) bf16 a_s[kRows * stride], b_s[kRows * stride];  // Q, dO; then K, V tiles
   const HeadTile t(n, heads, d);
-  const int bh = t.bh, q0 = t.first, warp = t.warp, lane = t.lane;
-  const std::int64_t C = t.C, ld = t.ld;
+  const int q0 = t.first, warp = t.warp, lane = t.lane, tq = lane % 4;
   const bf16* q_g = qkv + t.qkv_at;
-  float *s_w = f.s + warp * 16 * kTile, *dp_w = f.dp + warp * 16 * kTile, *dq_w = f.acc + warp * 16 * dp;
-  bf16* ds_w = f.ds + warp * 16 * kTile;
   const float scale_log2 = scale * kLog2e;
 
-  bf16* own = reinterpret_cast<bf16*>(f.acc);  // Q then dO of the block's queries, until in registers
-  load_tile(own, dp, q_g, ld, q0, n, d);
-  load_tile(own + kTile * dp, dp, dout + t.out_at, C, q0, n, d);
-  load_rows(f.lse, lse + std::int64_t(bh) * n, q0, n, INFINITY);
-  load_rows(f.delta, delta + std::int64_t(bh) * n, q0, n, 0.0f);
+  load_tile<kRows>(a_s, stride, dp, q_g, t.ld, q0, n, d);
+  load_tile<kRows>(b_s, stride, dp, dout + t.out_at, t.C, q0, n, d);
   __syncthreads();
-  FragA qa[kMaxFrags], oa[kMaxFrags];
-  load_rows_a(qa, own, warp, dp);
-  load_rows_a(oa, own + kTile * dp, warp, dp);
-  __syncthreads();
-  for (int i = lane; i < 16 * dp; i += 32) dq_w[i] = 0;
-  const int r = lane % 16;  // this lane's query row; columns are keys
-  const float lse_row = f.lse[warp * 16 + r] * kLog2e, delta_row = f.delta[warp * 16 + r];
-
-  for (int k0 = 0; k0 < n; k0 += kTile) {
-    __syncthreads();
-    load_tile(f.a, dp, q_g + C, ld, k0, n, d);      // K
-    load_tile(f.b, dp, q_g + 2 * C, ld, k0, n, d);  // V
-    __syncthreads();
-    rows_times_tile_t(s_w, qa, f.a, dp);   // S = Q Kᵀ
-    rows_times_tile_t(dp_w, oa, f.b, dp);  // dP = dO Vᵀ
-    __syncwarp();
-    for (int c = 0; c < 32; ++c) {
-      const int j = skewed(c, lane);
-      const float p = k0 + j < n ? exp2f(s_w[r * kTile + j] * scale_log2 - lse_row) : 0.0f;
-      ds_w[r * kTile + j] = __float2bfloat16_rn(p * (dp_w[r * kTile + j] - delta_row));
-    }
-    __syncwarp();
-    accumulate_w_tile(dq_w, ds_w, f.a, dp);  // dQ += dS K
-    __syncwarp();
+  std::uint32_t qa[KC][4], oa[KC][4];
+  load_a<KC>(qa, a_s, warp * 16, lane);
+  load_a<KC>(oa, b_s, warp * 16, lane);
+  float lse_row[2], delta_row[2];  // rows g and g + 8
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = q0 + warp * 16 + lane / 4 + 8 * r;
+    lse_row[r] = row < n ? lse[std::int64_t(t.bh) * n + row] * kLog2e : INFINITY;
+    delta_row[r] = row < n ? delta[std::int64_t(t.bh) * n + row] : 0.0f;
   }
-  store_rows(dqkv + t.qkv_at, ld, dq_w, dp, q0 + warp * 16, n, d, scale, lane);
-}
+  float dq[2 * KC][4] = {};
 
-int padded(std::int64_t head_dim) { return int((head_dim + 15) / 16 * 16); }
+  for (int k0 = 0; k0 < n; k0 += kBackwardCols) {
+    __syncthreads();
+    load_tile<kBackwardCols>(a_s, stride, dp, q_g + t.C, t.ld, k0, n, d);      // K
+    load_tile<kBackwardCols>(b_s, stride, dp, q_g + 2 * t.C, t.ld, k0, n, d);  // V
+    __syncthreads();
+    float s[NT][4], dpv[NT][4];
+    a_times_tile_t<KC, kBackwardCols>(s, qa, a_s, lane);    // S = Q Kᵀ
+    a_times_tile_t<KC, kBackwardCols>(dpv, oa, b_s, lane);  // dP = dO Vᵀ
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const bool real = k0 + 8 * j + 2 * tq + (e & 1) < n;
+        const float p = real ? exp2f(s[j][e] * scale_log2 - lse_row[e / 2]) : 0.0f;
+        s[j][e] = p * (dpv[j][e] - delta_row[e / 2]);
+      }
+    w_times_tile<KC, kBackwardCols>(dq, s, a_s, lane);  // dQ += dS K
+  }
+  store_rows<KC>(dqkv + t.qkv_at, t.ld, dq, q0 + warp * 16, n, d, scale, scale, lane);
+}
 
 // Blocks for a launch over (batch, heads, 64-row tiles), refused past what one grid holds.
 unsigned flash_blocks(std::int64_t batch, std::int64_t tokens, std::int64_t heads) {
-  const std::int64_t blocks = batch * heads * ((tokens + kTile - 1) / kTile);
+  const std::int64_t blocks = batch * heads * ((tokens + kRows - 1) / kRows);
   if (tokens > (std::int64_t(1) << 30) || blocks >= (std::int64_t(1) << 31))
     throw std::invalid_argument("flash attention: " + std::to_string(batch) + " × " + std::to_string(heads) +
                                 " heads × " + std::to_string(tokens) + " tokens is more than one launch takes");
   return unsigned(blocks);
 }
 
-template <class Kernel> void allow_smem(Kernel kernel, std::size_t bytes) {
-  CARNOT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+
+// Calls f(std::integral_constant<int, KC>) for the head dim's padded width 16·KC: one
+// instantiation per width, head dims 8…128 in steps of 8 (KC = 1…8).
+template <class F> void by_width(std::int64_t head_dim, F&& f) {
+  switch ((head_dim + 15) / 16) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    case 5: return f(std::integral_constant<int, 5>{});
+    case 6: return f(std::integral_constant<int, 6>{});
+    case 7: return f(std::integral_constant<int, 7>{});
+    case 8: return f(std::integral_constant<int, 8>{});
+    default: throw std::invalid_argument("flash attention: head dim " + std::to_string(head_dim) + " over 128");
+  }
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+float softmax_scale(std::int64_t head_dim) { return float(1.0 / std::sqrt(double(head_dim))); }
 
 }  // namespace
 
@@ -389,12 +417,11 @@ bool flash_attention_applies(std::int64_t head_dim, const void* a, const void* b
 void flash_attention_forward(std::int64_t batch, std::int64_t tokens, std::int64_t heads, std::int64_t head_dim,
                              const __nv_bfloat16* qkv, float* lse, __nv_bfloat16* out) {
   if (batch * heads * tokens == 0) return;
-  const int dp = padded(head_dim);
-  ForwardSmem layout;
-  const std::size_t bytes = forward_smem(0, dp, layout);
-  allow_smem(flash_forward_k, bytes);
-  flash_forward_k<<<flash_blocks(batch, tokens, heads), kFlashThreads, bytes>>>(
-      qkv, lse, out, int(tokens), int(heads), int(head_dim), dp, float(1.0 / std::sqrt(double(head_dim))));
+  const unsigned blocks = flash_blocks(batch, tokens, heads);
+  by_width(head_dim, [&](auto kc) {
+    flash_forward_k<decltype(kc)::value><<<blocks, kFlashThreads>>>(qkv, lse, out, int(tokens), int(heads),
+                                                                    int(head_dim), softmax_scale(head_dim));
+  });
   CARNOT_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -410,18 +437,14 @@ void flash_attention_backward(std::int64_t batch, std::int64_t tokens, std::int6
                                                                                      int(tokens), int(heads),
                                                                                      int(head_dim));
   CARNOT_CUDA_CHECK(cudaGetLastError());
-  const int dp = padded(head_dim);
-  const float scale = float(1.0 / std::sqrt(double(head_dim)));
   const unsigned blocks = flash_blocks(batch, tokens, heads);
-  BackwardSmem layout;
-  const std::size_t dkv_bytes = backward_smem(0, dp, 2, layout), dq_bytes = backward_smem(0, dp, 1, layout);
-  allow_smem(flash_dkv_k, dkv_bytes);
-  allow_smem(flash_dq_k, dq_bytes);
-  flash_dkv_k<<<blocks, kFlashThreads, dkv_bytes>>>(qkv, lse, delta, dout, dqkv, int(tokens), int(heads),
-                                                    int(head_dim), dp, scale);
-  CARNOT_CUDA_CHECK(cudaGetLastError());
-  flash_dq_k<<<blocks, kFlashThreads, dq_bytes>>>(qkv, lse, delta, dout, dqkv, int(tokens), int(heads),
-                                                  int(head_dim), dp, scale);
+  const int n = int(tokens), h = int(heads), d = int(head_dim);
+  by_width(head_dim, [&](auto kc) {
+    constexpr int KC = decltype(kc)::value;
+    flash_dkv_k<KC><<<blocks, kFlashThreads>>>(qkv, lse, delta, dout, dqkv, n, h, d, softmax_scale(head_dim));
+    CARNOT_CUDA_CHECK(cudaGetLastError());
+    flash_dq_k<KC><<<blocks, kFlashThreads>>>(qkv, lse, delta, dout, dqkv, n, h, d, softmax_scale(head_dim));
+  });
   CARNOT_CUDA_CHECK(cudaGetLastError());
 }
 

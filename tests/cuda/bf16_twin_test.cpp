@@ -100,6 +100,7 @@ TEST(CudaOps, Bf16AttentionMatchesCpuTwin) {
   };
   for (const Case& a : {Case{4, 64, 4, 72, "fused, one tile"}, Case{3, 100, 2, 64, "fused, a partial tile"},
                         Case{2, 256, 3, 72, "fused, four tiles (DiT-XL/2's N)"}, Case{1, 17, 1, 128, "fused, D 128"},
+                        Case{2, 33, 3, 8, "fused, D 8"},
                         Case{2, 37, 2, 20, "materialised (head dim 20)"}}) {
     SCOPED_TRACE(a.path);
     const std::int64_t B = a.batch, N = a.tokens, H = a.heads, D = a.head_dim, C = H * D;
