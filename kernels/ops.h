@@ -178,6 +178,7 @@ class Ops {
 
   // Copies `count` blocks of `block` elements from src (blocks src_stride apart) to dst (dst_stride
   // apart), or adds them when accumulate: channel concatenation and its split, q/k/v into fused qkv.
+  // src and dst do not overlap (a copy onto itself, src == dst, is allowed and does nothing).
   virtual void copy_blocks(DType dt, std::int64_t count, std::int64_t block, const void* src, std::int64_t src_stride,
                            void* dst, std::int64_t dst_stride, bool accumulate) = 0;
   // y = a + b (y may alias a or b); y += x; y *= s; y = 0 (fill_zero clears n · dtype_size(dt)

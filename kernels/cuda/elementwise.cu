@@ -2,7 +2,9 @@
 // and the optimizer steps over the flat fp32 buffer. The math is the CPU twin's
 // (kernels/cpu/elementwise.cpp, optimizer_steps.cpp); grid-stride loops.
 #include <cmath>
+#include <type_traits>
 
+#include "kernels/cuda/bf16_rows.cuh"
 #include "kernels/cuda/element.cuh"
 #include "kernels/cuda/kernels.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -131,12 +133,20 @@ template <class T> void relu_forward(std::int64_t n, const T* x, T* y) { launch(
 template <class T> void relu_backward(std::int64_t n, const T* x, const T* dy, T* dx) {
   launch(n, relu_bwd_k<T>, n, x, dy, dx);
 }
-template <class T> void gelu_forward(std::int64_t n, const T* x, T* y) { launch(n, gelu_fwd_k<T>, n, x, y); }
+template <class T> void gelu_forward(std::int64_t n, const T* x, T* y) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    if (gelu_forward_bf16_rows(n, x, y)) return;
+  launch(n, gelu_fwd_k<T>, n, x, y);
+}
 template <class T> void gelu_backward(std::int64_t n, const T* x, const T* dy, T* dx) {
   launch(n, gelu_bwd_k<T>, n, x, dy, dx);
 }
 template <class T> void add(std::int64_t n, const T* a, const T* b, T* y) { launch(n, add_k<T>, n, a, b, y); }
-template <class T> void accumulate(std::int64_t n, const T* x, T* y) { launch(n, accumulate_k<T>, n, x, y); }
+template <class T> void accumulate(std::int64_t n, const T* x, T* y) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    if (accumulate_bf16_rows(n, x, y)) return;
+  launch(n, accumulate_k<T>, n, x, y);
+}
 template <class T> void scale(std::int64_t n, double s, T* y) { launch(n, scale_k<T>, n, compute_t<T>(s), y); }
 template <class T> void add_bias(std::int64_t rows, std::int64_t cols, const T* bias, T* y) {
   launch(rows * cols, add_bias_k<T>, rows, cols, bias, y);

@@ -28,7 +28,6 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -390,20 +389,10 @@ unsigned flash_blocks(std::int64_t batch, std::int64_t tokens, std::int64_t head
 
 bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
-// Calls f(std::integral_constant<int, KC>) for the head dim's padded width 16·KC: one
-// instantiation per width, head dims 8…128 in steps of 8 (KC = 1…8).
+// One instantiation per padded width 16·KC: head dims 8…128 in steps of 8 are KC = 1…8.
 template <class F> void by_width(std::int64_t head_dim, F&& f) {
-  switch ((head_dim + 15) / 16) {
-    case 1: return f(std::integral_constant<int, 1>{});
-    case 2: return f(std::integral_constant<int, 2>{});
-    case 3: return f(std::integral_constant<int, 3>{});
-    case 4: return f(std::integral_constant<int, 4>{});
-    case 5: return f(std::integral_constant<int, 5>{});
-    case 6: return f(std::integral_constant<int, 6>{});
-    case 7: return f(std::integral_constant<int, 7>{});
-    case 8: return f(std::integral_constant<int, 8>{});
-    default: throw std::invalid_argument("flash attention: head dim " + std::to_string(head_dim) + " over 128");
-  }
+  if (!with_constant_1_to_8(int((head_dim + 15) / 16), f))
+    throw std::invalid_argument("flash attention: head dim " + std::to_string(head_dim) + " over 128");
 }
 
 float softmax_scale(std::int64_t head_dim) { return float(1.0 / std::sqrt(double(head_dim))); }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/element.cuh"
@@ -25,6 +26,22 @@ template <class Kernel, class... Args> void launch(std::int64_t n, Kernel kernel
   if (n <= 0) return;
   kernel<<<blocks_for(n), kThreads>>>(args...);
   CARNOT_CUDA_CHECK(cudaGetLastError());
+}
+
+// Calls f(std::integral_constant<int, K>{}) for K = k, 1 ≤ k ≤ 8: one instantiation of a kernel per
+// K, so that its register arrays are sized exactly. False (and no call) for other k.
+template <class F> bool with_constant_1_to_8(int k, F&& f) {
+  switch (k) {
+    case 1: f(std::integral_constant<int, 1>{}); return true;
+    case 2: f(std::integral_constant<int, 2>{}); return true;
+    case 3: f(std::integral_constant<int, 3>{}); return true;
+    case 4: f(std::integral_constant<int, 4>{}); return true;
+    case 5: f(std::integral_constant<int, 5>{}); return true;
+    case 6: f(std::integral_constant<int, 6>{}); return true;
+    case 7: f(std::integral_constant<int, 7>{}); return true;
+    case 8: f(std::integral_constant<int, 8>{}); return true;
+    default: return false;
+  }
 }
 
 // CARNOT_CUDA_PLAIN=1: the plain kernels only — no cuDNN, no cuBLASLt epilogues, no fused

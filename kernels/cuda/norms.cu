@@ -4,7 +4,9 @@
 // gradients of shift, scale and gate are summed over tokens in order by one thread each. bf16
 // computes in float from bf16 values and rounds each output once; its statistics are float32.
 #include <cmath>
+#include <type_traits>
 
+#include "kernels/cuda/bf16_rows.cuh"
 #include "kernels/cuda/element.cuh"
 #include "kernels/cuda/kernels.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -217,6 +219,8 @@ void modulate_backward(std::int64_t batch, std::int64_t tokens, std::int64_t col
 template <class T>
 void gated_residual_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
                             std::int64_t mod_stride, T* y) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    if (gated_forward_bf16_rows(batch, tokens, cols, h, gate, mod_stride, y)) return;
   launch(batch * tokens * cols, gated_fwd_k<T>, batch, tokens, cols, h, gate, mod_stride, y);
 }
 template <class T>
@@ -224,6 +228,8 @@ void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64
                              std::int64_t mod_stride, const T* dy, T* dh, T* dgate) {
   // dgate first: dh may alias dy.
   launch(batch * cols, gated_dgate_k<T>, batch, tokens, cols, h, mod_stride, dy, dgate);
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    if (gated_dh_bf16_rows(batch, tokens, cols, gate, mod_stride, dy, dh)) return;
   launch(batch * tokens * cols, gated_dh_k<T>, batch, tokens, cols, gate, mod_stride, dy, dh);
 }
 

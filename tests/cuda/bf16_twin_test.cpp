@@ -260,5 +260,51 @@ TEST(CudaOps, Bf16UNetOpsMatchCpuTwin) {
   expect_close_bf16(back, "dropout_backward");
 }
 
+// DiT's memory-bound ops on their vectorised bf16 paths (kernels/cuda/bf16_rows.cu: 16-byte
+// accesses, adaLN one warp a row) and on the general kernels where a shape or a pointer does not
+// fit them: rows of 1152 (DiT-XL/2: five vectors a lane), 2048 (the widest warp row), 2056 (too
+// wide), 36 (not a multiple of 8; the adaLN chunks then misaligned), and every pointer one value
+// off its 16-byte boundary.
+TEST(CudaOps, Bf16VectorPathsAndTheirFallbacksMatchCpuTwin) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::fresh_seed("CudaOps.Bf16VectorPaths"));
+  Ops& gpu = cuda_ops();
+  Ops& cpu = cpu_ops();
+  const DType dt = DType::BF16;
+  for (const std::int64_t C : {1152, 2048, 2056, 36})
+    for (const std::int64_t off : {0, 1}) {
+      SCOPED_TRACE("row width " + std::to_string(C) + ", pointers " + std::to_string(off) + " value(s) off");
+      const std::int64_t B = 3, N = 5, R = B * N;
+      auto fresh = [&](std::int64_t n) { return Twin<std::uint16_t>(bf16_randn(rng, std::size_t(n + off))); };
+      Twin<std::uint16_t> x = fresh(R * C), y = fresh(R * C), h = fresh(R * C), dy = fresh(R * C), dx = fresh(R * C),
+                          mod = fresh(B * 6 * C), dmod = fresh(B * 6 * C), acc = fresh(R * C), moved = fresh(R * C);
+      Twin<float> mean(zeros<float>(R)), rstd(zeros<float>(R));
+      for (Ops* o : {&cpu, &gpu}) {
+        const bool on_gpu = o == &gpu;
+        auto p = [&](Twin<std::uint16_t>& t) { return (on_gpu ? t.d() : t.h()) + off; };
+        float* mu = on_gpu ? mean.d() : mean.h();
+        float* rs = on_gpu ? rstd.d() : rstd.h();
+        o->layer_norm_modulate_forward(dt, B, N, C, 1e-6, p(x), p(mod), p(mod) + C, 6 * C, p(y), mu, rs);
+        o->layer_norm_modulate_backward(dt, B, N, C, p(x), mu, rs, p(mod) + C, 6 * C, p(dy), p(dx), p(dmod),
+                                        p(dmod) + C);
+        o->gated_residual_forward(dt, B, N, C, p(h), p(mod) + 2 * C, 6 * C, p(y));
+        o->gated_residual_backward(dt, B, N, C, p(h), p(mod) + 5 * C, 6 * C, p(dy), p(dy), p(dmod) + 5 * C);
+        o->gelu_forward(dt, R * C, p(x), p(h));
+        o->accumulate(dt, R * C, p(h), p(acc));
+        o->copy_blocks(dt, 1, R * C, p(acc), 0, p(moved), 0, false);        // one contiguous copy
+        o->copy_blocks(dt, R, C / 2, p(x), C, p(moved) + C / 4, C, false);  // strided copies
+        o->copy_blocks(dt, R, C / 2, p(h), C, p(moved) + C / 2, C, true);   // strided sums
+      }
+      expect_close_bf16(y, "layer_norm_modulate_forward + gated_residual_forward");
+      expect_close(rstd, "layer_norm_modulate_forward rstd (float32 under bf16)", 1e-4);
+      expect_close_bf16(dx, "layer_norm_modulate_backward dx");
+      expect_close_bf16(dmod, "layer_norm_modulate_backward dshift, dscale; gated_residual_backward dgate");
+      expect_close_bf16(dy, "gated_residual_backward dh (in place)");
+      expect_close_bf16(h, "gelu_forward");
+      expect_close_bf16(acc, "accumulate");
+      expect_close_bf16(moved, "copy_blocks");
+    }
+}
+
 }  // namespace
 }  // namespace carnot

@@ -7,6 +7,7 @@
 // one" a claim that holds to the last bit rather than to a guessed tolerance. Everything else
 // goes to the wrapped communicator.
 #pragma once
+#include <cstdlib>
 #include <vector>
 
 #include "framework/dist/comm.h"
@@ -53,7 +54,10 @@ class RankOrderedComm final : public Comm {
     world_.scatter(in, out, counts);
   }
   void barrier() override { world_.barrier(); }
-  [[noreturn]] void abort(int code) override { world_.abort(code); }
+  [[noreturn]] void abort(int code) override {
+    world_.abort(code);
+    std::abort();  // (not reached: the inner abort never returns)
+  }
 
  private:
   // in: this rank's whole buffer of `n` elements; out[i] = Σ_r (rank r's in)[begin + i], added

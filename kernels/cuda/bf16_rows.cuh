@@ -1,0 +1,33 @@
+// Vectorised bf16 paths for the memory-bound ops of a DiT step (kernels/cuda/bf16_rows.cu): 16-byte
+// loads and stores of 8 values, 32-bit index math, and adaLN with one warp a row (the row in
+// registers, statistics by shuffles) where the general kernels take a 256-thread block a row and
+// a block-wide float64 tree per statistic. Each returns false, doing nothing, where its shape or
+// alignment does not fit (row width or length not a multiple of 8, a pointer not 16-byte aligned,
+// adaLN rows wider than 2048); the caller then runs the general kernel. Same contract as those:
+// float arithmetic from bf16 values, each output rounded once; statistics float32.
+#pragma once
+#include <cstdint>
+
+#include <cuda_bf16.h>
+
+namespace carnot::cuda_kernels {
+
+bool adaln_forward_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, double eps,
+                             const __nv_bfloat16* x, const __nv_bfloat16* shift, const __nv_bfloat16* scale,
+                             std::int64_t mod_stride, __nv_bfloat16* y, float* mean, float* rstd);
+bool adaln_dx_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const __nv_bfloat16* x,
+                        const float* mean, const float* rstd, const __nv_bfloat16* scale, std::int64_t mod_stride,
+                        const __nv_bfloat16* dy, __nv_bfloat16* dx);
+// y += gate·h (forward) and dh = dy·gate (backward; dh may be dy), gate per (sample, column).
+bool gated_forward_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const __nv_bfloat16* h,
+                             const __nv_bfloat16* gate, std::int64_t mod_stride, __nv_bfloat16* y);
+bool gated_dh_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const __nv_bfloat16* gate,
+                        std::int64_t mod_stride, const __nv_bfloat16* dy, __nv_bfloat16* dh);
+// y += x, and y = GELU(x) (tanh form), over n contiguous values.
+bool accumulate_bf16_rows(std::int64_t n, const __nv_bfloat16* x, __nv_bfloat16* y);
+bool gelu_forward_bf16_rows(std::int64_t n, const __nv_bfloat16* x, __nv_bfloat16* y);
+// copy_blocks accumulating (kernels/ops.h): dst[b, :block] += src[b, :block] for `count` blocks.
+bool accumulate_blocks_bf16_rows(std::int64_t count, std::int64_t block, const __nv_bfloat16* src,
+                                 std::int64_t src_stride, __nv_bfloat16* dst, std::int64_t dst_stride);
+
+}  // namespace carnot::cuda_kernels
