@@ -24,10 +24,15 @@ nvidia-smi -L && "$B/carnot" --version || exit 1
 if [ "$STAGE" = tests ]; then
   echo "== CUDA tests"
   "$B/carnot_cuda_tests" 2>&1 | tee "$OUT/cuda_tests.log" | grep -E "running on|OK|PASSED|FAILED|SKIPPED|Failure|actual|Which is|rror"
+  if grep -q "FAILED" "$OUT/cuda_tests.log"; then
+    # The same tests on the general kernels: a pass here puts the fault in a fused or vectorised path.
+    echo "== CUDA tests again with the plain kernels only (CARNOT_CUDA_PLAIN=1)"
+    CARNOT_CUDA_PLAIN=1 "$B/carnot_cuda_tests" 2>&1 | tee "$OUT/cuda_tests_plain.log" | grep -E "OK|PASSED|FAILED|Failure"
+  fi
   echo "== each op against the measured ceilings (benchmarks/gpu/kernel_bench.cpp)"
   "$B/carnot_kernel_bench" | tee "$OUT/kernel_bench-$(date +%Y-%m-%d).jsonl"
-  echo "== the same with the plain kernels only (no cuDNN, cuBLASLt epilogues or fused attention)"
-  CARNOT_CUDA_PLAIN=1 "$B/carnot_kernel_bench" | grep -E "attention|linear|conv2d" \
+  echo "== the same with the plain kernels only (no cuDNN, cuBLASLt epilogues, fused attention or vector paths)"
+  CARNOT_CUDA_PLAIN=1 "$B/carnot_kernel_bench" | grep -E "attention|linear|conv2d|adaln|gated|gelu|accumulate" \
     | tee "$OUT/kernel_bench-plain-$(date +%Y-%m-%d).jsonl"
   echo "== training on the GPU against the CPU (same job, same seed: close losses, not bitwise)"
   for d in cuda cpu; do

@@ -11,7 +11,7 @@ AdamW, clipping at 1, EMA (carnot) — the DiT paper's training step without lea
 Batch: the largest power of two whose plan (`carnot validate`) fits the memory fraction of the
 GPU, halved while PyTorch runs out of memory: the same for both. carnot: `carnot --device cuda bench step` with train.precision bf16 (bf16
 GEMMs on the tensor cores, float32 masters; --precision fp32 for the float32 path).
-carnot also runs with CARNOT_CUDA_PLAIN=1 (no cuDNN, cuBLASLt epilogues or fused attention):
+carnot also runs with CARNOT_CUDA_PLAIN=1 (no cuDNN, cuBLASLt epilogues, fused attention or vector paths):
 carnot_plain_images_per_s says what the fused paths win, and gives a result where one of them fails.
 --profile adds carnot's largest ops per step (bench step --profile) to each record.
 PyTorch: benchmarks/peers/dit_torch.py with bf16 autocast, SDPA and torch.compile.
@@ -177,7 +177,7 @@ def main():
                 _, flops = plan(a.carnot, job_yaml(tmp, size, batch, a.steps + a.warmup))
             job = job_yaml(tmp, size, batch, a.steps + a.warmup)
             ours, our_error = carnot_rate(a.carnot, job, a.device, a.steps, a.warmup)
-            # The plain kernels (CARNOT_CUDA_PLAIN=1: no cuDNN, cuBLASLt epilogues or fused attention)
+            # The plain kernels (CARNOT_CUDA_PLAIN=1: no cuDNN, cuBLASLt epilogues, fused attention or vector paths)
             # in the same run: what the fused paths win, and a result still when one of them fails.
             plain, plain_error = carnot_rate(a.carnot, job, a.device, a.steps, a.warmup, plain=True)
             if ours is None and plain is not None:

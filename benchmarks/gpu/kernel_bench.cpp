@@ -134,6 +134,24 @@ int run() {
       ops.layer_norm_modulate_backward(DType::BF16, B, N, C, x.tensor().raw(), mean.tensor().raw(), rstd.tensor().raw(),
                                        shift + z, 6 * C, dy.tensor().raw(), dx.tensor().raw(), dshift, dshift + z);
     }, reps), 3 * act, 0, c);
+    // The rest of a DiT block's memory-bound ops in bf16 (kernels/cuda/bf16_rows.cu's vector paths).
+    report("gated_residual_forward", "bf16 " + tok, cuda::time_ms([&] {
+      ops.gated_residual_forward(DType::BF16, B, N, C, x.tensor().raw(), shift + 2 * z, 6 * C, y.tensor().raw());
+    }, reps), 3 * act, 0, c);
+    report("gated_residual_backward", "bf16 " + tok, cuda::time_ms([&] {
+      ops.gated_residual_backward(DType::BF16, B, N, C, x.tensor().raw(), shift + 2 * z, 6 * C, dy.tensor().raw(),
+                                  dx.tensor().raw(), dshift + 2 * z);
+    }, reps), 4 * act, 0, c);
+    report("accumulate", "bf16 " + tok, cuda::time_ms([&] {
+      ops.accumulate(DType::BF16, rows * C, x.tensor().raw(), y.tensor().raw());
+    }, reps), 3 * act, 0, c);
+    report("copy_blocks", "bf16 " + tok + ", one block", cuda::time_ms([&] {
+      ops.copy_blocks(DType::BF16, 1, rows * C, x.tensor().raw(), 0, y.tensor().raw(), 0, false);
+    }, reps), 2 * act, 0, c);
+    const Buffer wide = values(rows * 4 * C, DType::BF16), wide_out = values(rows * 4 * C, DType::BF16);
+    report("gelu_forward", str_cat("bf16 [", rows, ", ", 4 * C, "]"), cuda::time_ms([&] {
+      ops.gelu_forward(DType::BF16, rows * 4 * C, wide.tensor().raw(), wide_out.tensor().raw());
+    }, reps), 8 * act, 0, c);
   }
   {
     const Buffer x = floats(rows * C), y = floats(rows * C), dy = floats(rows * C), dx = floats(rows * C),

@@ -56,7 +56,8 @@ __device__ __forceinline__ float warp_sum(float v) {
 
 bool aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
-template <class... P> bool all_aligned(const P*... p) { return (aligned(p) && ...); }
+// Every pointer 16-byte aligned, and the vector paths on (CARNOT_CUDA_PLAIN=1 turns them off too).
+template <class... P> bool all_aligned(const P*... p) { return !plain_kernels_only() && (aligned(p) && ...); }
 
 // The vector shape fits: widths and strides multiples of 8, and 32-bit counts of vectors.
 bool vector_rows_fit(std::int64_t rows, std::int64_t cols, std::int64_t mod_stride) {

@@ -45,7 +45,8 @@ template <class F> bool with_constant_1_to_8(int k, F&& f) {
 }
 
 // CARNOT_CUDA_PLAIN=1: the plain kernels only — no cuDNN, no cuBLASLt epilogues, no fused
-// attention — to tell a library path's fault from ours, or to time what the fused paths win.
+// attention, no vectorised bf16 paths — to tell a library path's or a fast path's fault from the
+// general kernels', or to time what the fused and vectorised paths win.
 inline bool plain_kernels_only() {
   static const bool plain = [] {
     const char* v = std::getenv("CARNOT_CUDA_PLAIN");
