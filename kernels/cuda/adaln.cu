@@ -95,7 +95,11 @@ void layer_norm_modulate_backward(std::int64_t batch, std::int64_t tokens, std::
                                   std::int64_t mod_stride, const T* dy, T* dx, T* dshift, T* dscale) {
   if (batch * tokens <= 0) return;
   // The parameters' gradients first: dx may be dy.
-  launch(batch * cols, adaln_dparams_k<T>, batch, tokens, cols, x, mean, rstd, mod_stride, dy, dshift, dscale);
+  bool summed = false;
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    summed = adaln_dparams_bf16_rows(batch, tokens, cols, x, mean, rstd, mod_stride, dy, dshift, dscale);
+  if (!summed)
+    launch(batch * cols, adaln_dparams_k<T>, batch, tokens, cols, x, mean, rstd, mod_stride, dy, dshift, dscale);
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
     if (adaln_dx_bf16_rows(batch, tokens, cols, x, mean, rstd, scale, mod_stride, dy, dx)) return;
   adaln_dx_k<T><<<unsigned(batch * tokens), kThreads>>>(tokens, cols, x, mean, rstd, scale, mod_stride, dy, dx);

@@ -217,7 +217,82 @@ __global__ void accumulate_blocks_rows_k(unsigned vectors, unsigned block_vecs, 
   }
 }
 
+// ---- per-(sample, column) sums over the tokens: adaLN's dshift, dscale and the gate's gradient ----
+
+constexpr int kColumnsPerBlock = 32 * kVec;  // a lane's 8 columns; the 8 warps split the tokens
+
+// dshift = Σ_n dy and dscale = Σ_n dy x̂ (Adaln), or dgate = Σ_n dy h (the gate, into `first`), for
+// the sample blockIdx.y and 256 columns: warp w adds tokens w, w + 8, … in order, then lane l of
+// warp 0 adds the 8 warps' sums in warp order (fixed: the sums repeat bit for bit).
+template <bool Adaln>
+__global__ void __launch_bounds__(kThreads)
+    token_sums_rows_k(int tokens, int cols, const bf16* a, const float* mean, const float* rstd, int mod_stride,
+                      const bf16* dy, bf16* first, bf16* second) {
+  constexpr int kOut = Adaln ? 2 : 1;
+  __shared__ float partial[kRowsPerBlock][kOut][kColumnsPerBlock];
+  const int b = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int c = blockIdx.x * kColumnsPerBlock + kVec * lane;
+  float s0[kVec] = {}, s1[kVec] = {};
+  if (c < cols)
+    for (int n = warp; n < tokens; n += kRowsPerBlock) {
+      const std::int64_t row = std::int64_t(b) * tokens + n, at = row * cols + c;
+      const Vec g = load8(dy + at), v = load8(a + at);
+      const float mu = Adaln ? mean[row] : 0.0f, inv = Adaln ? rstd[row] : 0.0f;
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        if (Adaln) {
+          s0[i] += g.v[i];
+          s1[i] += g.v[i] * ((v.v[i] - mu) * inv);
+        } else {
+          s0[i] += g.v[i] * v.v[i];
+        }
+      }
+    }
+#pragma unroll
+  for (int i = 0; i < kVec; ++i) {
+    partial[warp][0][kVec * lane + i] = s0[i];
+    if (Adaln) partial[warp][kOut - 1][kVec * lane + i] = s1[i];
+  }
+  __syncthreads();
+  if (warp != 0 || c >= cols) return;
+  for (int k = 0; k < kOut; ++k) {
+    Vec sum;
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) {
+      float t = 0;
+      for (int w = 0; w < kRowsPerBlock; ++w) t += partial[w][k][kVec * lane + i];
+      sum.v[i] = t;
+    }
+    store8((k == 0 ? first : second) + std::int64_t(b) * mod_stride + c, sum);
+  }
+}
+
+bool token_sums_fit(std::int64_t batch, std::int64_t tokens, std::int64_t cols, std::int64_t mod_stride) {
+  return batch > 0 && batch <= 65535 && tokens > 0 && vector_rows_fit(batch * tokens, cols, mod_stride);
+}
+
 }  // namespace
+
+bool adaln_dparams_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const bf16* x,
+                             const float* mean, const float* rstd, std::int64_t mod_stride, const bf16* dy,
+                             bf16* dshift, bf16* dscale) {
+  if (!token_sums_fit(batch, tokens, cols, mod_stride) || !all_aligned(x, dy, dshift, dscale)) return false;
+  const dim3 grid(unsigned((cols + kColumnsPerBlock - 1) / kColumnsPerBlock), unsigned(batch));
+  token_sums_rows_k<true><<<grid, kThreads>>>(int(tokens), int(cols), x, mean, rstd, int(mod_stride), dy, dshift,
+                                              dscale);
+  CARNOT_CUDA_CHECK(cudaGetLastError());
+  return true;
+}
+
+bool gated_dgate_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const bf16* h,
+                           std::int64_t mod_stride, const bf16* dy, bf16* dgate) {
+  if (!token_sums_fit(batch, tokens, cols, mod_stride) || !all_aligned(h, dy, dgate)) return false;
+  const dim3 grid(unsigned((cols + kColumnsPerBlock - 1) / kColumnsPerBlock), unsigned(batch));
+  token_sums_rows_k<false><<<grid, kThreads>>>(int(tokens), int(cols), h, nullptr, nullptr, int(mod_stride), dy, dgate,
+                                               nullptr);
+  CARNOT_CUDA_CHECK(cudaGetLastError());
+  return true;
+}
 
 bool adaln_forward_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, double eps, const bf16* x,
                              const bf16* shift, const bf16* scale, std::int64_t mod_stride, bf16* y, float* mean,

@@ -227,7 +227,9 @@ template <class T>
 void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
                              std::int64_t mod_stride, const T* dy, T* dh, T* dgate) {
   // dgate first: dh may alias dy.
-  launch(batch * cols, gated_dgate_k<T>, batch, tokens, cols, h, mod_stride, dy, dgate);
+  bool summed = false;
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) summed = gated_dgate_bf16_rows(batch, tokens, cols, h, mod_stride, dy, dgate);
+  if (!summed) launch(batch * cols, gated_dgate_k<T>, batch, tokens, cols, h, mod_stride, dy, dgate);
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
     if (gated_dh_bf16_rows(batch, tokens, cols, gate, mod_stride, dy, dh)) return;
   launch(batch * tokens * cols, gated_dh_k<T>, batch, tokens, cols, gate, mod_stride, dy, dh);
