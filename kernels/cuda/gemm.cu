@@ -1,6 +1,6 @@
 // Row-major GEMMs through cuBLAS: fp32 and fp64 in pedantic math (no TF32: the twins hold to
-// 1e-5), and bf16 on the tensor cores (bf16 operands and result, float32 accumulation; cuBLASLt
-// with fused epilogues is issue 7's next step).
+// 1e-5), and bf16 on the tensor cores (bf16 operands and result, float32 accumulation; nn.Linear
+// with its epilogues goes through cuBLASLt instead: linear_lt.cu).
 // cuBLAS is column-major: a row-major C = op(A) op(B) is the column-major Cᵀ = op(B)ᵀ op(A)ᵀ, so
 // the operands swap and the leading dimensions are the row strides.
 #include <cublas_v2.h>
@@ -21,10 +21,18 @@ void check(cublasStatus_t s, const char* what) {
                              cublasGetStatusString(s) + ")");
 }
 
+// Each handle gets a workspace of its own, of the 32 MiB NVIDIA advises for Hopper (the kernels that
+// split K or stage through global memory want it; cuBLAS's default pool is smaller). Made once, at
+// the first GEMM, so the step loop allocates nothing.
+constexpr std::size_t kWorkspaceBytes = std::size_t(32) << 20;
+
 cublasHandle_t make_handle(cublasMath_t math) {
   cublasHandle_t made = nullptr;
   check(cublasCreate(&made), "cublasCreate");
   check(cublasSetMathMode(made, math), "cublasSetMathMode");
+  void* workspace = nullptr;
+  CARNOT_CUDA_CHECK(cudaMalloc(&workspace, kWorkspaceBytes));
+  check(cublasSetWorkspace(made, workspace, kWorkspaceBytes), "cublasSetWorkspace");
   return made;
 }
 
