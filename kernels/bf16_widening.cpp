@@ -192,14 +192,15 @@ class Bf16Widening final : public Ops {
   }
   void layer_norm_modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
                                     const void* x, const void* mean, const void* rstd, const void* scale,
-                                    std::int64_t stride, const void* dy, void* dx, void* dshift,
-                                    void* dscale) override {
+                                    std::int64_t stride, const void* dy, void* dx, void* dshift, void* dscale,
+                                    bool accumulate_dx) override {
     CARNOT_WIDEN_OR_PASS(layer_norm_modulate_backward,
-                         (dt, batch, tokens, cols, x, mean, rstd, scale, stride, dy, dx, dshift, dscale));
+                         (dt, batch, tokens, cols, x, mean, rstd, scale, stride, dy, dx, dshift, dscale, accumulate_dx));
     const std::int64_t n = batch * tokens * cols, s = span(batch, cols, stride);
     f_.layer_norm_modulate_backward(kF32, batch, tokens, cols, c.in(x, n), mean, rstd, c.in(scale, s), stride,
-                                    c.in(dy, n), c.out(dx, n), c.inout_rows(dshift, batch, cols, stride),
-                                    c.inout_rows(dscale, batch, cols, stride));
+                                    c.in(dy, n), accumulate_dx ? c.inout(dx, n) : c.out(dx, n),
+                                    c.inout_rows(dshift, batch, cols, stride),
+                                    c.inout_rows(dscale, batch, cols, stride), accumulate_dx);
   }
   void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
                         const void* shift, const void* scale, std::int64_t stride, void* y) override {
@@ -215,12 +216,12 @@ class Bf16Widening final : public Ops {
     f_.modulate_backward(kF32, batch, tokens, cols, c.in(x, n), c.in(scale, s), stride, c.in(dy, n), c.out(dx, n),
                          c.inout_rows(dshift, batch, cols, stride), c.inout_rows(dscale, batch, cols, stride));
   }
-  void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
-                              const void* gate, std::int64_t stride, void* y) override {
-    CARNOT_WIDEN_OR_PASS(gated_residual_forward, (dt, batch, tokens, cols, h, gate, stride, y));
+  void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
+                              const void* h, const void* gate, std::int64_t stride, void* y) override {
+    CARNOT_WIDEN_OR_PASS(gated_residual_forward, (dt, batch, tokens, cols, x, h, gate, stride, y));
     const std::int64_t n = batch * tokens * cols;
-    f_.gated_residual_forward(kF32, batch, tokens, cols, c.in(h, n), c.in(gate, span(batch, cols, stride)), stride,
-                              c.inout(y, n));
+    f_.gated_residual_forward(kF32, batch, tokens, cols, c.in(x, n), c.in(h, n), c.in(gate, span(batch, cols, stride)),
+                              stride, c.out(y, n));
   }
   void gated_residual_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
                                const void* gate, std::int64_t stride, const void* dy, void* dh, void* dgate) override {

@@ -82,10 +82,10 @@ class ForwardingOps : public Ops {
   void layer_norm_modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
                                     const void* x, const void* mean, const void* rstd, const void* scale,
                                     std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
-                                    void* dscale) override {
+                                    void* dscale, bool accumulate_dx) override {
     const Bracket bracket(*this, "layer_norm_modulate_backward");
     inner_.layer_norm_modulate_backward(dt, batch, tokens, cols, x, mean, rstd, scale, mod_stride, dy, dx, dshift,
-                                      dscale);
+                                        dscale, accumulate_dx);
   }
   void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
                         const void* shift, const void* scale, std::int64_t mod_stride, void* y) override {
@@ -98,10 +98,10 @@ class ForwardingOps : public Ops {
     const Bracket bracket(*this, "modulate_backward");
     inner_.modulate_backward(dt, batch, tokens, cols, x, scale, mod_stride, dy, dx, dshift, dscale);
   }
-  void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
-                              const void* gate, std::int64_t mod_stride, void* y) override {
+  void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
+                              const void* h, const void* gate, std::int64_t mod_stride, void* y) override {
     const Bracket bracket(*this, "gated_residual_forward");
-    inner_.gated_residual_forward(dt, batch, tokens, cols, h, gate, mod_stride, y);
+    inner_.gated_residual_forward(dt, batch, tokens, cols, x, h, gate, mod_stride, y);
   }
   void gated_residual_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
                                const void* gate, std::int64_t mod_stride, const void* dy, void* dh,

@@ -114,13 +114,17 @@ class Ops {
   virtual void layer_norm_modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
                                            double eps, const void* x, const void* shift, const void* scale,
                                            std::int64_t mod_stride, void* y, void* mean, void* rstd) = 0;
+  // accumulate_dx: dx += the input gradient (DiT adds it to the residual stream's gradient in the
+  // same pass, rounded once) instead of dx = it.
   virtual void layer_norm_modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
                                             const void* x, const void* mean, const void* rstd, const void* scale,
                                             std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
-                                            void* dscale) = 0;
-  // adaLN-Zero's gated residual: y[b,n,c] += gate[b,c] h[b,n,c] (y's own gradient passes through).
+                                            void* dscale, bool accumulate_dx) = 0;
+  // adaLN-Zero's gated residual: y[b,n,c] = x[b,n,c] + gate[b,c] h[b,n,c], x may be y (in place);
+  // the residual's gradient passes through to x.
   virtual void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
-                                      const void* h, const void* gate, std::int64_t mod_stride, void* y) = 0;
+                                      const void* x, const void* h, const void* gate, std::int64_t mod_stride,
+                                      void* y) = 0;
   virtual void gated_residual_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
                                        const void* h, const void* gate, std::int64_t mod_stride, const void* dy,
                                        void* dh, void* dgate) = 0;

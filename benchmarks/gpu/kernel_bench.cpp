@@ -130,13 +130,14 @@ int run() {
       ops.layer_norm_modulate_forward(DType::BF16, B, N, C, 1e-6, x.tensor().raw(), shift, shift + z, 6 * C,
                                       y.tensor().raw(), mean.tensor().raw(), rstd.tensor().raw());
     }, reps), 2 * act, 0, c);
-    report("layer_norm_modulate_backward", "bf16 " + tok, cuda::time_ms([&] {
+    report("layer_norm_modulate_backward", "bf16 " + tok + ", dx accumulated (DiT's)", cuda::time_ms([&] {
       ops.layer_norm_modulate_backward(DType::BF16, B, N, C, x.tensor().raw(), mean.tensor().raw(), rstd.tensor().raw(),
-                                       shift + z, 6 * C, dy.tensor().raw(), dx.tensor().raw(), dshift, dshift + z);
-    }, reps), 3 * act, 0, c);
+                                       shift + z, 6 * C, dy.tensor().raw(), dx.tensor().raw(), dshift, dshift + z, true);
+    }, reps), 6 * act, 0, c);  // dx: x, dy, dx in, dx out; dshift, dscale: x, dy again
     // The rest of a DiT block's memory-bound ops in bf16 (kernels/cuda/bf16_rows.cu's vector paths).
     report("gated_residual_forward", "bf16 " + tok, cuda::time_ms([&] {
-      ops.gated_residual_forward(DType::BF16, B, N, C, x.tensor().raw(), shift + 2 * z, 6 * C, y.tensor().raw());
+      ops.gated_residual_forward(DType::BF16, B, N, C, x.tensor().raw(), dy.tensor().raw(), shift + 2 * z, 6 * C,
+                                 y.tensor().raw());
     }, reps), 3 * act, 0, c);
     report("gated_residual_backward", "bf16 " + tok, cuda::time_ms([&] {
       ops.gated_residual_backward(DType::BF16, B, N, C, x.tensor().raw(), shift + 2 * z, 6 * C, dy.tensor().raw(),
@@ -172,7 +173,7 @@ int run() {
                             dmod.data<float>(), dmod.data<float>() + C);
     }, reps), 3 * act, 0, c);
     report("gated_residual_forward", tok, cuda::time_ms([&] {
-      ops.gated_residual_forward(f, B, N, C, x.tensor().raw(), shift + 2 * C, 6 * C, y.tensor().raw());
+      ops.gated_residual_forward(f, B, N, C, x.tensor().raw(), dy.tensor().raw(), shift + 2 * C, 6 * C, y.tensor().raw());
     }, reps), 3 * act, 0, c);
     report("add", tok, cuda::time_ms([&] {
       ops.add(f, rows * C, x.tensor().raw(), dy.tensor().raw(), y.tensor().raw());

@@ -229,14 +229,12 @@ void Dit::block_forward(Block& k, const Tensor& h, const Tensor& cond_act, std::
   k.qkv.forward(m1, qkv);
   ops_.attention_forward(dt, n, N, c.heads, D, qkv.raw(), attn_work_.tensor().raw(), s.lse.tensor().raw(), att.raw());
   k.proj.forward(att, a);
-  ops_.copy_blocks(dt, 1, R * C, h.raw(), 0, h_mid.raw(), 0, false);
-  ops_.gated_residual_forward(dt, n, N, C, a.raw(), at(2), S6, h_mid.raw());
+  ops_.gated_residual_forward(dt, n, N, C, h.raw(), a.raw(), at(2), S6, h_mid.raw());
   ops_.layer_norm_modulate_forward(dt, n, N, C, 1e-6, h_mid.raw(), at(3), at(4), S6, m2.raw(),
                                    s.ln2_mean.tensor().raw(), s.ln2_rstd.tensor().raw());
   k.fc1.forward_gelu(m2, f1, g1);
   k.fc2.forward(g1, f2);
-  ops_.copy_blocks(dt, 1, R * C, h_mid.raw(), 0, h_out.raw(), 0, false);
-  ops_.gated_residual_forward(dt, n, N, C, f2.raw(), at(5), S6, h_out.raw());
+  ops_.gated_residual_forward(dt, n, N, C, h_mid.raw(), f2.raw(), at(5), S6, h_out.raw());
 }
 
 void Dit::backward(const Tensor& dout, const Tensor& dx) {
@@ -256,7 +254,8 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
   ops_.unpatchify(dt, n, c.grid(), c.grid(), c.patch, c.out_channels(), false, dout.raw(), dtok.raw());
   f.linear.backward(rows(f.mf, R), dtok, s1);
   ops_.layer_norm_modulate_backward(dt, n, N, C, h_last.raw(), f.mean.tensor().raw(), f.rstd.tensor().raw(),
-                                    chunk(fmod, 1), 2 * C, s1.raw(), dh.raw(), chunk(fdmod, 0), chunk(fdmod, 1));
+                                    chunk(fmod, 1), 2 * C, s1.raw(), dh.raw(), chunk(fdmod, 0), chunk(fdmod, 1),
+                                    /*accumulate_dx=*/false);
   f.ada.backward(cond_act, fdmod, dcond_act);
   ready(std::max(f.ada.flat_end(), f.linear.flat_end()), "final_layer");
 
@@ -275,9 +274,8 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
     k.fc2.backward_gelu(g1, s1, f1, df1, k.fc1);  // through GELU, fc1's bias too
     k.fc1.backward(rows(sv.m2, R), df1, s1, /*bias_done=*/true);
     ops_.layer_norm_modulate_backward(dt, n, N, C, rows(sv.h_mid, R).raw(), sv.ln2_mean.tensor().raw(),
-                                      sv.ln2_rstd.tensor().raw(), chunk(mod, 4), S6, s1.raw(), s2.raw(),
-                                      chunk(dmod, 3), chunk(dmod, 4));
-    ops_.accumulate(dt, R * C, s2.raw(), dh.raw());  // dh: now d/dh_mid
+                                      sv.ln2_rstd.tensor().raw(), chunk(mod, 4), S6, s1.raw(), dh.raw(),
+                                      chunk(dmod, 3), chunk(dmod, 4), /*accumulate_dx=*/true);  // dh: now d/dh_mid
     // The attention half: h_mid = h_in + gate_msa · proj(Attn(qkv(modulate(LN(h_in))))).
     ops_.gated_residual_backward(dt, n, N, C, rows(sv.a, R).raw(), chunk(mod, 2), S6, dh.raw(), s1.raw(),
                                  chunk(dmod, 2));
@@ -287,8 +285,8 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
                             rows(sv.att, R).raw(), s2.raw(), attn_work_.tensor().raw(), dqkv.raw());
     k.qkv.backward(rows(sv.m1, R), dqkv, s1);
     ops_.layer_norm_modulate_backward(dt, n, N, C, h_in.raw(), sv.ln1_mean.tensor().raw(), sv.ln1_rstd.tensor().raw(),
-                                      chunk(mod, 1), S6, s1.raw(), s2.raw(), chunk(dmod, 0), chunk(dmod, 1));
-    ops_.accumulate(dt, R * C, s2.raw(), dh.raw());  // dh: now d/dh_in
+                                      chunk(mod, 1), S6, s1.raw(), dh.raw(), chunk(dmod, 0), chunk(dmod, 1),
+                                      /*accumulate_dx=*/true);  // dh: now d/dh_in
     k.ada.backward(cond_act, dmod, dc);
     ops_.accumulate(dt, n * C, dc.raw(), dcond_act.raw());
     ready(k.ada.flat_end(), block_names_[i].c_str());

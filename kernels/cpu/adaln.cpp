@@ -28,11 +28,11 @@ void layer_norm_modulate_forward(std::int64_t batch, std::int64_t tokens, std::i
 }
 
 // dshift[b] = Σ_n dy, dscale[b] = Σ_n dy x̂ (written, summed over tokens in order); with
-// g = dy (1 + scale), dx = r (g − mean(g) − x̂ mean(g x̂)).
+// g = dy (1 + scale), dx = r (g − mean(g) − x̂ mean(g x̂)), or dx += that (accumulate_dx).
 template <class T>
 void layer_norm_modulate_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x,
                                   const T* mean, const T* rstd, const T* scale, std::int64_t mod_stride, const T* dy,
-                                  T* dx, T* dshift, T* dscale) {
+                                  T* dx, T* dshift, T* dscale, bool accumulate_dx) {
   for (std::int64_t b = 0; b < batch; ++b) {
     const T* sc = scale + b * mod_stride;
     T* ds = dshift + b * mod_stride;
@@ -55,7 +55,8 @@ void layer_norm_modulate_backward(std::int64_t batch, std::int64_t tokens, std::
       sgx /= double(cols);
       for (std::int64_t c = 0; c < cols; ++c) {
         const double xh = (double(xr[c]) - mu) * inv, g = double(gr[c]) * (1.0 + double(sc[c]));
-        dx[r * cols + c] = T(inv * (g - sg - xh * sgx));
+        const double before = accumulate_dx ? double(dx[r * cols + c]) : 0.0;
+        dx[r * cols + c] = T(before + inv * (g - sg - xh * sgx));
       }
     }
   }
@@ -65,7 +66,7 @@ void layer_norm_modulate_backward(std::int64_t batch, std::int64_t tokens, std::
   template void layer_norm_modulate_forward<T>(std::int64_t, std::int64_t, std::int64_t, double, const T*,      \
                                                const T*, const T*, std::int64_t, T*, T*, T*);                   \
   template void layer_norm_modulate_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,    \
-                                                const T*, const T*, std::int64_t, const T*, T*, T*, T*);
+                                                const T*, const T*, std::int64_t, const T*, T*, T*, T*, bool);
 CARNOT_ADALN(float)
 CARNOT_ADALN(double)
 #undef CARNOT_ADALN

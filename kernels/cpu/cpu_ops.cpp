@@ -97,11 +97,12 @@ class CpuOps final : public Ops {
   void layer_norm_modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
                                     const void* x, const void* mean, const void* rstd, const void* scale,
                                     std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
-                                    void* dscale) override {
+                                    void* dscale, bool accumulate_dx) override {
     dispatch(dt, [&](auto z) {
       using T = decltype(z);
       cpu::layer_norm_modulate_backward(batch, tokens, cols, in<T>(x), in<T>(mean), in<T>(rstd), in<T>(scale),
-                                        mod_stride, in<T>(dy), out<T>(dx), out<T>(dshift), out<T>(dscale));
+                                        mod_stride, in<T>(dy), out<T>(dx), out<T>(dshift), out<T>(dscale),
+                                        accumulate_dx);
     });
   }
   void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
@@ -120,11 +121,11 @@ class CpuOps final : public Ops {
                              out<T>(dshift), out<T>(dscale));
     });
   }
-  void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
-                              const void* gate, std::int64_t mod_stride, void* y) override {
+  void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
+                              const void* h, const void* gate, std::int64_t mod_stride, void* y) override {
     dispatch(dt, [&](auto z) {
       using T = decltype(z);
-      cpu::gated_residual_forward(batch, tokens, cols, in<T>(h), in<T>(gate), mod_stride, out<T>(y));
+      cpu::gated_residual_forward(batch, tokens, cols, in<T>(x), in<T>(h), in<T>(gate), mod_stride, out<T>(y));
     });
   }
   void gated_residual_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,

@@ -48,7 +48,7 @@ void layer_norm_modulate_forward(std::int64_t batch, std::int64_t tokens, std::i
 template <class T>
 void layer_norm_modulate_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x,
                                   const T* mean, const T* rstd, const T* scale, std::int64_t mod_stride, const T* dy,
-                                  T* dx, T* dshift, T* dscale);
+                                  T* dx, T* dshift, T* dscale, bool accumulate_dx);
 template <class T>
 void modulate_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* shift,
                       const T* scale, std::int64_t mod_stride, T* y);
@@ -56,8 +56,8 @@ template <class T>
 void modulate_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* scale,
                        std::int64_t mod_stride, const T* dy, T* dx, T* dshift, T* dscale);
 template <class T>
-void gated_residual_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
-                            std::int64_t mod_stride, T* y);
+void gated_residual_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* h,
+                            const T* gate, std::int64_t mod_stride, T* y);
 template <class T>
 void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
                              std::int64_t mod_stride, const T* dy, T* dh, T* dgate);

@@ -76,12 +76,12 @@ void modulate_backward(std::int64_t batch, std::int64_t tokens, std::int64_t col
 }
 
 template <class T>
-void gated_residual_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
-                            std::int64_t mod_stride, T* y) {
+void gated_residual_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* h,
+                            const T* gate, std::int64_t mod_stride, T* y) {
   for (std::int64_t b = 0; b < batch; ++b)
     for (std::int64_t n = 0; n < tokens; ++n) {
       const std::int64_t row = (b * tokens + n) * cols;
-      for (std::int64_t c = 0; c < cols; ++c) y[row + c] += gate[b * mod_stride + c] * h[row + c];
+      for (std::int64_t c = 0; c < cols; ++c) y[row + c] = x[row + c] + gate[b * mod_stride + c] * h[row + c];
     }
 }
 
@@ -173,7 +173,7 @@ void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
   template void modulate_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,            \
                                      std::int64_t, const T*, T*, T*, T*);                                      \
   template void gated_residual_forward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,       \
-                                          std::int64_t, T*);                                                   \
+                                          const T*, std::int64_t, T*);                                         \
   template void gated_residual_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,      \
                                            std::int64_t, const T*, T*, T*);                                    \
   template void group_norm_forward<T>(std::int64_t, std::int64_t, std::int64_t, std::int64_t, double,         \

@@ -35,7 +35,8 @@ __global__ void adaln_fwd_k(std::int64_t tokens, std::int64_t cols, double eps, 
 // dx = r (g − mean(g) − x̂ mean(g x̂)), g = dy (1 + scale).
 template <class T>
 __global__ void adaln_dx_k(std::int64_t tokens, std::int64_t cols, const T* x, const compute_t<T>* mean,
-                           const compute_t<T>* rstd, const T* scale, std::int64_t mod_stride, const T* dy, T* dx) {
+                           const compute_t<T>* rstd, const T* scale, std::int64_t mod_stride, const T* dy, T* dx,
+                           bool accumulate_dx) {
   using C = compute_t<T>;
   const std::int64_t r = blockIdx.x, b = r / tokens;
   const T* xr = x + r * cols;
@@ -52,7 +53,8 @@ __global__ void adaln_dx_k(std::int64_t tokens, std::int64_t cols, const T* x, c
   sgx = block_sum(sgx) / double(cols);
   for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
     const double xh = (double(ld(xr[c])) - mu) * inv, g = double(ld(gr[c])) * (1.0 + double(ld(sc[c])));
-    dx[r * cols + c] = st<T>(C(inv * (g - sg - xh * sgx)));
+    const double before = accumulate_dx ? double(ld(dx[r * cols + c])) : 0.0;
+    dx[r * cols + c] = st<T>(C(before + inv * (g - sg - xh * sgx)));
   }
 }
 
@@ -92,7 +94,8 @@ void layer_norm_modulate_forward(std::int64_t batch, std::int64_t tokens, std::i
 template <class T>
 void layer_norm_modulate_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x,
                                   const compute_t<T>* mean, const compute_t<T>* rstd, const T* scale,
-                                  std::int64_t mod_stride, const T* dy, T* dx, T* dshift, T* dscale) {
+                                  std::int64_t mod_stride, const T* dy, T* dx, T* dshift, T* dscale,
+                                  bool accumulate_dx) {
   if (batch * tokens <= 0) return;
   // The parameters' gradients first: dx may be dy.
   bool summed = false;
@@ -101,8 +104,9 @@ void layer_norm_modulate_backward(std::int64_t batch, std::int64_t tokens, std::
   if (!summed)
     launch(batch * cols, adaln_dparams_k<T>, batch, tokens, cols, x, mean, rstd, mod_stride, dy, dshift, dscale);
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    if (adaln_dx_bf16_rows(batch, tokens, cols, x, mean, rstd, scale, mod_stride, dy, dx)) return;
-  adaln_dx_k<T><<<unsigned(batch * tokens), kThreads>>>(tokens, cols, x, mean, rstd, scale, mod_stride, dy, dx);
+    if (adaln_dx_bf16_rows(batch, tokens, cols, x, mean, rstd, scale, mod_stride, dy, dx, accumulate_dx)) return;
+  adaln_dx_k<T><<<unsigned(batch * tokens), kThreads>>>(tokens, cols, x, mean, rstd, scale, mod_stride, dy, dx,
+                                                         accumulate_dx);
   CARNOT_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -112,7 +116,7 @@ void layer_norm_modulate_backward(std::int64_t batch, std::int64_t tokens, std::
                                                compute_t<T>*);                                                  \
   template void layer_norm_modulate_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*,              \
                                                 const compute_t<T>*, const compute_t<T>*, const T*,             \
-                                                std::int64_t, const T*, T*, T*, T*);
+                                                std::int64_t, const T*, T*, T*, T*, bool);
 CARNOT_ADALN(float)
 CARNOT_ADALN(double)
 CARNOT_ADALN(__nv_bfloat16)

@@ -107,9 +107,9 @@ __global__ void __launch_bounds__(kThreads)
   if (lane == 0) mean[row] = mu, rstd[row] = inv;
 }
 
-// dx = r (g − mean(g) − x̂ mean(g x̂)), g = dy (1 + scale); dx may be dy (each lane reads its
-// values before writing them).
-template <int VPL>
+// dx = r (g − mean(g) − x̂ mean(g x̂)), g = dy (1 + scale), or dx += that (Accumulate); dx may be
+// dy (each lane reads its values before writing them).
+template <int VPL, bool Accumulate>
 __global__ void __launch_bounds__(kThreads)
     adaln_dx_rows_k(int rows, int tokens, int cols, const bf16* x, const float* mean, const float* rstd,
                     const bf16* scale, int mod_stride, const bf16* dy, bf16* dx) {
@@ -141,8 +141,9 @@ __global__ void __launch_bounds__(kThreads)
     const int c = kVec * (lane + 32 * k);
     if (c >= cols) continue;
     Vec out;
+    if (Accumulate) out = load8(dx + r0 + c);
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) out.v[i] = inv * (g[k].v[i] - sg - xh[k].v[i] * sgx);
+    for (int i = 0; i < kVec; ++i) out.v[i] = (Accumulate ? out.v[i] : 0.0f) + inv * (g[k].v[i] - sg - xh[k].v[i] * sgx);
     store8(dx + r0 + c, out);
   }
 }
@@ -156,13 +157,13 @@ int adaln_vectors_per_lane(std::int64_t rows, std::int64_t cols, std::int64_t mo
 
 // ---- per-(sample, column) gates, and flat vectors ----
 
-// y += gate·h; vector i of the flat [rows, cols] lies in row i / (cols/8), sample row / tokens.
-__global__ void gated_fwd_rows_k(unsigned vectors, unsigned row_vecs, unsigned tokens, const bf16* h, const bf16* gate,
-                                 int mod_stride, bf16* y) {
+// y = x + gate·h; vector i of the flat [rows, cols] lies in row i / (cols/8), sample row / tokens.
+__global__ void gated_fwd_rows_k(unsigned vectors, unsigned row_vecs, unsigned tokens, const bf16* x, const bf16* h,
+                                 const bf16* gate, int mod_stride, bf16* y) {
   CARNOT_GRID_STRIDE(i, vectors) {
     const unsigned u = unsigned(i), row = u / row_vecs, c = (u - row * row_vecs) * kVec;
     const Vec g = load8(gate + std::int64_t(row / tokens) * mod_stride + c), hv = load8(h + std::int64_t(u) * kVec);
-    Vec yv = load8(y + std::int64_t(u) * kVec);
+    Vec yv = load8(x + std::int64_t(u) * kVec);
 #pragma unroll
     for (int k = 0; k < kVec; ++k) yv.v[k] += g.v[k] * hv.v[k];
     store8(y + std::int64_t(u) * kVec, yv);
@@ -310,26 +311,28 @@ bool adaln_forward_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64
 }
 
 bool adaln_dx_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const bf16* x, const float* mean,
-                        const float* rstd, const bf16* scale, std::int64_t mod_stride, const bf16* dy, bf16* dx) {
+                        const float* rstd, const bf16* scale, std::int64_t mod_stride, const bf16* dy, bf16* dx,
+                        bool accumulate_dx) {
   const std::int64_t rows = batch * tokens;
   const int per_lane = adaln_vectors_per_lane(rows, cols, mod_stride);
   if (per_lane == 0 || !all_aligned(x, scale, dy, dx)) return false;
   const unsigned blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
   with_constant_1_to_8(per_lane, [&](auto vpl) {
-    adaln_dx_rows_k<decltype(vpl)::value><<<blocks, kThreads>>>(int(rows), int(tokens), int(cols), x, mean, rstd,
-                                                                scale, int(mod_stride), dy, dx);
+    constexpr int VPL = decltype(vpl)::value;
+    auto kernel = accumulate_dx ? adaln_dx_rows_k<VPL, true> : adaln_dx_rows_k<VPL, false>;
+    kernel<<<blocks, kThreads>>>(int(rows), int(tokens), int(cols), x, mean, rstd, scale, int(mod_stride), dy, dx);
   });
   CARNOT_CUDA_CHECK(cudaGetLastError());
   return true;
 }
 
-bool gated_forward_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const bf16* h,
-                             const bf16* gate, std::int64_t mod_stride, bf16* y) {
+bool gated_forward_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const bf16* x,
+                             const bf16* h, const bf16* gate, std::int64_t mod_stride, bf16* y) {
   const std::int64_t rows = batch * tokens;
-  if (!vector_rows_fit(rows, cols, mod_stride) || !all_aligned(h, gate, y)) return false;
+  if (!vector_rows_fit(rows, cols, mod_stride) || !all_aligned(x, h, gate, y)) return false;
   const std::int64_t vectors = rows * cols / kVec;
   gated_fwd_rows_k<<<blocks_for(vectors), kThreads>>>(unsigned(vectors), unsigned(cols / kVec), unsigned(tokens),
-                                                         h, gate, int(mod_stride), y);
+                                                      x, h, gate, int(mod_stride), y);
   CARNOT_CUDA_CHECK(cudaGetLastError());
   return true;
 }

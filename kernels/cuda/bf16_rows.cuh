@@ -15,9 +15,10 @@ namespace carnot::cuda_kernels {
 bool adaln_forward_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, double eps,
                              const __nv_bfloat16* x, const __nv_bfloat16* shift, const __nv_bfloat16* scale,
                              std::int64_t mod_stride, __nv_bfloat16* y, float* mean, float* rstd);
+// dx = the input gradient, or dx += it (accumulate_dx); dx may be dy when not accumulating.
 bool adaln_dx_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const __nv_bfloat16* x,
                         const float* mean, const float* rstd, const __nv_bfloat16* scale, std::int64_t mod_stride,
-                        const __nv_bfloat16* dy, __nv_bfloat16* dx);
+                        const __nv_bfloat16* dy, __nv_bfloat16* dx, bool accumulate_dx);
 // dshift[b, :] = Σ_n dy and dscale[b, :] = Σ_n dy x̂ over the sample's tokens (x̂ from x and the
 // saved statistics), and dgate[b, :] = Σ_n dy h: a block per (sample, 256 columns), its 8 warps
 // splitting the tokens, their sums added in a fixed order.
@@ -26,9 +27,11 @@ bool adaln_dparams_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64
                              __nv_bfloat16* dshift, __nv_bfloat16* dscale);
 bool gated_dgate_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const __nv_bfloat16* h,
                            std::int64_t mod_stride, const __nv_bfloat16* dy, __nv_bfloat16* dgate);
-// y += gate·h (forward) and dh = dy·gate (backward; dh may be dy), gate per (sample, column).
-bool gated_forward_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const __nv_bfloat16* h,
-                             const __nv_bfloat16* gate, std::int64_t mod_stride, __nv_bfloat16* y);
+// y = x + gate·h (forward; x may be y) and dh = dy·gate (backward; dh may be dy), gate per
+// (sample, column).
+bool gated_forward_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const __nv_bfloat16* x,
+                             const __nv_bfloat16* h, const __nv_bfloat16* gate, std::int64_t mod_stride,
+                             __nv_bfloat16* y);
 bool gated_dh_bf16_rows(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const __nv_bfloat16* gate,
                         std::int64_t mod_stride, const __nv_bfloat16* dy, __nv_bfloat16* dh);
 // y += x, and y = GELU(x) (tanh form), over n contiguous values.

@@ -133,12 +133,13 @@ class CudaOps final : public Ops {
   void layer_norm_modulate_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols,
                                     const void* x, const void* mean, const void* rstd, const void* scale,
                                     std::int64_t mod_stride, const void* dy, void* dx, void* dshift,
-                                    void* dscale) override {
+                                    void* dscale, bool accumulate_dx) override {
     dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
       using S = k::compute_t<T>;
       k::layer_norm_modulate_backward<T>(batch, tokens, cols, in<T>(x), in<S>(mean), in<S>(rstd), in<T>(scale),
-                                         mod_stride, in<T>(dy), out<T>(dx), out<T>(dshift), out<T>(dscale));
+                                         mod_stride, in<T>(dy), out<T>(dx), out<T>(dshift), out<T>(dscale),
+                                         accumulate_dx);
     });
   }
   void modulate_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
@@ -157,11 +158,11 @@ class CudaOps final : public Ops {
                               out<T>(dshift), out<T>(dscale));
     });
   }
-  void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,
-                              const void* gate, std::int64_t mod_stride, void* y) override {
+  void gated_residual_forward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* x,
+                              const void* h, const void* gate, std::int64_t mod_stride, void* y) override {
     dispatch_bf16(dt, [&](auto z) {
       using T = decltype(z);
-      k::gated_residual_forward<T>(batch, tokens, cols, in<T>(h), in<T>(gate), mod_stride, out<T>(y));
+      k::gated_residual_forward<T>(batch, tokens, cols, in<T>(x), in<T>(h), in<T>(gate), mod_stride, out<T>(y));
     });
   }
   void gated_residual_backward(DType dt, std::int64_t batch, std::int64_t tokens, std::int64_t cols, const void* h,

@@ -85,11 +85,11 @@ __global__ void modulate_dparams_k(std::int64_t batch, std::int64_t tokens, std:
   }
 }
 template <class T>
-__global__ void gated_fwd_k(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
-                            std::int64_t mod_stride, T* y) {
+__global__ void gated_fwd_k(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* h,
+                            const T* gate, std::int64_t mod_stride, T* y) {
   CARNOT_GRID_STRIDE(i, batch * tokens * cols) {
     const std::int64_t b = i / (tokens * cols), c = i % cols;
-    y[i] = st<T>(ld(y[i]) + ld(gate[b * mod_stride + c]) * ld(h[i]));
+    y[i] = st<T>(ld(x[i]) + ld(gate[b * mod_stride + c]) * ld(h[i]));
   }
 }
 template <class T>
@@ -217,11 +217,11 @@ void modulate_backward(std::int64_t batch, std::int64_t tokens, std::int64_t col
   launch(batch * tokens * cols, modulate_dx_k<T>, batch, tokens, cols, scale, mod_stride, dy, dx);
 }
 template <class T>
-void gated_residual_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
-                            std::int64_t mod_stride, T* y) {
+void gated_residual_forward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* x, const T* h,
+                            const T* gate, std::int64_t mod_stride, T* y) {
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    if (gated_forward_bf16_rows(batch, tokens, cols, h, gate, mod_stride, y)) return;
-  launch(batch * tokens * cols, gated_fwd_k<T>, batch, tokens, cols, h, gate, mod_stride, y);
+    if (gated_forward_bf16_rows(batch, tokens, cols, x, h, gate, mod_stride, y)) return;
+  launch(batch * tokens * cols, gated_fwd_k<T>, batch, tokens, cols, x, h, gate, mod_stride, y);
 }
 template <class T>
 void gated_residual_backward(std::int64_t batch, std::int64_t tokens, std::int64_t cols, const T* h, const T* gate,
@@ -266,7 +266,7 @@ void group_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
   template void modulate_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*, std::int64_t, \
                                      const T*, T*, T*, T*);                                                     \
   template void gated_residual_forward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,         \
-                                          std::int64_t, T*);                                                    \
+                                          const T*, std::int64_t, T*);                                          \
   template void gated_residual_backward<T>(std::int64_t, std::int64_t, std::int64_t, const T*, const T*,        \
                                            std::int64_t, const T*, T*, T*);
 #define CARNOT_GROUP_NORM(T)                                                                                     \

@@ -215,11 +215,14 @@ TEST(WorldSizeInvariance, TinyUNetOnFashionMnist) {
 // estimates that one rank gets from R micro-batches of the same samples, with gradient buckets
 // (measured as each bucket starts) and without (measured before the one all-reduce); for the whole
 // model and for every group (tensors, and the ReLU MLP's rescaling pairs), trained by SGD.
+// Measured at the first step, where every run holds the same weights: later, the runs' orders of
+// float sums would have moved their weights apart by a rounding, enough for a ReLU unit near zero
+// to be on in one and off in the other.
 TEST(Diagnostics, NoiseScaleRanksEqualMicroBatches) {
   Comm& world = *test::g_comm;
   JobSpec spec = job(64);
-  spec.train.steps = 6;
-  spec.diagnostics.every = 3;
+  spec.train.steps = 1;
+  spec.diagnostics.every = 1;
   spec.distributed.bucket_mb = 0;
   spec.model.activation = "relu";
   spec.optimizer.kind = "sgd", spec.optimizer.lr = 0.05, spec.optimizer.momentum = 0.5;
@@ -245,7 +248,7 @@ TEST(Diagnostics, NoiseScaleRanksEqualMicroBatches) {
   one.run(nullptr);
   ASSERT_TRUE(one.noise_scale().has_value());
   const NoiseScale c = *one.noise_scale();
-  std::printf("noise scale at step 6: %d ranks |G|² %.6g tr Σ %.6g (B_simple %.4g); 1 rank × %d micro-batches |G|² %.6g "
+  std::printf("noise scale at step 1: %d ranks |G|² %.6g tr Σ %.6g (B_simple %.4g); 1 rank × %d micro-batches |G|² %.6g "
               "tr Σ %.6g (B_simple %.4g)\n",
               world.size(), a.g2, a.trace_sigma, plain.noise_tracker().b_simple(), world.size(), c.g2, c.trace_sigma,
               one.noise_tracker().b_simple());
@@ -279,11 +282,14 @@ TEST(Diagnostics, NoiseScaleRanksEqualMicroBatches) {
 // Per-layer weight and gradient norms (diagnostics): the same with ZeRO (each rank a shard of the
 // gradient, partial sums all-reduced) as without, and as on one rank.
 TEST(Diagnostics, LayerNormsAcrossZeroAndWorldSize) {
-  Comm& world = *test::g_comm;
+  // ZeRO against zero 0 with ReLU's rescaling pairs (groups that straddle the shards), through
+  // rank-ordered sums: the two runs then hold the same weights and gradients bit for bit, and the
+  // norms differ only by the order of their float64 partial sums.
+  test::RankOrderedComm world(*test::g_comm);
   JobSpec spec = job(64);
   spec.train.steps = 4;
   spec.diagnostics.every = 2;
-  spec.model.activation = "relu";  // rescaling pairs: groups that straddle the shards
+  spec.model.activation = "relu";
   JobSpec sharded = spec;
   sharded.distributed.zero = 1;
   Trainer plain(spec, world, cpu_ops()), zero(sharded, world, cpu_ops());
@@ -293,17 +299,28 @@ TEST(Diagnostics, LayerNormsAcrossZeroAndWorldSize) {
   ASSERT_EQ(g.size(), plain.model().params().params().size());
   const std::vector<double>& all = plain.diagnostic_measurements().grad_sq;  // tensors, then the pairs' sides
   ASSERT_GT(all.size(), g.size());
-  EXPECT_LT(test::rel_error(zero.diagnostic_measurements().grad_sq, all, all.size()), 1e-5);
-  EXPECT_LT(test::rel_error(zero.layer_grad_squares(), g, g.size()), 1e-5);
-  EXPECT_LT(test::rel_error(zero.layer_weight_squares(), plain.layer_weight_squares(), g.size()), 1e-5);
+  EXPECT_LT(test::rel_error(zero.diagnostic_measurements().grad_sq, all, all.size()), 1e-12);
+  EXPECT_LT(test::rel_error(zero.layer_grad_squares(), g, g.size()), 1e-12);
+  EXPECT_LT(test::rel_error(zero.layer_weight_squares(), plain.layer_weight_squares(), g.size()), 1e-12);
   for (std::size_t i = 0; i < g.size(); ++i)
     EXPECT_GT(g[i], 0.0) << plain.model().params().params()[i].name;
+
+  // R ranks against one, with the default smooth activation: their trajectories differ by the
+  // order of float sums, which a ReLU can turn into a unit switched on in one and off in the other
+  // (a replayed seed gave 4e-3 after four steps).
+  JobSpec smooth = job(64);
+  smooth.train.steps = 4;
+  smooth.diagnostics.every = 2;
+  Trainer many(smooth, *test::g_comm, cpu_ops());
+  many.run(nullptr);
   if (world.rank() != 0) return;
   auto self = make_self_comm();
-  Trainer one(spec, *self, cpu_ops());
+  Trainer one(smooth, *self, cpu_ops());
   one.run(nullptr);
-  const double e = test::rel_error(one.layer_grad_squares(), g, g.size());
-  std::printf("per-layer gradient squares, %d ranks vs 1: rel. error %.3g over %zu tensors\n", world.size(), e, g.size());
+  const std::vector<double> gm = many.layer_grad_squares();
+  const double e = test::rel_error(one.layer_grad_squares(), gm, gm.size());
+  std::printf("per-layer gradient squares, %d ranks vs 1: rel. error %.3g over %zu tensors\n", world.size(), e,
+              gm.size());
   EXPECT_LT(e, 1e-5);
 }
 

@@ -84,7 +84,7 @@ TEST(Bf16Ops, EachOpIsFloat32ArithmeticRoundedOnce) {
          o.layer_norm_modulate_forward(dt, B, N, C, 1e-6, a[0], a[1], static_cast<char*>(a[1]) + C * z, 6 * C, a[2],
                                        s[0], s[1]);
        }},
-      {"layer_norm_modulate_backward", {B * N * C, B * 6 * C, B * N * C, B * N * C, B * N * C, B * 6 * C},
+      {"layer_norm_modulate_backward, dx accumulated", {B * N * C, B * 6 * C, B * N * C, B * N * C, B * N * C, B * 6 * C},
        {B * N, B * N}, {4, 5},
        [&](Ops& o, DType dt, auto& a, auto& s) {
          const std::size_t z = dt == DType::BF16 ? 2 : 8;
@@ -92,7 +92,12 @@ TEST(Bf16Ops, EachOpIsFloat32ArithmeticRoundedOnce) {
          auto* dmod = static_cast<char*>(a[5]);
          o.layer_norm_modulate_forward(dt, B, N, C, 1e-6, a[0], mod, mod + C * z, 6 * C, a[2], s[0], s[1]);
          o.layer_norm_modulate_backward(dt, B, N, C, a[0], s[0], s[1], mod + C * z, 6 * C, a[3], a[4], dmod,
-                                        dmod + C * z);
+                                        dmod + C * z, true);
+       }},
+      {"gated_residual_forward", {B * N * C, B * N * C, B * 6 * C, B * N * C}, {}, {3},
+       [&](Ops& o, DType dt, auto& a, auto&) {
+         const std::size_t z = dt == DType::BF16 ? 2 : 8;
+         o.gated_residual_forward(dt, B, N, C, a[0], a[1], static_cast<char*>(a[2]) + 2 * C * z, 6 * C, a[3]);
        }},
       {"gated_residual_backward", {B * N * C, B * 6 * C, B * N * C, B * N * C, B * 6 * C}, {}, {3, 4},
        [&](Ops& o, DType dt, auto& a, auto&) {

@@ -99,11 +99,15 @@ TEST(ImageOpGradients, AdaLnModulateAndGatedResidual) {
   expect_grad(dmod_shift_scale, mod, modulate, "modulate d/dshift,scale");
 
   Vec h = rng.normal(B * N * C), base = rng.normal(B * N * C), dh(h.size());
-  auto gated = [&] {
-    y = base;
-    ops().gated_residual_forward(F64, B, N, C, h.data(), mod.data() + 2 * C, stride, y.data());
+  auto gated = [&] {  // y = base + gate·h, out of place
+    std::fill(y.begin(), y.end(), 1e300);
+    ops().gated_residual_forward(F64, B, N, C, base.data(), h.data(), mod.data() + 2 * C, stride, y.data());
     return dot(g, y);
   };
+  Vec in_place = base;  // the same in place (x = y), bit for bit
+  ops().gated_residual_forward(F64, B, N, C, in_place.data(), h.data(), mod.data() + 2 * C, stride, in_place.data());
+  gated();
+  EXPECT_EQ(in_place, y) << "gated residual in place";
   std::fill(dmod.begin(), dmod.end(), 0.0);
   ops().gated_residual_backward(F64, B, N, C, h.data(), mod.data() + 2 * C, stride, g.data(), dh.data(),
                                 dmod.data() + 2 * C);
@@ -132,8 +136,18 @@ TEST(ImageOpGradients, FusedLayerNormModulate) {
   EXPECT_EQ(mean, mean2);
   EXPECT_EQ(rstd, rstd2);
   ops().layer_norm_modulate_backward(F64, B, N, C, x.data(), mean.data(), rstd.data(), mod.data() + C, stride,
-                                     g.data(), dx.data(), dmod.data(), dmod.data() + C);
+                                     g.data(), dx.data(), dmod.data(), dmod.data() + C, false);
   expect_grad(dx, x, fused, "fused adaLN d/dx");
+  // accumulate_dx adds the same gradient to what dx holds (DiT's residual stream), to its rounding.
+  fused();  // the statistics of x itself again (the differences above left those of a neighbour)
+  Vec alone(x.size()), before = rng.normal(B * N * C), summed = before, dmod2(mod.size());
+  ops().layer_norm_modulate_backward(F64, B, N, C, x.data(), mean.data(), rstd.data(), mod.data() + C, stride,
+                                     g.data(), alone.data(), dmod2.data(), dmod2.data() + C, false);
+  ops().layer_norm_modulate_backward(F64, B, N, C, x.data(), mean.data(), rstd.data(), mod.data() + C, stride,
+                                     g.data(), summed.data(), dmod2.data(), dmod2.data() + C, true);
+  for (std::size_t i = 0; i < summed.size(); ++i)
+    EXPECT_NEAR(summed[i], before[i] + alone[i], 4e-16 * (std::fabs(before[i]) + std::fabs(alone[i])))
+        << "element " << i;
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t c = 0; c < C; ++c) {
       ASSERT_EQ(dmod[std::size_t(b * stride + 2 * C + c)], 7.0) << "the third chunk is not the op's to write";
