@@ -170,7 +170,8 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
   heartbeat("computing");
   inject_fault(spec_.debug, comm_.rank(), s);
   const Tensor grads = grad_sum();  // float32: the network's own, or under bf16 the sum of its pieces
-  ops_.fill_zero(DType::F32, grads.numel(), grads.raw());
+  // Under bf16 in one piece the conversion writes all of the float32 sum: nothing to clear first.
+  if (!bf16_ || spec_.train.grad_accum > 1) ops_.fill_zero(DType::F32, grads.numel(), grads.raw());
   // Every rank holds the same (all-reduced, then updated) logits, so the same schedule.
   if (learned_betas_) schedule_ = learned_schedule(base_schedule_, model_->beta_logits().data<float>());
   // This rank's slice in grad_accum contiguous pieces; gradients add up across them, and samples
@@ -324,7 +325,7 @@ void Trainer::add_network_gradient(std::int64_t end) {
   const Tensor g16 = model_->params().grads();
   const std::size_t at = std::size_t(converted_);
   ops_.convert(end - converted_, DType::BF16, static_cast<const std::uint16_t*>(g16.raw()) + at, DType::F32,
-               grad_sum32_.data<float>() + at, true);
+               grad_sum32_.data<float>() + at, /*accumulate=*/spec_.train.grad_accum > 1);
   converted_ = end;
 }
 
