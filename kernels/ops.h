@@ -225,6 +225,20 @@ class Ops {
   // ema = decay * ema + (1 - decay) * param.
   virtual void ema_update(std::int64_t n, float decay, const float* param, float* ema) = 0;
 
+  // What follows the gradient's reduction, as one pass over the flat fp32 buffers where a device
+  // fuses it (four passes' traffic in one: the largest model's update is memory-bound); here, with
+  // the same bits, scale, adamw_step, ema_update and convert in turn: grad *= grad_scale unless it
+  // is 1 (clipping; grad is left scaled), AdamW as adamw_step, then where not null
+  // ema = ema_decay·ema + (1 − ema_decay)·param and param_bf16 = param rounded to bf16.
+  virtual void adamw_ema_step(std::int64_t n, float* param, float* grad, double grad_scale, float* m, float* v,
+                              float lr, float beta1, float beta2, float eps, float weight_decay, std::int64_t step,
+                              float* ema, float ema_decay, void* param_bf16) {
+    if (grad_scale != 1.0) scale(DType::F32, n, grad_scale, grad);
+    adamw_step(n, param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step);
+    if (ema) ema_update(n, ema_decay, param, ema);
+    if (param_bf16) convert(n, DType::F32, param, DType::BF16, param_bf16, false);
+  }
+
   // The ε objective's inputs (DDPM's L_simple) for samples [first, first + n) of training step
   // `step`: t ~ U{0..steps−1} and ε ~ N(0, I) from Philox keyed by (seed, step, global sample index),
   // so any rank and micro-batch split draws the same; x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε. alphas_cumprod

@@ -9,6 +9,8 @@ class AdamW final : public Optimizer {
  public:
   AdamW(Ops& ops, const OptimizerSpec& spec, std::int64_t n);
   void step(const Tensor& params, const Tensor& grads) override;
+  void step_with_ema(const Tensor& params, const Tensor& grads, double grad_scale, const Tensor& ema,
+                     float ema_decay, void* params_bf16) override;
   std::vector<std::string> state_names() const override { return {"exp_avg", "exp_avg_sq"}; }
   Tensor state(std::size_t i) const override { return (i == 0 ? m_ : v_).tensor(); }
 

@@ -10,6 +10,7 @@ class Ema {
   Ema(Ops& ops, const Tensor& params, double decay);  // starts equal to params
   void update(const Tensor& params);
   Tensor weights() const { return weights_.tensor(); }
+  float decay() const { return decay_; }
 
  private:
   Ops& ops_;

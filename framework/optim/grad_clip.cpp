@@ -10,9 +10,13 @@ double clip_grad_norm(Ops& ops, const Tensor& grads, double max_norm) {
   return norm;
 }
 
+double clip_scale(double norm, double max_norm) {
+  return max_norm > 0 && norm > max_norm ? max_norm / (norm + 1e-6) : 1.0;
+}
+
 void clip_to_norm(Ops& ops, const Tensor& grads, double norm, double max_norm) {
-  if (max_norm > 0 && norm > max_norm)
-    ops.scale(grads.dtype(), grads.numel(), max_norm / (norm + 1e-6), grads.raw());
+  const double s = clip_scale(norm, max_norm);
+  if (s != 1.0) ops.scale(grads.dtype(), grads.numel(), s, grads.raw());
 }
 
 }  // namespace carnot

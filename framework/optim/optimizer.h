@@ -19,6 +19,12 @@ class Optimizer {
   virtual ~Optimizer() = default;
   // One step on params given grads (both flat, as many elements as the state); counts steps from 1.
   virtual void step(const Tensor& params, const Tensor& grads) = 0;
+  // The whole update after the reduction: grads *= grad_scale (clipping; 1: none), the step, then
+  // ema = ema_decay·ema + (1 − ema_decay)·params and params rounded into params_bf16 (null: none,
+  // else a bf16 buffer as long). AdamW makes it one op (Ops::adamw_ema_step, fused on a GPU); the
+  // default does the four in turn. Either way the same bits as scale, step, ema_update, convert.
+  virtual void step_with_ema(const Tensor& params, const Tensor& grads, double grad_scale, const Tensor& ema,
+                             float ema_decay, void* params_bf16);
   // The state tensors' names (PyTorch's: exp_avg, exp_avg_sq; momentum_buffer) and the tensors.
   virtual std::vector<std::string> state_names() const = 0;
   virtual Tensor state(std::size_t i) const = 0;

@@ -293,9 +293,10 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     comm_.allgather(shard, params.data<float>(), shard_counts_);
     comm_wait_s_ += seconds_since(gather_start);
     heartbeat("computing");
-  } else {
-    *grad_norm = clip_grad_norm(ops_, grads, spec_.optimizer.grad_clip);
-    optimizer_->step(params, grads);
+  } else {  // clipping, the step, the EMA and (bf16) the network's copy of the weights: one pass
+    *grad_norm = std::sqrt(ops_.sum_squares(DType::F32, grads.numel(), grads.raw()));
+    optimizer_->step_with_ema(params, grads, clip_scale(*grad_norm, spec_.optimizer.grad_clip), ema_->weights(),
+                              ema_->decay(), bf16_ ? model_->params().values().raw() : nullptr);
   }
   if (measure) {  // |G_B|² is the reduced gradient's, before clipping
     std::vector<std::int64_t>& groups = diag_.small_batches;
@@ -315,8 +316,10 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
       small_sq.clear();
     }
   }
-  ema_->update(params);
-  refresh_network_weights();
+  if (zero_) {
+    ema_->update(params);
+    refresh_network_weights();
+  }
   return loss_sum / double(spec_.train.global_batch);
 }
 

@@ -323,6 +323,12 @@ class CudaOps final : public Ops {
   void ema_update(std::int64_t n, float decay, const float* param, float* ema) override {
     k::ema_update(n, decay, param, ema);
   }
+  void adamw_ema_step(std::int64_t n, float* param, float* grad, double grad_scale, float* m, float* v, float lr,
+                      float beta1, float beta2, float eps, float weight_decay, std::int64_t step, float* ema,
+                      float ema_decay, void* param_bf16) override {
+    k::adamw_ema_step(n, param, grad, grad_scale, m, v, lr, beta1, beta2, eps, weight_decay, step, ema, ema_decay,
+                      static_cast<__nv_bfloat16*>(param_bf16));
+  }
   void q_sample_eps(const double* abar, int steps, std::uint64_t seed, std::uint32_t step, std::uint32_t first,
                     std::int64_t n, std::int64_t dim, const float* x0, float* t, float* eps, float* x_t) override {
     carnot::cuda::q_sample_eps(abar, steps, seed, step, first, n, dim, x0, t, eps, x_t);

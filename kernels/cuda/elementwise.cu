@@ -122,6 +122,24 @@ __global__ void sgd_k(std::int64_t n, float* p, const float* grad, float* buf, f
 __global__ void ema_k(std::int64_t n, float decay, const float* p, float* e) {
   CARNOT_GRID_STRIDE(i, n) e[i] = decay * e[i] + (1.0f - decay) * p[i];
 }
+// scale_k, adamw_k, ema_k and the bf16 conversion on one element: read p, g, m, v (and ema) once,
+// write each once (g only when scaled).
+__global__ void adamw_ema_k(std::int64_t n, float* p, float* g, bool scaled, float gscale, float* m, float* v,
+                            float beta1, float beta2, float eps, float decay, float step_size, float bc2_sqrt,
+                            float* e, float ema_decay, __nv_bfloat16* p16) {
+  CARNOT_GRID_STRIDE(i, n) {
+    float gi = g[i];
+    if (scaled) g[i] = gi = gi * gscale;
+    const float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+    const float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+    m[i] = mi, v[i] = vi;
+    const float denom = sqrtf(vi) / bc2_sqrt + eps;
+    const float pi = p[i] * decay - step_size * mi / denom;
+    p[i] = pi;
+    if (e) e[i] = ema_decay * e[i] + (1.0f - ema_decay) * pi;
+    if (p16) p16[i] = __float2bfloat16_rn(pi);
+  }
+}
 
 }  // namespace
 
@@ -171,6 +189,13 @@ void sgd_step(std::int64_t n, float* param, const float* grad, float* buf, float
   launch(n, sgd_k, n, param, grad, buf, lr, momentum, weight_decay, nesterov);
 }
 void ema_update(std::int64_t n, float decay, const float* param, float* ema) { launch(n, ema_k, n, decay, param, ema); }
+void adamw_ema_step(std::int64_t n, float* param, float* grad, double grad_scale, float* m, float* v, float lr,
+                    float beta1, float beta2, float eps, float weight_decay, std::int64_t step, float* ema,
+                    float ema_decay, __nv_bfloat16* param_bf16) {
+  const double bc1 = 1.0 - std::pow(double(beta1), double(step)), bc2 = 1.0 - std::pow(double(beta2), double(step));
+  launch(n, adamw_ema_k, n, param, grad, grad_scale != 1.0, float(grad_scale), m, v, beta1, beta2, eps,
+         1.0f - lr * weight_decay, float(lr / bc1), float(std::sqrt(bc2)), ema, ema_decay, param_bf16);
+}
 
 #define CARNOT_ELEMENTWISE(T)                                                            \
   template void silu_forward<T>(std::int64_t, const T*, T*);                            \

@@ -27,6 +27,10 @@ void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float
 void sgd_step(std::int64_t n, float* param, const float* grad, float* buf, float lr, float momentum,
               float weight_decay, bool nesterov);
 void ema_update(std::int64_t n, float decay, const float* param, float* ema);
+// Ops::adamw_ema_step in one kernel (the same arithmetic as scale, adamw_step, ema_update, convert).
+void adamw_ema_step(std::int64_t n, float* param, float* grad, double grad_scale, float* m, float* v, float lr,
+                    float beta1, float beta2, float eps, float weight_decay, std::int64_t step, float* ema,
+                    float ema_decay, __nv_bfloat16* param_bf16);
 
 // reduce.cu: float64 results, the blocks' partial sums added on the host in order.
 template <class T> double sum_squares(std::int64_t n, const T* x);

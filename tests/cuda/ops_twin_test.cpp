@@ -123,6 +123,31 @@ TEST(CudaOps, OptimizerStepsMatchCpuTwin) {
   EXPECT_LT(test::rel_error(ema.from_device(), ema.host, ema.host.size()), 1e-6);
 }
 
+// The fused update (one kernel on the GPU) against the CPU's scale, adamw_step, ema_update and
+// convert: clipped and not, with and without the EMA and the bf16 copy.
+TEST(CudaOps, FusedAdamwEmaStepMatchesCpuTwin) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::fresh_seed("CudaOps.FusedAdamwEma"));
+  const std::int64_t n = 100003;
+  Twin<float> p(randn<float>(rng, std::size_t(n))), m(zeros<float>(n)), v(zeros<float>(n)), ema(p.host);
+  Twin<std::uint16_t> p16{std::vector<std::uint16_t>(std::size_t(n))};
+  for (int step = 1; step <= 4; ++step) {
+    Twin<float> g(randn<float>(rng, std::size_t(n)));
+    const double clip = step % 2 == 1 ? 0.37 : 1.0;
+    const bool with_ema = step != 3, with_bf16 = step != 4;
+    cpu_ops().adamw_ema_step(n, p.h(), g.h(), clip, m.h(), v.h(), 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step,
+                             with_ema ? ema.h() : nullptr, 0.99f, with_bf16 ? p16.h() : nullptr);
+    cuda_ops().adamw_ema_step(n, p.d(), g.d(), clip, m.d(), v.d(), 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step,
+                              with_ema ? ema.d() : nullptr, 0.99f, with_bf16 ? p16.d() : nullptr);
+    EXPECT_LT(test::rel_error(g.from_device(), g.host, g.host.size()), 1e-6) << "the gradient, left scaled";
+  }
+  EXPECT_LT(test::rel_error(p.from_device(), p.host, p.host.size()), 1e-6);
+  EXPECT_LT(test::rel_error(m.from_device(), m.host, m.host.size()), 1e-6);
+  EXPECT_LT(test::rel_error(v.from_device(), v.host, v.host.size()), 1e-6);
+  EXPECT_LT(test::rel_error(ema.from_device(), ema.host, ema.host.size()), 1e-6);
+  expect_close_bf16(p16, "the weights rounded to bf16 (step 3's)");
+}
+
 // LayerNorm (float64 statistics), adaLN's modulation and gated residual, forward and backward.
 template <class T> void norm_ops(std::mt19937_64& rng) {
   const DType dt = dtype_of<T>();
