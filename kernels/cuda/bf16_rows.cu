@@ -62,7 +62,7 @@ template <class... P> bool all_aligned(const P*... p) { return !plain_kernels_on
 // The vector shape fits: widths and strides multiples of 8, and 32-bit counts of vectors.
 bool vector_rows_fit(std::int64_t rows, std::int64_t cols, std::int64_t mod_stride) {
   return rows > 0 && cols > 0 && cols % kVec == 0 && mod_stride % kVec == 0 &&
-         rows * cols / kVec < (std::int64_t(1) << 31);
+         mod_stride < (std::int64_t(1) << 31) && rows * cols / kVec < (std::int64_t(1) << 31);
 }
 
 // ---- adaLN: LayerNorm without affine, then x̂ (1 + scale) + shift; one warp a row ----
