@@ -102,6 +102,31 @@ __device__ void load_tile(bf16* dst, int stride, int dp, const bf16* src, std::i
   }
 }
 
+// The same through cp.async (Ampere and later): the copies run while the thread goes on, so a
+// tile's successor loads while the tensor cores work on it; zero-filled where not valid (the
+// source address is then not read, but stays a valid one).
+__device__ __forceinline__ void cp_async16(bf16* dst, const bf16* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_address(dst)), "l"(src),
+               "r"(valid ? 16 : 0)
+               : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most N of this thread's committed groups are still in flight.
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+template <int ROWS>
+__device__ void load_tile_async(bf16* dst, int stride, int dp, const bf16* src, std::int64_t ld, int first, int n,
+                                int d) {
+  const int chunks = dp / 8;
+  for (int c = threadIdx.x; c < ROWS * chunks; c += kFlashThreads) {
+    const int r = c / chunks, col = (c % chunks) * 8;
+    const bool valid = first + r < n && col < d;
+    cp_async16(dst + r * stride + col, valid ? src + std::int64_t(first + r) * ld + col : src, valid);
+  }
+}
+
 // Rows [row0, row0 + 16) of a [·][stride] tile as the A operand of KC k-chunks.
 template <int KC> __device__ void load_a(std::uint32_t (&a)[KC][4], const bf16* tile, int row0, int lane) {
   constexpr int stride = Width<KC>::stride;
@@ -195,27 +220,47 @@ template <int KC>
 __global__ void __launch_bounds__(kFlashThreads)
     flash_forward_k(const bf16* qkv, float* lse, bf16* out, int n, int heads, int d, float scale) {
   constexpr int dp = Width<KC>::dp, stride = Width<KC>::stride, NT = kForwardCols / 8;
-  static_assert(kForwardCols == kRows, "Q is staged in K's tile");
-  __shared__ __align__(16) bf16 k_s[kForwardCols * stride], v_s[kForwardCols * stride];
+  static_assert(kForwardCols == kRows, "Q is staged in a K tile");
+  // Two K/V tile pairs (the next one's copies in flight) where they fit the 48 KB of static shared
+  // memory (head dims up to 80: DiT's), else one.
+  constexpr int kTile = kForwardCols * stride;
+  constexpr int kStages = 4 * kTile * int(sizeof(bf16)) <= 48 * 1024 ? 2 : 1;
+  __shared__ __align__(16) bf16 k_s[kStages * kTile], v_s[kStages * kTile];
   const HeadTile t(n, heads, d);
   const int q0 = t.first, warp = t.warp, lane = t.lane, tq = lane % 4;
   const bf16* q_g = qkv + t.qkv_at;
   const float scale_log2 = scale * kLog2e;
+  auto fetch = [&](int k0, int stage) {
+    load_tile_async<kForwardCols>(k_s + stage * kTile, stride, dp, q_g + t.C, t.ld, k0, n, d);
+    load_tile_async<kForwardCols>(v_s + stage * kTile, stride, dp, q_g + 2 * t.C, t.ld, k0, n, d);
+    cp_async_commit();
+  };
 
-  load_tile<kRows>(k_s, stride, dp, q_g, t.ld, q0, n, d);  // Q, staged in K's place
+  bf16* q_stage = k_s + (kStages - 1) * kTile;  // Q passes through the last K tile
+  if (kStages == 2) fetch(0, 0);                // the first tiles land meanwhile
+  load_tile<kRows>(q_stage, stride, dp, q_g, t.ld, q0, n, d);
   __syncthreads();
   std::uint32_t qa[KC][4];
-  load_a<KC>(qa, k_s, warp * 16, lane);
+  load_a<KC>(qa, q_stage, warp * 16, lane);
   float o[2 * KC][4] = {};
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // rows g and g + 8; l: this thread's part
 
-  for (int k0 = 0; k0 < n; k0 += kForwardCols) {
-    __syncthreads();  // every warp is done with the previous tiles (or Q)
-    load_tile<kForwardCols>(k_s, stride, dp, q_g + t.C, t.ld, k0, n, d);
-    load_tile<kForwardCols>(v_s, stride, dp, q_g + 2 * t.C, t.ld, k0, n, d);
-    __syncthreads();
+  for (int k0 = 0, tile = 0; k0 < n; k0 += kForwardCols, ++tile) {
+    const int stage = kStages == 2 ? tile % 2 : 0;
+    __syncthreads();  // every warp is done with the buffers refilled next (the last tiles, or Q)
+    if (kStages == 1) {
+      fetch(k0, 0);
+      cp_async_wait<0>();
+    } else if (k0 + kForwardCols < n) {
+      fetch(k0 + kForwardCols, stage ^ 1);
+      cp_async_wait<1>();  // this tile's copies are done, the next one's may still run
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();  // and every thread's are
+    const bf16 *kt = k_s + stage * kTile, *vt = v_s + stage * kTile;
     float s[NT][4];
-    a_times_tile_t<KC, kForwardCols>(s, qa, k_s, lane);  // S = Q Kᵀ (unscaled)
+    a_times_tile_t<KC, kForwardCols>(s, qa, kt, lane);  // S = Q Kᵀ (unscaled)
     // The online softmax in units of the unscaled logits; a row's 64 columns lie in its quad.
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
@@ -245,7 +290,7 @@ __global__ void __launch_bounds__(kFlashThreads)
     for (int j = 0; j < 2 * KC; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) o[j][e] *= alpha[e / 2];
-    w_times_tile<KC, kForwardCols>(o, s, v_s, lane);  // O += P V
+    w_times_tile<KC, kForwardCols>(o, s, vt, lane);  // O += P V
   }
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
@@ -283,8 +328,10 @@ __global__ void __launch_bounds__(kFlashThreads)
     flash_dkv_k(const bf16* qkv, const float* lse, const float* delta, const bf16* dout, bf16* dqkv, int n, int heads,
                 int d, float scale) {
   constexpr int dp = Width<KC>::dp, stride = Width<KC>::stride, NT = kBackwardCols / 8;
-  __shared__ __align__(16) bf16 a_s[kRows * stride], b_s[kRows * stride];  // K, V; then Q, dO tiles
-  __shared__ float lse_s[kBackwardCols], delta_s[kBackwardCols];
+  // K and V of the block's keys pass through a_s and b_s into registers; then 32-query tiles of Q
+  // and dO stream through their two halves, the next tile's copies in flight during this one's.
+  __shared__ __align__(16) bf16 a_s[kRows * stride], b_s[kRows * stride];
+  __shared__ float lse_s[2][kBackwardCols], delta_s[2][kBackwardCols];
   const HeadTile t(n, heads, d);
   const int k0 = t.first, warp = t.warp, lane = t.lane, tq = lane % 4;
   const bf16* q_g = qkv + t.qkv_at;
@@ -298,31 +345,46 @@ __global__ void __launch_bounds__(kFlashThreads)
   load_a<KC>(ka, a_s, warp * 16, lane);
   load_a<KC>(va, b_s, warp * 16, lane);
   float dk[2 * KC][4] = {}, dv[2 * KC][4] = {};
-
-  for (int q0 = 0; q0 < n; q0 += kBackwardCols) {
-    __syncthreads();
-    load_tile<kBackwardCols>(a_s, stride, dp, q_g, t.ld, q0, n, d);  // Q
-    load_tile<kBackwardCols>(b_s, stride, dp, do_g, t.C, q0, n, d);  // dO
+  constexpr int kHalf = kBackwardCols * stride;
+  auto fetch = [&](int q0, int half) {
+    load_tile_async<kBackwardCols>(a_s + half * kHalf, stride, dp, q_g, t.ld, q0, n, d);  // Q
+    load_tile_async<kBackwardCols>(b_s + half * kHalf, stride, dp, do_g, t.C, q0, n, d);  // dO
+    cp_async_commit();
     for (int i = threadIdx.x; i < kBackwardCols; i += kFlashThreads) {
       const bool real = q0 + i < n;  // padded queries: P = 0
-      lse_s[i] = real ? lse[std::int64_t(t.bh) * n + q0 + i] * kLog2e : INFINITY;
-      delta_s[i] = real ? delta[std::int64_t(t.bh) * n + q0 + i] : 0.0f;
+      lse_s[half][i] = real ? lse[std::int64_t(t.bh) * n + q0 + i] * kLog2e : INFINITY;
+      delta_s[half][i] = real ? delta[std::int64_t(t.bh) * n + q0 + i] : 0.0f;
     }
-    __syncthreads();
+  };
+  __syncthreads();  // K and V are in every warp's registers: the buffers take tiles now
+  fetch(0, 0);
+
+  for (int q0 = 0, tile = 0; q0 < n; q0 += kBackwardCols, ++tile) {
+    const int half = tile % 2;
+    __syncthreads();  // every warp is done with the other half (the last tile)
+    if (q0 + kBackwardCols < n) {
+      fetch(q0 + kBackwardCols, half ^ 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();  // this tile has landed, every thread's copies
+    const bf16 *qt = a_s + half * kHalf, *ot = b_s + half * kHalf;
+    const float *lse_t = lse_s[half], *delta_t = delta_s[half];
     float s[NT][4], dpt[NT][4];
-    a_times_tile_t<KC, kBackwardCols>(s, ka, a_s, lane);    // Sᵀ = K Qᵀ
-    a_times_tile_t<KC, kBackwardCols>(dpt, va, b_s, lane);  // dPᵀ = V dOᵀ
+    a_times_tile_t<KC, kBackwardCols>(s, ka, qt, lane);    // Sᵀ = K Qᵀ
+    a_times_tile_t<KC, kBackwardCols>(dpt, va, ot, lane);  // dPᵀ = V dOᵀ
 #pragma unroll
     for (int j = 0; j < NT; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int q = 8 * j + 2 * tq + (e & 1);  // columns are queries
-        const float p = exp2f(s[j][e] * scale_log2 - lse_s[q]);
+        const float p = exp2f(s[j][e] * scale_log2 - lse_t[q]);
         s[j][e] = p;
-        dpt[j][e] = p * (dpt[j][e] - delta_s[q]);
+        dpt[j][e] = p * (dpt[j][e] - delta_t[q]);
       }
-    w_times_tile<KC, kBackwardCols>(dv, s, b_s, lane);    // dV += Pᵀ dO
-    w_times_tile<KC, kBackwardCols>(dk, dpt, a_s, lane);  // dK += dSᵀ Q
+    w_times_tile<KC, kBackwardCols>(dv, s, ot, lane);    // dV += Pᵀ dO
+    w_times_tile<KC, kBackwardCols>(dk, dpt, qt, lane);  // dK += dSᵀ Q
   }
   bf16* dk_g = dqkv + t.qkv_at + t.C;
   store_rows<KC>(dk_g, t.ld, dk, k0 + warp * 16, n, d, scale, scale, lane);
@@ -336,7 +398,9 @@ __global__ void __launch_bounds__(kFlashThreads)
     flash_dq_k(const bf16* qkv, const float* lse, const float* delta, const bf16* dout, bf16* dqkv, int n, int heads,
                int d, float scale) {
   constexpr int dp = Width<KC>::dp, stride = Width<KC>::stride, NT = kBackwardCols / 8;
-  __shared__ __align__(16) bf16 a_s[kRows * stride], b_s[kRows * stride];  // Q, dO; then K, V tiles
+  // Q and dO of the block's queries pass through a_s and b_s into registers; then 32-key tiles of
+  // K and V stream through their two halves, the next tile's copies in flight during this one's.
+  __shared__ __align__(16) bf16 a_s[kRows * stride], b_s[kRows * stride];
   const HeadTile t(n, heads, d);
   const int q0 = t.first, warp = t.warp, lane = t.lane, tq = lane % 4;
   const bf16* q_g = qkv + t.qkv_at;
@@ -356,15 +420,29 @@ __global__ void __launch_bounds__(kFlashThreads)
     delta_row[r] = row < n ? delta[std::int64_t(t.bh) * n + row] : 0.0f;
   }
   float dq[2 * KC][4] = {};
+  constexpr int kHalf = kBackwardCols * stride;
+  auto fetch = [&](int k0, int half) {
+    load_tile_async<kBackwardCols>(a_s + half * kHalf, stride, dp, q_g + t.C, t.ld, k0, n, d);      // K
+    load_tile_async<kBackwardCols>(b_s + half * kHalf, stride, dp, q_g + 2 * t.C, t.ld, k0, n, d);  // V
+    cp_async_commit();
+  };
+  __syncthreads();  // Q and dO are in every warp's registers: the buffers take tiles now
+  fetch(0, 0);
 
-  for (int k0 = 0; k0 < n; k0 += kBackwardCols) {
-    __syncthreads();
-    load_tile<kBackwardCols>(a_s, stride, dp, q_g + t.C, t.ld, k0, n, d);      // K
-    load_tile<kBackwardCols>(b_s, stride, dp, q_g + 2 * t.C, t.ld, k0, n, d);  // V
-    __syncthreads();
+  for (int k0 = 0, tile = 0; k0 < n; k0 += kBackwardCols, ++tile) {
+    const int half = tile % 2;
+    __syncthreads();  // every warp is done with the other half (the last tile)
+    if (k0 + kBackwardCols < n) {
+      fetch(k0 + kBackwardCols, half ^ 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();  // this tile has landed, every thread's copies
+    const bf16 *kt = a_s + half * kHalf, *vt = b_s + half * kHalf;
     float s[NT][4], dpv[NT][4];
-    a_times_tile_t<KC, kBackwardCols>(s, qa, a_s, lane);    // S = Q Kᵀ
-    a_times_tile_t<KC, kBackwardCols>(dpv, oa, b_s, lane);  // dP = dO Vᵀ
+    a_times_tile_t<KC, kBackwardCols>(s, qa, kt, lane);    // S = Q Kᵀ
+    a_times_tile_t<KC, kBackwardCols>(dpv, oa, vt, lane);  // dP = dO Vᵀ
 #pragma unroll
     for (int j = 0; j < NT; ++j)
 #pragma unroll
@@ -373,7 +451,7 @@ __global__ void __launch_bounds__(kFlashThreads)
         const float p = real ? exp2f(s[j][e] * scale_log2 - lse_row[e / 2]) : 0.0f;
         s[j][e] = p * (dpv[j][e] - delta_row[e / 2]);
       }
-    w_times_tile<KC, kBackwardCols>(dq, s, a_s, lane);  // dQ += dS K
+    w_times_tile<KC, kBackwardCols>(dq, s, kt, lane);  // dQ += dS K
   }
   store_rows<KC>(dqkv + t.qkv_at, t.ld, dq, q0 + warp * 16, n, d, scale, scale, lane);
 }
