@@ -110,6 +110,11 @@ __device__ __forceinline__ void cp_async16(bf16* dst, const bf16* src, bool vali
                "r"(valid ? 16 : 0)
                : "memory");
 }
+__device__ __forceinline__ void cp_async4(float* dst, const float* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_address(dst)), "l"(src),
+               "r"(valid ? 4 : 0)
+               : "memory");
+}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 // Waits until at most N of this thread's committed groups are still in flight.
 template <int N> __device__ __forceinline__ void cp_async_wait() {
@@ -349,12 +354,13 @@ __global__ void __launch_bounds__(kFlashThreads)
   auto fetch = [&](int q0, int half) {
     load_tile_async<kBackwardCols>(a_s + half * kHalf, stride, dp, q_g, t.ld, q0, n, d);  // Q
     load_tile_async<kBackwardCols>(b_s + half * kHalf, stride, dp, do_g, t.C, q0, n, d);  // dO
-    cp_async_commit();
-    for (int i = threadIdx.x; i < kBackwardCols; i += kFlashThreads) {
-      const bool real = q0 + i < n;  // padded queries: P = 0
-      lse_s[half][i] = real ? lse[std::int64_t(t.bh) * n + q0 + i] * kLog2e : INFINITY;
-      delta_s[half][i] = real ? delta[std::int64_t(t.bh) * n + q0 + i] : 0.0f;
+    for (int i = threadIdx.x; i < kBackwardCols; i += kFlashThreads) {  // asynchronous too: no stall
+      const bool real = q0 + i < n;
+      const std::int64_t at = std::int64_t(t.bh) * n + (real ? q0 + i : 0);
+      cp_async4(&lse_s[half][i], lse + at, real);
+      cp_async4(&delta_s[half][i], delta + at, real);
     }
+    cp_async_commit();
   };
   __syncthreads();  // K and V are in every warp's registers: the buffers take tiles now
   fetch(0, 0);
@@ -370,7 +376,7 @@ __global__ void __launch_bounds__(kFlashThreads)
     }
     __syncthreads();  // this tile has landed, every thread's copies
     const bf16 *qt = a_s + half * kHalf, *ot = b_s + half * kHalf;
-    const float *lse_t = lse_s[half], *delta_t = delta_s[half];
+    const float *lse_t = lse_s[half], *delta_t = delta_s[half];  // zero past the last query
     float s[NT][4], dpt[NT][4];
     a_times_tile_t<KC, kBackwardCols>(s, ka, qt, lane);    // Sᵀ = K Qᵀ
     a_times_tile_t<KC, kBackwardCols>(dpt, va, ot, lane);  // dPᵀ = V dOᵀ
@@ -378,8 +384,8 @@ __global__ void __launch_bounds__(kFlashThreads)
     for (int j = 0; j < NT; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int q = 8 * j + 2 * tq + (e & 1);  // columns are queries
-        const float p = exp2f(s[j][e] * scale_log2 - lse_t[q]);
+        const int q = 8 * j + 2 * tq + (e & 1);  // columns are queries; padded ones get P = 0
+        const float p = q0 + q < n ? exp2f(s[j][e] * scale_log2 - lse_t[q] * kLog2e) : 0.0f;
         s[j][e] = p;
         dpt[j][e] = p * (dpt[j][e] - delta_t[q]);
       }
