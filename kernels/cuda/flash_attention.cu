@@ -132,6 +132,20 @@ __device__ void load_tile_async(bf16* dst, int stride, int dp, const bf16* src, 
   }
 }
 
+// The top of a double-buffered loop over tiles at, at + cols, … < n, this one in buffer `half`:
+// once every warp is done with the other buffer (the last tile), the next tile's copies start into
+// it (fetch(next, other half)); then this tile's copies, every thread's, have landed.
+template <class Fetch> __device__ __forceinline__ void next_tile_ready(int at, int cols, int n, int half, Fetch&& fetch) {
+  __syncthreads();
+  if (at + cols < n) {
+    fetch(at + cols, half ^ 1);
+    cp_async_wait<1>();  // all but the group just started
+  } else {
+    cp_async_wait<0>();
+  }
+  __syncthreads();
+}
+
 // Rows [row0, row0 + 16) of a [·][stride] tile as the A operand of KC k-chunks.
 template <int KC> __device__ void load_a(std::uint32_t (&a)[KC][4], const bf16* tile, int row0, int lane) {
   constexpr int stride = Width<KC>::stride;
@@ -252,17 +266,14 @@ __global__ void __launch_bounds__(kFlashThreads)
 
   for (int k0 = 0, tile = 0; k0 < n; k0 += kForwardCols, ++tile) {
     const int stage = kStages == 2 ? tile % 2 : 0;
-    __syncthreads();  // every warp is done with the buffers refilled next (the last tiles, or Q)
-    if (kStages == 1) {
+    if (kStages == 2) {
+      next_tile_ready(k0, kForwardCols, n, stage, fetch);  // (the first refill overwrites Q)
+    } else {
+      __syncthreads();  // every warp is done with the buffers (the last tiles, or Q)
       fetch(k0, 0);
       cp_async_wait<0>();
-    } else if (k0 + kForwardCols < n) {
-      fetch(k0 + kForwardCols, stage ^ 1);
-      cp_async_wait<1>();  // this tile's copies are done, the next one's may still run
-    } else {
-      cp_async_wait<0>();
+      __syncthreads();
     }
-    __syncthreads();  // and every thread's are
     const bf16 *kt = k_s + stage * kTile, *vt = v_s + stage * kTile;
     float s[NT][4];
     a_times_tile_t<KC, kForwardCols>(s, qa, kt, lane);  // S = Q Kᵀ (unscaled)
@@ -367,14 +378,7 @@ __global__ void __launch_bounds__(kFlashThreads)
 
   for (int q0 = 0, tile = 0; q0 < n; q0 += kBackwardCols, ++tile) {
     const int half = tile % 2;
-    __syncthreads();  // every warp is done with the other half (the last tile)
-    if (q0 + kBackwardCols < n) {
-      fetch(q0 + kBackwardCols, half ^ 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();  // this tile has landed, every thread's copies
+    next_tile_ready(q0, kBackwardCols, n, half, fetch);
     const bf16 *qt = a_s + half * kHalf, *ot = b_s + half * kHalf;
     const float *lse_t = lse_s[half], *delta_t = delta_s[half];  // zero past the last query
     float s[NT][4], dpt[NT][4];
@@ -437,14 +441,7 @@ __global__ void __launch_bounds__(kFlashThreads)
 
   for (int k0 = 0, tile = 0; k0 < n; k0 += kBackwardCols, ++tile) {
     const int half = tile % 2;
-    __syncthreads();  // every warp is done with the other half (the last tile)
-    if (k0 + kBackwardCols < n) {
-      fetch(k0 + kBackwardCols, half ^ 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();  // this tile has landed, every thread's copies
+    next_tile_ready(k0, kBackwardCols, n, half, fetch);
     const bf16 *kt = a_s + half * kHalf, *vt = b_s + half * kHalf;
     float s[NT][4], dpv[NT][4];
     a_times_tile_t<KC, kBackwardCols>(s, qa, kt, lane);    // S = Q Kᵀ
