@@ -98,14 +98,29 @@ void* partial_scratch(std::size_t bytes) {
   return scratch.get(bytes);
 }
 
-__global__ void adamw_k(std::int64_t n, float* p, const float* g, float* m, float* v, float beta1, float beta2,
-                        float eps, float decay, float step_size, float bc2_sqrt) {
+// AdamW with the step's scalars from the host (the CPU twin's bias corrections, in float64), and
+// optionally what follows it (Ops::adamw_ema_step): the gradient scaled first (written back to
+// g_scaled), the EMA and the bf16 copy after; each buffer read and written once.
+struct AdamwScalars {
+  float beta1, beta2, eps, decay, step_size, bc2_sqrt;
+  AdamwScalars(float lr, float b1, float b2, float e, float weight_decay, std::int64_t step)
+      : beta1(b1), beta2(b2), eps(e), decay(1.0f - lr * weight_decay) {
+    const double bc1 = 1.0 - std::pow(double(b1), double(step)), bc2 = 1.0 - std::pow(double(b2), double(step));
+    step_size = float(lr / bc1), bc2_sqrt = float(std::sqrt(bc2));
+  }
+};
+__global__ void adamw_k(std::int64_t n, float* p, const float* g, float* g_scaled, float gscale, float* m, float* v,
+                        AdamwScalars a, float* e, float ema_decay, __nv_bfloat16* p16) {
   CARNOT_GRID_STRIDE(i, n) {
-    const float gi = g[i];
-    m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
-    v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-    const float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-    p[i] = p[i] * decay - step_size * m[i] / denom;
+    float gi = g[i];
+    if (g_scaled) g_scaled[i] = gi = gi * gscale;
+    const float mi = a.beta1 * m[i] + (1.0f - a.beta1) * gi;
+    const float vi = a.beta2 * v[i] + (1.0f - a.beta2) * gi * gi;
+    m[i] = mi, v[i] = vi;
+    const float pi = p[i] * a.decay - a.step_size * mi / (sqrtf(vi) / a.bc2_sqrt + a.eps);
+    p[i] = pi;
+    if (e) e[i] = ema_decay * e[i] + (1.0f - ema_decay) * pi;
+    if (p16) p16[i] = __float2bfloat16_rn(pi);
   }
 }
 __global__ void sgd_k(std::int64_t n, float* p, const float* grad, float* buf, float lr, float momentum, float wd,
@@ -121,24 +136,6 @@ __global__ void sgd_k(std::int64_t n, float* p, const float* grad, float* buf, f
 }
 __global__ void ema_k(std::int64_t n, float decay, const float* p, float* e) {
   CARNOT_GRID_STRIDE(i, n) e[i] = decay * e[i] + (1.0f - decay) * p[i];
-}
-// scale_k, adamw_k, ema_k and the bf16 conversion on one element: read p, g, m, v (and ema) once,
-// write each once (g only when scaled).
-__global__ void adamw_ema_k(std::int64_t n, float* p, float* g, bool scaled, float gscale, float* m, float* v,
-                            float beta1, float beta2, float eps, float decay, float step_size, float bc2_sqrt,
-                            float* e, float ema_decay, __nv_bfloat16* p16) {
-  CARNOT_GRID_STRIDE(i, n) {
-    float gi = g[i];
-    if (scaled) g[i] = gi = gi * gscale;
-    const float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-    const float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-    m[i] = mi, v[i] = vi;
-    const float denom = sqrtf(vi) / bc2_sqrt + eps;
-    const float pi = p[i] * decay - step_size * mi / denom;
-    p[i] = pi;
-    if (e) e[i] = ema_decay * e[i] + (1.0f - ema_decay) * pi;
-    if (p16) p16[i] = __float2bfloat16_rn(pi);
-  }
 }
 
 }  // namespace
@@ -179,10 +176,9 @@ template <class T> void bias_grad(std::int64_t rows, std::int64_t cols, const T*
 
 void adamw_step(std::int64_t n, float* param, const float* grad, float* m, float* v, float lr, float beta1,
                 float beta2, float eps, float weight_decay, std::int64_t step) {
-  // The CPU twin's bias corrections, in float64 on the host.
-  const double bc1 = 1.0 - std::pow(double(beta1), double(step)), bc2 = 1.0 - std::pow(double(beta2), double(step));
-  launch(n, adamw_k, n, param, grad, m, v, beta1, beta2, eps, 1.0f - lr * weight_decay, float(lr / bc1),
-         float(std::sqrt(bc2)));
+  launch(n, adamw_k, n, param, grad, static_cast<float*>(nullptr), 1.0f, m, v,
+         AdamwScalars(lr, beta1, beta2, eps, weight_decay, step), static_cast<float*>(nullptr), 0.0f,
+         static_cast<__nv_bfloat16*>(nullptr));
 }
 void sgd_step(std::int64_t n, float* param, const float* grad, float* buf, float lr, float momentum,
               float weight_decay, bool nesterov) {
@@ -192,9 +188,8 @@ void ema_update(std::int64_t n, float decay, const float* param, float* ema) { l
 void adamw_ema_step(std::int64_t n, float* param, float* grad, double grad_scale, float* m, float* v, float lr,
                     float beta1, float beta2, float eps, float weight_decay, std::int64_t step, float* ema,
                     float ema_decay, __nv_bfloat16* param_bf16) {
-  const double bc1 = 1.0 - std::pow(double(beta1), double(step)), bc2 = 1.0 - std::pow(double(beta2), double(step));
-  launch(n, adamw_ema_k, n, param, grad, grad_scale != 1.0, float(grad_scale), m, v, beta1, beta2, eps,
-         1.0f - lr * weight_decay, float(lr / bc1), float(std::sqrt(bc2)), ema, ema_decay, param_bf16);
+  launch(n, adamw_k, n, param, grad, grad_scale != 1.0 ? grad : nullptr, float(grad_scale), m, v,
+         AdamwScalars(lr, beta1, beta2, eps, weight_decay, step), ema, ema_decay, param_bf16);
 }
 
 #define CARNOT_ELEMENTWISE(T)                                                            \

@@ -10,6 +10,7 @@
 
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/launch.cuh"
 
 namespace carnot::cuda_kernels {
 
@@ -21,18 +22,11 @@ void check(cublasStatus_t s, const char* what) {
                              cublasGetStatusString(s) + ")");
 }
 
-// Each handle gets a workspace of its own, of the 32 MiB NVIDIA advises for Hopper (the kernels that
-// split K or stage through global memory want it; cuBLAS's default pool is smaller). Made once, at
-// the first GEMM, so the step loop allocates nothing.
-constexpr std::size_t kWorkspaceBytes = std::size_t(32) << 20;
-
 cublasHandle_t make_handle(cublasMath_t math) {
   cublasHandle_t made = nullptr;
   check(cublasCreate(&made), "cublasCreate");
   check(cublasSetMathMode(made, math), "cublasSetMathMode");
-  void* workspace = nullptr;
-  CARNOT_CUDA_CHECK(cudaMalloc(&workspace, kWorkspaceBytes));
-  check(cublasSetWorkspace(made, workspace, kWorkspaceBytes), "cublasSetWorkspace");
+  check(cublasSetWorkspace(made, blas_workspace(), kBlasWorkspaceBytes), "cublasSetWorkspace");
   return made;
 }
 

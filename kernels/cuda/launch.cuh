@@ -73,6 +73,16 @@ class GrowingScratch {
   std::size_t have_ = 0;
 };
 
+// The workspace cuBLAS (gemm.cu) and cuBLASLt (linear_lt.cu) share: 32 MiB, NVIDIA's advice for
+// Hopper (split-K and staged kernels want it; cuBLAS's default pool is smaller). Their calls all
+// queue on one stream, so never run at once; made at the first GEMM, so the step loop allocates
+// nothing.
+constexpr std::size_t kBlasWorkspaceBytes = std::size_t(32) << 20;
+inline void* blas_workspace() {
+  static GrowingScratch scratch;
+  return scratch.get(kBlasWorkspaceBytes);
+}
+
 // The sum of v over the block's kThreads threads, in a fixed tree order (deterministic); every
 // thread gets it. Call from all threads of a kThreads block.
 __device__ inline double block_sum(double v) {

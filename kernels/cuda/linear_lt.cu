@@ -27,8 +27,6 @@ namespace carnot::cuda_kernels {
 
 namespace {
 
-constexpr std::size_t kWorkspaceBytes = std::size_t(32) << 20;  // NVIDIA's advice for Hopper
-
 void check(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS)
     throw std::runtime_error(std::string("cuBLASLt ") + what + " failed: " + cublasGetStatusName(s) + " (" +
@@ -42,11 +40,6 @@ cublasLtHandle_t lt_handle() {
     return made;
   }();
   return h;
-}
-
-void* workspace() {
-  static GrowingScratch s;
-  return s.get(kWorkspaceBytes);
 }
 
 // The largest power of two (≤ 256) dividing a pointer's address: what the heuristic may assume.
@@ -106,7 +99,7 @@ bool make_plan(Plan& p, const PlanKey& k) {
     return false;
   cublasLtMatmulPreference_t pref = nullptr;
   if (!ok(cublasLtMatmulPreferenceCreate(&pref))) return false;
-  const std::uint64_t bytes = kWorkspaceBytes;
+  const std::uint64_t bytes = kBlasWorkspaceBytes;
   bool found = ok(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &bytes,
                                                        sizeof(bytes))) &&
                ok(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &k.align_a,
@@ -121,7 +114,7 @@ bool make_plan(Plan& p, const PlanKey& k) {
     cublasLtMatmulHeuristicResult_t result{};
     int count = 0;
     found = ok(cublasLtMatmulAlgoGetHeuristic(lt_handle(), p.desc, p.a, p.b, p.c, p.c, pref, 1, &result, &count)) &&
-            count > 0 && result.state == CUBLAS_STATUS_SUCCESS && result.workspaceSize <= kWorkspaceBytes;
+            count > 0 && result.state == CUBLAS_STATUS_SUCCESS && result.workspaceSize <= kBlasWorkspaceBytes;
     if (found) p.algo = result.algo;
   }
   cublasLtMatmulPreferenceDestroy(pref);
@@ -144,8 +137,8 @@ void run_plan(const Plan& p, const void* a, const void* b, void* d, const void* 
   if (bias) check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)), what);
   if (aux) check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof(aux)), what);
   const float one = 1.0f, zero = 0.0f;
-  check(cublasLtMatmul(lt_handle(), p.desc, &one, a, p.a, b, p.b, &zero, d, p.c, d, p.c, &p.algo, workspace(),
-                       kWorkspaceBytes, nullptr),
+  check(cublasLtMatmul(lt_handle(), p.desc, &one, a, p.a, b, p.b, &zero, d, p.c, d, p.c, &p.algo, blas_workspace(),
+                       kBlasWorkspaceBytes, nullptr),
         what);
 }
 
