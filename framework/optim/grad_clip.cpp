@@ -4,8 +4,12 @@
 
 namespace carnot {
 
+double global_norm(Ops& ops, const Tensor& grads) {
+  return std::sqrt(ops.sum_squares(grads.dtype(), grads.numel(), grads.raw()));
+}
+
 double clip_grad_norm(Ops& ops, const Tensor& grads, double max_norm) {
-  const double norm = std::sqrt(ops.sum_squares(grads.dtype(), grads.numel(), grads.raw()));
+  const double norm = global_norm(ops, grads);
   clip_to_norm(ops, grads, norm, max_norm);
   return norm;
 }

@@ -6,6 +6,8 @@
 
 namespace carnot {
 
+// The gradients' global L2 norm.
+double global_norm(Ops& ops, const Tensor& grads);
 // Returns the norm before clipping. max_norm = 0 only measures.
 double clip_grad_norm(Ops& ops, const Tensor& grads, double max_norm);
 // What clipping multiplies the gradients by: max_norm / (norm + 1e-6) past max_norm, else 1.

@@ -294,7 +294,7 @@ double Trainer::step(std::uint32_t s, double* grad_norm) {
     comm_wait_s_ += seconds_since(gather_start);
     heartbeat("computing");
   } else {  // clipping, the step, the EMA and (bf16) the network's copy of the weights: one pass
-    *grad_norm = std::sqrt(ops_.sum_squares(DType::F32, grads.numel(), grads.raw()));
+    *grad_norm = global_norm(ops_, grads);
     optimizer_->step_with_ema(params, grads, clip_scale(*grad_norm, spec_.optimizer.grad_clip), ema_->weights(),
                               ema_->decay(), bf16_ ? model_->params().values().raw() : nullptr);
   }
