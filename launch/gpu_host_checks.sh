@@ -5,9 +5,10 @@
 #   CARNOT_GPU_EXTRA_DEBS="libxxhash0 libpng16-16" ../shared/gpu/prepare.sh
 #   mkdir -p .gpu/bin && cp build/carnot build/carnot_kernel_bench build/tests/carnot_{unit,mpi,cuda}_tests .gpu/bin/
 # Then on the host (device tool, carry [".gpu"]), one stage per call (each under 10 minutes):
-#   bash launch/gpu_host_checks.sh tests COMMIT       # CUDA tests, then training on the GPU against the CPU
+#   bash launch/gpu_host_checks.sh tests COMMIT       # CUDA tests, kernel bench, then training on the GPU against the CPU
+#   bash launch/gpu_host_checks.sh kernels COMMIT     # the same without the training (the CPU runs take minutes)
 #   bash launch/gpu_host_checks.sh bench COMMIT S,B   # DiT step vs PyTorch (benchmarks/gpu/dit_step.py)
-#   bash launch/gpu_host_checks.sh bench COMMIT XL
+#   bash launch/gpu_host_checks.sh bench COMMIT XL --no-plain   # extra arguments go to dit_step.py
 # Results land in $OUT (or ./gpu-results): copy them to benchmarks/results/.
 set -uo pipefail
 source .gpu/host-env.sh 2>/dev/null
@@ -21,7 +22,7 @@ OUT=${OUT:-$PWD/gpu-results}
 mkdir -p "$OUT"
 nvidia-smi -L && "$B/carnot" --version || exit 1
 
-if [ "$STAGE" = tests ]; then
+if [ "$STAGE" = tests ] || [ "$STAGE" = kernels ]; then
   echo "== CUDA tests"
   "$B/carnot_cuda_tests" 2>&1 | tee "$OUT/cuda_tests.log" | grep -E "running on|OK|PASSED|FAILED|SKIPPED|Failure|actual|Which is|rror"
   if grep -q "FAILED" "$OUT/cuda_tests.log"; then
@@ -34,6 +35,7 @@ if [ "$STAGE" = tests ]; then
   echo "== the same with the plain kernels only (no cuDNN, cuBLASLt epilogues, fused attention or vector paths)"
   CARNOT_CUDA_PLAIN=1 "$B/carnot_kernel_bench" | grep -E "attention|linear|conv2d|adaln|gated|gelu|accumulate" \
     | tee "$OUT/kernel_bench-plain-$(date +%Y-%m-%d).jsonl"
+  [ "$STAGE" = kernels ] && exit 0
   echo "== training on the GPU against the CPU (same job, same seed: close losses, not bitwise)"
   for d in cuda cpu; do
     OPENBLAS_NUM_THREADS=8 "$B/carnot" --device $d train configs/swissroll.yaml --set train.steps=300 \
@@ -50,8 +52,8 @@ if [ "$STAGE" = tests ]; then
 elif [ "$STAGE" = bench ]; then
   MODELS=${3:-S,B,XL}
   python3 benchmarks/gpu/dit_step.py --carnot "$B/carnot" --models "$MODELS" --profile \
-    --out "$OUT/gpu-$(date +%Y-%m-%d)-${MODELS//,/}.json"
+    --out "$OUT/gpu-$(date +%Y-%m-%d)-${MODELS//,/}.json" "${@:4}"
 else
-  echo "stage must be tests or bench" >&2
+  echo "stage must be tests, kernels or bench" >&2
   exit 2
 fi

@@ -144,6 +144,7 @@ def main():
     p.add_argument("--precision", default="bf16", choices=["bf16", "fp32"])
     p.add_argument("--out", default="")
     p.add_argument("--profile", action="store_true", help="add carnot's op profile (bench step --profile) to each record")
+    p.add_argument("--no-plain", action="store_true", help="skip the CARNOT_CUDA_PLAIN=1 run (it takes long at XL)")
     a = p.parse_args()
     global PRECISION
     PRECISION = a.precision
@@ -179,7 +180,8 @@ def main():
             ours, our_error = carnot_rate(a.carnot, job, a.device, a.steps, a.warmup)
             # The plain kernels (CARNOT_CUDA_PLAIN=1: no cuDNN, cuBLASLt epilogues, fused attention or vector paths)
             # in the same run: what the fused paths win, and a result still when one of them fails.
-            plain, plain_error = carnot_rate(a.carnot, job, a.device, a.steps, a.warmup, plain=True)
+            plain, plain_error = (None, None) if a.no_plain else carnot_rate(a.carnot, job, a.device, a.steps,
+                                                                             a.warmup, plain=True)
             if ours is None and plain is not None:
                 print(f"DiT-{size}/2: carnot failed ({our_error}); the plain kernels ran", flush=True)
             trained = 3 * flops

@@ -10,6 +10,7 @@
 // FLOPs count 2 per multiply-add. Built with CUDA (benchmarks/gpu/CMakeLists.txt); run on the GPU
 // host by launch/gpu_host_checks.sh.
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,6 +20,7 @@
 #include "framework/core/tensor.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/cuda_runtime.h"
+#include "kernels/cuda/gemm.cuh"
 
 namespace carnot {
 namespace {
@@ -117,6 +119,24 @@ int run() {
                ops.linear_forward(DType::BF16, m, k, n, x.tensor().raw(), w.tensor().raw(), b.tensor().raw(), e,
                                   pre.tensor().raw(), y.tensor().raw());
              }, reps), 0, 2.0 * double(m) * double(n) * double(k), c, true);
+  }
+  {  // fc2's input gradient through fc1's GELU, with fc1's bias gradient: cuBLASLt's DGELU epilogue and
+     // our bias_grad (what the table runs), then cuBLASLt's fused DGELU_BGRAD. Against "gemm fc1" above.
+    const std::int64_t m = rows, in = 4 * C, out = C;
+    const Buffer dy = values(m * out, DType::BF16), w = values(out * in, DType::BF16), pre = values(m * in, DType::BF16),
+                 dx = values(m * in, DType::BF16), db = values(in, DType::BF16);
+    const std::string shape = str_cat("bf16 [", m, ", ", out, "] x [", out, ", ", in, "]");
+    const double flops = 2.0 * double(m) * double(in) * double(out);
+    report("linear_backward_input fc2, GELU' + bias grad", shape, cuda::time_ms([&] {
+      ops.linear_backward_input(DType::BF16, m, in, out, dy.tensor().raw(), w.tensor().raw(), pre.tensor().raw(),
+                                dx.tensor().raw(), db.tensor().raw());
+    }, reps), 0, flops, c, true);
+    if (std::getenv("CARNOT_CUDA_PLAIN") == nullptr)  // the library path itself: no plain twin to time
+      report("linear_backward_input fc2, cuBLASLt DGELU_BGRAD", shape, cuda::time_ms([&] {
+        cuda_kernels::linear_backward_input_bf16_lt(m, in, out, dy.tensor().raw(), w.tensor().raw(), pre.tensor().raw(),
+                                                    dx.tensor().raw(), db.tensor().raw(),
+                                                    cuda_kernels::LtBiasGrad::kEpilogue);
+      }, reps), 0, flops, c, true);
   }
   {  // DiT's adaLN in bf16: LayerNorm + modulate fused, against the two ops in float32 below.
     const Buffer x = values(rows * C, DType::BF16), y = values(rows * C, DType::BF16), dy = values(rows * C, DType::BF16),

@@ -183,7 +183,7 @@ void Dit::forward(const Tensor& x_in, const float* t, const std::int64_t* y, con
                       conv_work_.tensor().raw(), patches_.tensor().raw());
   const Tensor h0 = rows(h0_, R);
   ops_.transpose_batched(dt, n, C, N, patches_.tensor().raw(), h0.raw());
-  for (std::int64_t b = 0; b < n; ++b) ops_.accumulate(dt, N * C, pos_embed_.tensor().raw(), h0.rows(b * N, N).raw());
+  ops_.add_bias(dt, n, N * C, pos_embed_.tensor().raw(), h0.raw());  // each sample's [N, C] += pos_embed: one call
 
   const Tensor temb = rows(temb_, n), cond = rows(cond_, n), cond_act = rows(cond_act_, n);
   t_embedder_->forward(t, n, temb);

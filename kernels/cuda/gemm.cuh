@@ -22,9 +22,13 @@ void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::
 // alignment: the caller runs the unfused ops.
 bool linear_bf16_lt(std::int64_t rows, std::int64_t in, std::int64_t out, const void* x, const void* w,
                     const void* bias, bool gelu, void* pre, void* y);
-// Ops::linear_backward_input on bf16 with gelu_pre in one cuBLASLt call (dbias_pre accumulated);
-// false (nothing done) as above, or without gelu_pre (a plain GEMM is as good).
+// Ops::linear_backward_input on bf16 with gelu_pre: the GEMM and GELU' in one cuBLASLt call, then
+// the bias gradient (dbias_pre accumulated) by bias_grad, or by cuBLASLt's BGRAD epilogue with
+// kEpilogue (slower on the H100: kept for carnot_kernel_bench's comparison); false (nothing done)
+// as above, or without gelu_pre (a plain GEMM is as good).
+enum class LtBiasGrad { kSeparate, kEpilogue };
 bool linear_backward_input_bf16_lt(std::int64_t rows, std::int64_t in, std::int64_t out, const void* dy, const void* w,
-                                   const void* gelu_pre, void* dx, void* dbias_pre);
+                                   const void* gelu_pre, void* dx, void* dbias_pre,
+                                   LtBiasGrad bias_grad_by = LtBiasGrad::kSeparate);
 
 }  // namespace carnot::cuda_kernels

@@ -27,11 +27,30 @@ __global__ void embedding_bwd_k(std::int64_t rows, std::int64_t dim, const std::
       dtable[ids[r] * dim + c] = st<T>(ld(dtable[ids[r] * dim + c]) + ld(dout[r * dim + c]));
   }
 }
+// y[b] = x[b]ᵀ through a 32×32 tile in shared memory, so that both the reads and the writes run
+// along rows (the one-element-a-thread version wrote 2-byte values rows apart: DiT-B/2's patch
+// embedding, [512, 768, 256] in bf16, took 1.8 ms where the bytes need 0.07). The +1 column keeps
+// the tile's column reads off a single bank.
+constexpr int kTile = 32, kTileRows = 8;
 template <class T>
 __global__ void transpose_k(std::int64_t batch, std::int64_t rows, std::int64_t cols, const T* x, T* y) {
-  CARNOT_GRID_STRIDE(i, batch * rows * cols) {
-    const std::int64_t b = i / (rows * cols), r = i / cols % rows, c = i % cols;
-    y[b * rows * cols + c * rows + r] = x[i];
+  __shared__ T tile[kTile][kTile + 1];
+  const std::int64_t c0 = std::int64_t(blockIdx.x) * kTile;
+  for (std::int64_t b = blockIdx.z; b < batch; b += gridDim.z) {
+    const T* xb = x + b * rows * cols;
+    T* yb = y + b * rows * cols;
+    for (std::int64_t r0 = std::int64_t(blockIdx.y) * kTile; r0 < rows; r0 += std::int64_t(gridDim.y) * kTile) {
+      for (int i = threadIdx.y; i < kTile; i += kTileRows) {
+        const std::int64_t r = r0 + i, c = c0 + threadIdx.x;
+        if (r < rows && c < cols) tile[i][threadIdx.x] = xb[r * cols + c];
+      }
+      __syncthreads();
+      for (int i = threadIdx.y; i < kTile; i += kTileRows) {
+        const std::int64_t c = c0 + i, r = r0 + threadIdx.x;  // y[c, r] = x[r, c]
+        if (r < rows && c < cols) yb[c * rows + r] = tile[threadIdx.x][i];
+      }
+      __syncthreads();  // the tile is read before the next one overwrites it
+    }
   }
 }
 // tokens[b, i·w + j, (pi·p + pj)·C + c] ↔ image[b, c, i·p + pi, j·p + pj]; one thread per token element.
@@ -133,7 +152,12 @@ void embedding_backward(std::int64_t rows, std::int64_t dim, const std::int64_t*
   launch(dim, embedding_bwd_k<T>, rows, dim, ids, dout, dtable);
 }
 template <class T> void transpose_batched(std::int64_t batch, std::int64_t rows, std::int64_t cols, const T* x, T* y) {
-  launch(batch * rows * cols, transpose_k<T>, batch, rows, cols, x, y);
+  if (batch <= 0 || rows <= 0 || cols <= 0) return;
+  // Column tiles on x (up to 2³¹); row tiles and samples beyond y's and z's 65535 loop in the kernel.
+  const dim3 grid(unsigned((cols + kTile - 1) / kTile), unsigned(std::min<std::int64_t>((rows + kTile - 1) / kTile, 65535)),
+                  unsigned(std::min<std::int64_t>(batch, 65535)));
+  transpose_k<T><<<grid, dim3(kTile, kTileRows)>>>(batch, rows, cols, x, y);
+  CARNOT_CUDA_CHECK(cudaGetLastError());
 }
 template <class T>
 void unpatchify(std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t p, std::int64_t channels,

@@ -1,7 +1,10 @@
 // nn.Linear on bf16 through cuBLASLt with the epilogue fused into the GEMM: y = x Wᵀ + b
 // (CUBLASLT_EPILOGUE_BIAS) and y = GELU(x Wᵀ + b) keeping the pre-activation for backward
 // (CUBLASLT_EPILOGUE_GELU_AUX_BIAS, GELU in the tanh form as ours); in backward, the input gradient
-// taken on through the GELU below, with that layer's bias gradient (CUBLASLT_EPILOGUE_DGELU_BGRAD). One pass over the output
+// taken on through the GELU below (CUBLASLT_EPILOGUE_DGELU), that layer's bias gradient by our
+// bias_grad after it: with the fused DGELU_BGRAD, DiT-B/2's fc2 input gradient took 3.5 ms a call
+// on the H100 where its GEMM alone is ~0.8 (benchmarks/results/gpu-2026-11-23-SB.json;
+// carnot_kernel_bench times both). One pass over the output
 // instead of three (GEMM, bias, GELU): for DiT-XL/2's fc1 that is 4·rows·4608 bf16 bytes not moved
 // twice more. Row-major y[rows, out] is column-major yᵀ[out, rows] = op(W)ᵀ-as-stored · xᵀ: A is W
 // stored [in × out] column-major and transposed, B is x stored [in × rows], and the bias runs
@@ -157,16 +160,23 @@ bool linear_bf16_lt(std::int64_t rows, std::int64_t in, std::int64_t out, const 
 }
 
 bool linear_backward_input_bf16_lt(std::int64_t rows, std::int64_t in, std::int64_t out, const void* dy, const void* w,
-                                   const void* gelu_pre, void* dx, void* dbias_pre) {
+                                   const void* gelu_pre, void* dx, void* dbias_pre, LtBiasGrad bias_grad_by) {
   if (rows <= 0 || in <= 0 || out <= 0 || gelu_pre == nullptr || alignment(gelu_pre) < 16) return false;
-  const Use use = dbias_pre ? Use::kDgeluBgrad : Use::kDgelu;
+  const bool fused = dbias_pre && bias_grad_by == LtBiasGrad::kEpilogue;
+  const Use use = fused ? Use::kDgeluBgrad : Use::kDgelu;
   const Plan& p = plan_for({rows, in, out, use, alignment(w), alignment(dy), std::min(alignment(dx), alignment(gelu_pre))});
   if (!p.usable) return false;
+  auto* dbias = static_cast<__nv_bfloat16*>(dbias_pre);
+  if (!fused) {
+    run_plan(p, w, dy, dx, nullptr, gelu_pre, "matmul (GELU' epilogue)");
+    if (dbias) bias_grad<__nv_bfloat16>(rows, in, static_cast<const __nv_bfloat16*>(dx), dbias);
+    return true;
+  }
   // The epilogue writes the bias gradient; ours accumulate, so it lands in scratch and is added.
   static GrowingScratch bias_scratch;
-  void* db = dbias_pre ? bias_scratch.get(std::size_t(in) * 2) : nullptr;
-  run_plan(p, w, dy, dx, db, gelu_pre, dbias_pre ? "matmul (GELU' + bias gradient epilogue)" : "matmul (GELU' epilogue)");
-  if (dbias_pre) accumulate<__nv_bfloat16>(in, static_cast<const __nv_bfloat16*>(db), static_cast<__nv_bfloat16*>(dbias_pre));
+  void* db = bias_scratch.get(std::size_t(in) * 2);
+  run_plan(p, w, dy, dx, db, gelu_pre, "matmul (GELU' + bias gradient epilogue)");
+  accumulate<__nv_bfloat16>(in, static_cast<const __nv_bfloat16*>(db), dbias);
   return true;
 }
 
