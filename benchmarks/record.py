@@ -8,6 +8,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def commit():
+    # CARNOT_COMMIT: the commit the binaries were built from, where the tree's git is not that one
+    # (the GPU host's copy of the working tree carries a stale .git).
+    if os.environ.get("CARNOT_COMMIT"):
+        return os.environ["CARNOT_COMMIT"]
     out = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return out.stdout.strip() or "unknown"
 

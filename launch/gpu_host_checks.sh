@@ -18,6 +18,7 @@ export PMIX_MCA_pcompress_base_silence_warning=1
 B=$PWD/.gpu/bin
 STAGE=${1:-tests}
 COMMIT=${2:-unknown}
+export CARNOT_COMMIT=$COMMIT  # benchmarks/record.py: the host's copy of .git is not the build's commit
 OUT=${OUT:-$PWD/gpu-results}
 mkdir -p "$OUT"
 nvidia-smi -L && "$B/carnot" --version || exit 1
@@ -35,6 +36,18 @@ if [ "$STAGE" = tests ] || [ "$STAGE" = kernels ]; then
   echo "== the same with the plain kernels only (no cuDNN, cuBLASLt epilogues, fused attention or vector paths)"
   CARNOT_CUDA_PLAIN=1 "$B/carnot_kernel_bench" | grep -E "attention|linear|conv2d|adaln|gated|gelu|accumulate" \
     | tee "$OUT/kernel_bench-plain-$(date +%Y-%m-%d).jsonl"
+  # One JSON record of both (benchmarks/record.py: machine, commit, command) for benchmarks/results/.
+  python3 - "$OUT" "$(date +%Y-%m-%d)" <<'PY'
+import json, sys
+sys.path.insert(0, "benchmarks")
+import record
+out, day = sys.argv[1], sys.argv[2]
+rows = lambda name: [json.loads(l) for l in open(f"{out}/{name}-{day}.jsonl") if l.startswith("{")]
+fast, plain = rows("kernel_bench"), rows("kernel_bench-plain")
+record.write(f"{out}/kernel_bench-{day}.json", {"benchmark": "kernel_bench", "date": day, "commit": record.commit(),
+             "machine": fast[0] if fast else None, "rows": fast[1:], "plain_rows": plain,
+             "command": "launch/gpu_host_checks.sh kernels (build/carnot_kernel_bench, then with CARNOT_CUDA_PLAIN=1)"})
+PY
   [ "$STAGE" = kernels ] && exit 0
   echo "== training on the GPU against the CPU (same job, same seed: close losses, not bitwise)"
   for d in cuda cpu; do

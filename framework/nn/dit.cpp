@@ -44,12 +44,13 @@ double dit_forward_flops(const DitConfig& c) {
 
 std::int64_t dit_activation_elements(const DitConfig& c) {
   const std::int64_t C = c.hidden, N = c.tokens(), M = c.mlp_ratio * C;
-  // Per block: mod 6C; per token m1, att, a, h_mid, m2, f2, h_out (7C), qkv 3C, f1 M, LN stats 4,
-  // attention's log-sum-exp H (the fused adaLN keeps no normalised copies, GELU(f1) is recomputed in
-  // backward into one buffer all blocks share: M per token once).
-  const std::int64_t block = 6 * C + N * (9 * C + M + 4 + c.heads), output = N * C;
+  // Per block: mod 6C; per token m1, att, a, h_mid, m2, f2, h_out (7C), qkv 3C, f1 and GELU(f1) 2M,
+  // LN stats 4, attention's log-sum-exp H (the fused adaLN keeps no normalised copies). GELU(f1) is
+  // kept rather than recomputed in backward (as PyTorch's autograd keeps it): on the H100 the
+  // recompute cost DiT-B/2 3% of its step for 31% more activation memory than this.
+  const std::int64_t block = 6 * C + N * (9 * C + 2 * M + 4 + c.heads), output = N * C;
   const std::int64_t blocks = c.recompute ? (c.depth > 0 ? block : 0) + c.depth * output : c.depth * (block + output);
-  return 2 * C * N + 3 * C + blocks + N * (2 * C + M + c.patch * c.patch * c.out_channels() + 2);
+  return 2 * C * N + 3 * C + blocks + N * (2 * C + c.patch * c.patch * c.out_channels() + 2);
 }
 
 std::vector<double> sincos_pos_embed_2d(std::int64_t dim, std::int64_t grid) {
@@ -74,7 +75,7 @@ std::vector<double> sincos_pos_embed_2d(std::int64_t dim, std::int64_t grid) {
 
 // What a block's backward reads besides its input and output.
 struct Dit::Saved {
-  Buffer mod, dmod, ln1_mean, ln1_rstd, m1, qkv_out, lse, att, a, h_mid, ln2_mean, ln2_rstd, m2, f1, f2;
+  Buffer mod, dmod, ln1_mean, ln1_rstd, m1, qkv_out, lse, att, a, h_mid, ln2_mean, ln2_rstd, m2, f1, g1, f2;
 };
 
 struct Dit::Block {
@@ -120,7 +121,7 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
       saved_.push_back(std::unique_ptr<Saved>(new Saved{
           per_sample(6 * C), per_sample(6 * C), stats(), stats(), act(C), act(3 * C),
           Buffer(stats_dtype(dtype), Shape{max_batch * c.heads * N}, device), act(C), act(C), act(C), stats(), stats(),
-          act(C), act(M), act(C)}));
+          act(C), act(M), act(M), act(C)}));
     blocks_.push_back(std::unique_ptr<Block>(new Block{
         Linear(ops, store_, b + ".adaLN_modulation.1", C, 6 * C, zero(), zero()),
         Linear(ops, store_, b + ".attn.qkv", C, 3 * C, ParamInit::xavier(C, 3 * C), zero()),
@@ -153,7 +154,6 @@ Dit::Dit(const DitConfig& config, DType dtype, Ops& ops, std::int64_t max_batch,
   attn_work_ = Buffer(dtype, Shape{attention_workspace_elements(N)}, device);
   dh_ = act(C);
   dtmp_ = act(std::max<std::int64_t>(M, 3 * C));
-  gelu_out_ = act(M);
   dtokens_out_ = act(P2 * c.out_channels());
   dpatches_ = per_sample(C * N);
   scratch_a_ = act(C);
@@ -220,7 +220,7 @@ void Dit::block_forward(Block& k, const Tensor& h, const Tensor& cond_act, std::
   Saved& s = *k.saved;
   auto rows = [&](const Buffer& b, std::int64_t r) { return b.tensor().rows(0, r); };
   const Tensor mod = rows(s.mod, n), m1 = rows(s.m1, R), qkv = rows(s.qkv_out, R), att = rows(s.att, R),
-               a = rows(s.a, R), h_mid = rows(s.h_mid, R), m2 = rows(s.m2, R), f1 = rows(s.f1, R), g1 = rows(gelu_out_, R),
+               a = rows(s.a, R), h_mid = rows(s.h_mid, R), m2 = rows(s.m2, R), f1 = rows(s.f1, R), g1 = rows(s.g1, R),
                f2 = rows(s.f2, R), h_out = rows(k.h_out, R);
   auto at = [&](std::int64_t chunk) { return static_cast<char*>(mod.raw()) + chunk * C * dtype_size(dt); };
   k.ada.forward(cond_act, mod);
@@ -269,9 +269,7 @@ void Dit::backward(const Tensor& dout, const Tensor& dx) {
     ops_.gated_residual_backward(dt, n, N, C, rows(sv.f2, R).raw(), chunk(mod, 5), S6, dh.raw(), s1.raw(),
                                  chunk(dmod, 5));
     const Tensor df1 = big(c.mlp_ratio * C);
-    const Tensor f1 = rows(sv.f1, R), g1 = rows(gelu_out_, R);
-    ops_.gelu_forward(dt, f1.numel(), f1.raw(), g1.raw());  // GELU(f1) again: fc2's input, not kept per block
-    k.fc2.backward_gelu(g1, s1, f1, df1, k.fc1);  // through GELU, fc1's bias too
+    k.fc2.backward_gelu(rows(sv.g1, R), s1, rows(sv.f1, R), df1, k.fc1);  // through GELU, fc1's bias too
     k.fc1.backward(rows(sv.m2, R), df1, s1, /*bias_done=*/true);
     ops_.layer_norm_modulate_backward(dt, n, N, C, rows(sv.h_mid, R).raw(), sv.ln2_mean.tensor().raw(),
                                       sv.ln2_rstd.tensor().raw(), chunk(mod, 4), S6, s1.raw(), dh.raw(),

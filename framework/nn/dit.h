@@ -109,7 +109,6 @@ class Dit final : public ScoreNetwork {
   std::int64_t n_ = 0;
   Buffer patches_, h0_, temb_, cond_, cond_act_, dcond_act_, dcond_, scratch_c_, conv_work_, attn_work_;
   Buffer dh_, dtmp_, dtokens_out_, dpatches_, scratch_a_, scratch_b_;
-  Buffer gelu_out_;  // GELU(fc1) of the block at hand: fc2's input, recomputed in backward
   GradsReady grads_ready_;
 };
 

@@ -41,4 +41,9 @@ bool gelu_forward_bf16_rows(std::int64_t n, const __nv_bfloat16* x, __nv_bfloat1
 bool accumulate_blocks_bf16_rows(std::int64_t count, std::int64_t block, const __nv_bfloat16* src,
                                  std::int64_t src_stride, __nv_bfloat16* dst, std::int64_t dst_stride);
 
+// bias_grad's first stage (kernels/cuda/elementwise.cu): partial[chunk, c] = Σ dy[r, c] over each
+// chunk of chunk_rows rows, in row order.
+bool bias_grad_partial_bf16_rows(std::int64_t rows, std::int64_t cols, std::int64_t chunk_rows,
+                                 const __nv_bfloat16* dy, float* partial);
+
 }  // namespace carnot::cuda_kernels

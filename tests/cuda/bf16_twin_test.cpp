@@ -309,5 +309,23 @@ TEST(CudaOps, Bf16VectorPathsAndTheirFallbacksMatchCpuTwin) {
     }
 }
 
+// bias_grad in bf16: the 16-byte path (widths multiples of 8, aligned) and the general one, over
+// few rows and over enough rows (66000 > 128 · 512) that the chunks grow past 128 rows.
+TEST(CudaOps, Bf16BiasGradMatchesCpuTwin) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::fresh_seed("CudaOps.Bf16BiasGrad"));
+  for (const std::int64_t cols : {264, 36})
+    for (const std::int64_t rows : {15, 66000})
+      for (const std::int64_t off : {0, 1}) {
+        SCOPED_TRACE(std::to_string(rows) + " rows of " + std::to_string(cols) + ", pointers " + std::to_string(off) +
+                     " value(s) off");
+        Twin<std::uint16_t> dy(bf16_randn(rng, std::size_t(rows * cols + off))),
+            db(bf16_randn(rng, std::size_t(cols + off)));
+        cpu_ops().bias_grad(DType::BF16, rows, cols, dy.h() + off, db.h() + off);
+        cuda_ops().bias_grad(DType::BF16, rows, cols, dy.d() + off, db.d() + off);
+        expect_close_bf16(db, "bias_grad");
+      }
+}
+
 }  // namespace
 }  // namespace carnot

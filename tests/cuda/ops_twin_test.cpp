@@ -391,7 +391,7 @@ TEST(CudaOps, ConvolutionsMatchCpuTwin) {
 TEST(CudaOps, BiasGradOverManyRowsMatchesCpuTwin) {
   SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::fresh_seed("CudaOps.BiasGradOverManyRows"));
-  for (const std::int64_t rows : {1, 127, 128, 129, 5000}) {
+  for (const std::int64_t rows : {1, 127, 128, 129, 5000, 66000}) {  // 66000: chunks past 128 rows
     const std::int64_t cols = 77;
     Twin<float> dy(randn<float>(rng, std::size_t(rows * cols))), db(randn<float>(rng, std::size_t(cols)));
     cpu_ops().bias_grad(DType::F32, rows, cols, dy.h(), db.h());

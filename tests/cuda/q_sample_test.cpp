@@ -34,7 +34,8 @@ TEST(CudaQSample, MatchesCpuTwin) {
   const std::uint64_t seed = test::fresh_seed("CudaQSample.MatchesCpuTwin");
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal;
-  for (const auto& [steps, dim, n] : {std::tuple{1000, 2, 4099}, std::tuple{37, 7, 1000}}) {
+  for (const auto& [steps, dim, n] :
+       {std::tuple{1000, 2, 4099}, std::tuple{37, 7, 1000}, std::tuple{1000, 1026, 40}}) {  // 1026: a thread per 4 values
     const NoiseSchedule s = NoiseSchedule::cosine(steps);
     std::vector<float> x0(std::size_t(n * dim));
     for (float& v : x0) v = normal(rng);
