@@ -46,6 +46,15 @@ constexpr int kBackwardCols = 32;      // queries (dK/dV) or keys (dQ) per strea
 constexpr int kMaxHeadDim = 128;
 constexpr float kLog2e = 1.4426950408889634f;
 
+// Blocks per SM that the forward and dK/dV kernels ask the compiler to fit (registers ≤ 65536 /
+// (128 · blocks)). Measured by ncu on the H100 (DiT-XL/2, D 72, before these bounds): the forward
+// took 135 registers, so 3 blocks (18.75% occupancy), dK/dV 235, so 2 (12.5%), and both were
+// latency-bound (SM throughput 50% and 33%, memory 58% and 53%). Wider heads keep the compiler's
+// choice: their accumulators alone fill the smaller budgets.
+template <int KC> struct MinBlocks {
+  static constexpr int forward = KC <= 5 ? 4 : 1, dkv = KC <= 5 ? 3 : 1;
+};
+
 // Padded head dim and shared-memory row stride (in elements) for KC chunks of 16 columns.
 template <int KC> struct Width {
   static constexpr int dp = 16 * KC;
@@ -236,7 +245,7 @@ struct HeadTile {
 };
 
 template <int KC>
-__global__ void __launch_bounds__(kFlashThreads)
+__global__ void __launch_bounds__(kFlashThreads, MinBlocks<KC>::forward)
     flash_forward_k(const bf16* qkv, float* lse, bf16* out, int n, int heads, int d, float scale) {
   constexpr int dp = Width<KC>::dp, stride = Width<KC>::stride, NT = kForwardCols / 8;
   static_assert(kForwardCols == kRows, "Q is staged in a K tile");
@@ -340,7 +349,7 @@ __global__ void flash_delta_k(const bf16* out, const bf16* dout, float* delta, s
 // dK and dV for 64 keys: for each 32-query tile, Sᵀ = K Qᵀ, dPᵀ = V dOᵀ, Pᵀ = e^{Sᵀ·scale − lse},
 // dSᵀ = Pᵀ ⊙ (dPᵀ − Δ), dV += Pᵀ dO, dK += dSᵀ Q; dK is scaled once at the end.
 template <int KC>
-__global__ void __launch_bounds__(kFlashThreads)
+__global__ void __launch_bounds__(kFlashThreads, MinBlocks<KC>::dkv)
     flash_dkv_k(const bf16* qkv, const float* lse, const float* delta, const bf16* dout, bf16* dqkv, int n, int heads,
                 int d, float scale) {
   constexpr int dp = Width<KC>::dp, stride = Width<KC>::stride, NT = kBackwardCols / 8;
@@ -476,6 +485,17 @@ template <class F> void by_width(std::int64_t head_dim, F&& f) {
     throw std::invalid_argument("flash attention: head dim " + std::to_string(head_dim) + " over 128");
 }
 
+// The L1/shared split is set per kernel; the most shared memory lets MinBlocks' forward blocks
+// (45 KB each at D 72, double-buffered) share an SM. Once per kernel (Tag and KC tell them apart).
+template <int Tag, int KC, class Kernel> void prefer_shared_memory(Kernel kernel) {
+  static const bool done = [&] {
+    CARNOT_CUDA_CHECK(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, int(cudaSharedmemCarveoutMaxShared)));
+    return true;
+  }();
+  (void)done;
+}
+
 float softmax_scale(std::int64_t head_dim) { return float(1.0 / std::sqrt(double(head_dim))); }
 
 }  // namespace
@@ -489,8 +509,10 @@ void flash_attention_forward(std::int64_t batch, std::int64_t tokens, std::int64
   if (batch * heads * tokens == 0) return;
   const unsigned blocks = flash_blocks(batch, tokens, heads);
   by_width(head_dim, [&](auto kc) {
-    flash_forward_k<decltype(kc)::value><<<blocks, kFlashThreads>>>(qkv, lse, out, int(tokens), int(heads),
-                                                                    int(head_dim), softmax_scale(head_dim));
+    constexpr int KC = decltype(kc)::value;
+    prefer_shared_memory<0, KC>(flash_forward_k<KC>);
+    flash_forward_k<KC><<<blocks, kFlashThreads>>>(qkv, lse, out, int(tokens), int(heads), int(head_dim),
+                                                   softmax_scale(head_dim));
   });
   CARNOT_CUDA_CHECK(cudaGetLastError());
 }
@@ -511,6 +533,7 @@ void flash_attention_backward(std::int64_t batch, std::int64_t tokens, std::int6
   const int n = int(tokens), h = int(heads), d = int(head_dim);
   by_width(head_dim, [&](auto kc) {
     constexpr int KC = decltype(kc)::value;
+    prefer_shared_memory<1, KC>(flash_dkv_k<KC>);
     flash_dkv_k<KC><<<blocks, kFlashThreads>>>(qkv, lse, delta, dout, dqkv, n, h, d, softmax_scale(head_dim));
     CARNOT_CUDA_CHECK(cudaGetLastError());
     flash_dq_k<KC><<<blocks, kFlashThreads>>>(qkv, lse, delta, dout, dqkv, n, h, d, softmax_scale(head_dim));
