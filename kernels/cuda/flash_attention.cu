@@ -47,12 +47,14 @@ constexpr int kMaxHeadDim = 128;
 constexpr float kLog2e = 1.4426950408889634f;
 
 // Blocks per SM that the forward and dK/dV kernels ask the compiler to fit (registers ≤ 65536 /
-// (128 · blocks)). Measured by ncu on the H100 (DiT-XL/2, D 72, before these bounds): the forward
-// took 135 registers, so 3 blocks (18.75% occupancy), dK/dV 235, so 2 (12.5%), and both were
-// latency-bound (SM throughput 50% and 33%, memory 58% and 53%). Wider heads keep the compiler's
-// choice: their accumulators alone fill the smaller budgets.
+// (128 · blocks)). ncu on the H100 (DiT-XL/2, D 72, without bounds): forward 135 registers, so 3
+// blocks (18.75% occupancy), dK/dV 235, so 2 (12.5%); both latency-bound (SM throughput 50% and
+// 33%). Measured with these bounds against without, same run: the forward at D 72 in 128
+// registers (48 bytes spilled) 2% faster; dK/dV at D 64 in 168 (8 bytes) took DiT-B/2's and
+// S/2's attention backward 10% faster, but at D 72 in 168 (128 bytes spilled) 21% slower, so D 72
+// keeps the compiler's 235. Wider heads keep the compiler's choice too.
 template <int KC> struct MinBlocks {
-  static constexpr int forward = KC <= 5 ? 4 : 1, dkv = KC <= 5 ? 3 : 1;
+  static constexpr int forward = KC <= 5 ? 4 : 1, dkv = KC <= 4 ? 3 : 1;
 };
 
 // Padded head dim and shared-memory row stride (in elements) for KC chunks of 16 columns.
