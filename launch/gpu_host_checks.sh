@@ -9,6 +9,7 @@
 #   bash launch/gpu_host_checks.sh kernels COMMIT     # the same without the training (the CPU runs take minutes)
 #   bash launch/gpu_host_checks.sh bench COMMIT S,B   # DiT step vs PyTorch (benchmarks/gpu/dit_step.py)
 #   bash launch/gpu_host_checks.sh bench COMMIT XL --no-plain   # extra arguments go to dit_step.py
+#   bash launch/gpu_host_checks.sh all COMMIT         # kernels, then bench S,B,XL --no-plain: one call, ~6 minutes
 # Results land in $OUT (or ./gpu-results): copy them to benchmarks/results/.
 set -uo pipefail
 source .gpu/host-env.sh 2>/dev/null
@@ -22,6 +23,11 @@ export CARNOT_COMMIT=$COMMIT  # benchmarks/record.py: the host's copy of .git is
 OUT=${OUT:-$PWD/gpu-results}
 mkdir -p "$OUT"
 nvidia-smi -L && "$B/carnot" --version || exit 1
+
+if [ "$STAGE" = all ]; then
+  bash "$0" kernels "$COMMIT" || exit
+  exec bash "$0" bench "$COMMIT" S,B,XL --no-plain
+fi
 
 if [ "$STAGE" = tests ] || [ "$STAGE" = kernels ]; then
   echo "== CUDA tests"
@@ -67,6 +73,6 @@ elif [ "$STAGE" = bench ]; then
   python3 benchmarks/gpu/dit_step.py --carnot "$B/carnot" --models "$MODELS" --profile \
     --out "$OUT/gpu-$(date +%Y-%m-%d)-${MODELS//,/}.json" "${@:4}"
 else
-  echo "stage must be tests, kernels or bench" >&2
+  echo "stage must be tests, kernels, bench or all" >&2
   exit 2
 fi
