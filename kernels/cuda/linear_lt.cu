@@ -3,7 +3,7 @@
 // (CUBLASLT_EPILOGUE_GELU_AUX_BIAS, GELU in the tanh form as ours); in backward, the input gradient
 // taken on through the GELU below (CUBLASLT_EPILOGUE_DGELU), that layer's bias gradient by our
 // bias_grad after it: with the fused DGELU_BGRAD, DiT-B/2's fc2 input gradient took 3.5 ms a call
-// on the H100 where its GEMM alone is ~0.8 (benchmarks/results/gpu-2026-11-23-SB.json;
+// on the H100 where its GEMM alone is ~0.8 (benchmarks/results/gpu-2026-11-23-SB-h100-8b36363.json;
 // carnot_kernel_bench times both). One pass over the output
 // instead of three (GEMM, bias, GELU): for DiT-XL/2's fc1 that is 4·rows·4608 bf16 bytes not moved
 // twice more. Row-major y[rows, out] is column-major yᵀ[out, rows] = op(W)ᵀ-as-stored · xᵀ: A is W
